@@ -1,0 +1,15 @@
+"""The code location: every vendor source's definitions plus the shared DuckDB warehouse.
+
+``dagster dev`` (via workspace.yaml) and ``dagster asset materialize -m
+platform_assets.definitions`` load ``defs`` from here.
+"""
+
+import dagster as dg
+
+from platform_assets.defs.attentive.definitions import defs as attentive_defs
+from platform_assets.lib.settings import warehouse_from_env
+
+defs = dg.Definitions.merge(
+    attentive_defs,
+    dg.Definitions(resources={"duckdb": warehouse_from_env()}),
+)

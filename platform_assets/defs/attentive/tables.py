@@ -1,0 +1,128 @@
+"""Attentive's two SFTP feeds, exactly as Daasity's loader documents them.
+
+Source: ``shared/seeds/000_b4ee79fa0c35de46.txt`` (Attentive via Daasity's CSV loader). Both
+tables are UPSERT on ``__sync_key``; both keys are MD5 over the raw CSV text of the documented
+columns, ``:``-separated, with the first 19 characters of ``timestamp``. The document's
+``SUBSTRING(timestamp1,19)`` in the notifications ``__sync_key`` row is a typo for
+``SUBSTRING(timestamp,1,19)``: the key equals ``notification_id``.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from platform_assets.lib import checks
+from platform_assets.lib.specs import Column, KeyPart, Md5Key, TableSpec
+
+DOCUMENT = "shared/seeds/000_b4ee79fa0c35de46.txt"
+
+_CONVERSION_KEY_PARTS = (KeyPart("phone"), KeyPart("timestamp", 19))
+_NOTIFICATION_KEY_PARTS = (
+    KeyPart("type"),
+    KeyPart("phone"),
+    KeyPart("email"),
+    KeyPart("timestamp", 19),
+)
+
+CONVERSIONS = TableSpec(
+    source="attentive",
+    schema="attentive_mobile",
+    table="conversions",
+    description=(
+        "Attentive mobile conversions: one row per purchase Attentive attributes to an SMS "
+        "subscriber (Conversions data feed), with the amount and the message that drove it. "
+        "Loaded daily from attentive_conversions_YYYYMMDD.csv; UPSERT on __sync_key = "
+        "MD5(phone + ':' + SUBSTRING(timestamp,1,19))."
+    ),
+    file_pattern="attentive_conversions_{YYYYMMDD}.csv",
+    columns=(
+        Md5Key("conversion_id", _CONVERSION_KEY_PARTS, description="MD5 of phone and time."),
+        Column("phone", description="Subscriber phone number (E.164)."),
+        Column("client_id", description="The brand's client id for the subscriber."),
+        Column("amount", "DECIMAL(18,4)", description="Order amount."),
+        Column("conversion_at", "TIMESTAMP", source="timestamp", description="When (UTC)."),
+        Column("message_id", description="Attentive message the conversion is attributed to."),
+        Column("message_name"),
+        Column("message_text"),
+        Column("message_type"),
+        Column("message_subtype"),
+        Md5Key("__sync_key", _CONVERSION_KEY_PARTS, description="UPSERT key (= conversion_id)."),
+    ),
+    key="__sync_key",
+    row_schema=pa.DataFrameSchema(
+        {
+            "phone": checks.text(checks.phone()),
+            "client_id": checks.text(),
+            "amount": checks.text(checks.decimal(14, 4)),
+            "timestamp": checks.text(checks.iso_timestamp(), required=True),
+            "message_id": checks.text(),
+            "message_name": checks.text(),
+            "message_text": checks.text(),
+            "message_type": checks.text(),
+            "message_subtype": checks.text(),
+        },
+        name="attentive_conversions_csv",
+    ),
+    document=DOCUMENT,
+)
+
+NOTIFICATIONS = TableSpec(
+    source="attentive",
+    schema="attentive_mobile",
+    table="notifications",
+    description=(
+        "Attentive mobile notifications: one row per subscriber event of the General Events "
+        "feed (message sent or clicked, join, opt-out, email events), with the message and "
+        "creative. Loaded daily from attentive_email_SMS_YYYYMMDD.csv; UPSERT on __sync_key = "
+        "MD5(type + ':' + phone + ':' + email + ':' + SUBSTRING(timestamp,1,19))."
+    ),
+    file_pattern="attentive_email_SMS_{YYYYMMDD}.csv",
+    columns=(
+        Md5Key(
+            "notification_id", _NOTIFICATION_KEY_PARTS, description="MD5 of type, phone, email, time."
+        ),
+        Column("type", description="Event type."),
+        Column("phone", description="Subscriber phone number (E.164), if an SMS subscriber."),
+        Column("client_id"),
+        Column("email", description="Subscriber email, if an email subscriber."),
+        Column("event_at", "TIMESTAMP", source="timestamp", description="When (UTC)."),
+        Column("join_source", description="Sign-up source, for join events."),
+        Column("message_id"),
+        Column("message_name"),
+        Column("message_text"),
+        Column("message_type"),
+        Column("message_subtype"),
+        Column("message_at", "TIMESTAMP", source="message_start", description="Message start."),
+        Column("creative_id"),
+        Column("creative_name"),
+        Column("creative_type"),
+        Column("creative_subtype"),
+        Md5Key("__sync_key", _NOTIFICATION_KEY_PARTS, description="UPSERT key (= notification_id)."),
+    ),
+    key="__sync_key",
+    row_schema=pa.DataFrameSchema(
+        {
+            "type": checks.text(required=True),
+            "phone": checks.text(checks.phone()),
+            "client_id": checks.text(),
+            "email": checks.text(checks.email()),
+            "timestamp": checks.text(checks.iso_timestamp(), required=True),
+            "join_source": checks.text(),
+            "message_id": checks.text(),
+            "message_name": checks.text(),
+            "message_text": checks.text(),
+            "message_type": checks.text(),
+            "message_subtype": checks.text(),
+            "message_start": checks.text(checks.iso_timestamp()),
+            "creative_id": checks.text(),
+            "creative_name": checks.text(),
+            "creative_type": checks.text(),
+            "creative_subtype": checks.text(),
+        },
+        checks=[checks.one_of_present("phone", "email")],
+        name="attentive_email_sms_csv",
+    ),
+    document=DOCUMENT,
+)
+
+TABLES: tuple[TableSpec, ...] = (CONVERSIONS, NOTIFICATIONS)

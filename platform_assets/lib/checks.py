@@ -1,0 +1,62 @@
+"""Reusable pandera building blocks for rules on raw CSV text.
+
+Every rule runs vectorized on a pandas column of strings (arrow-backed). A rule's name is what the
+rejects table and the run's error show, so names say the rule in words.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+ISO_TIMESTAMP = (
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?"
+)
+PHONE = r"\+?[1-9]\d{6,14}"
+EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+
+
+def _valid_timestamp(series: pd.Series) -> pd.Series:
+    shape_ok = series.str.fullmatch(ISO_TIMESTAMP).fillna(False).astype(bool)
+    # the shape allows 2026-02-30: let pandas say which dates exist
+    parsed = pd.to_datetime(series.where(shape_ok), format="ISO8601", errors="coerce", utc=True)
+    return shape_ok & parsed.notna()
+
+
+def iso_timestamp() -> pa.Check:
+    """ISO 8601 date and time (``T`` or space), optional fraction and UTC offset, a real date."""
+    return pa.Check(_valid_timestamp, name="iso8601_timestamp", error="iso8601_timestamp")
+
+
+def phone() -> pa.Check:
+    """A phone number in E.164 form: optional ``+``, 7 to 15 digits, no leading zero."""
+    return pa.Check.str_matches(rf"^{PHONE}$", name="e164_phone", error="e164_phone")
+
+
+def email() -> pa.Check:
+    return pa.Check.str_matches(rf"^{EMAIL}$", name="email_address", error="email_address")
+
+
+def decimal(integer_digits: int, scale: int) -> pa.Check:
+    """A plain decimal number that fits ``DECIMAL(integer_digits + scale, scale)``."""
+    rule = f"decimal({integer_digits + scale},{scale})"
+    return pa.Check.str_matches(
+        rf"^-?\d{{1,{integer_digits}}}(\.\d{{1,{scale}}})?$", name=rule, error=rule
+    )
+
+
+def one_of_present(*columns: str) -> pa.Check:
+    """A row-level rule: at least one of ``columns`` is present (not NULL)."""
+    rule = "one_of_present(" + ",".join(columns) + ")"
+
+    def _check(frame: pd.DataFrame) -> pd.Series:
+        present = frame[list(columns)].notna()
+        return present.any(axis=1)
+
+    return pa.Check(_check, name=rule, error=rule, ignore_na=False)
+
+
+def text(*checks: pa.Check, required: bool = False) -> pa.Column:
+    """A CSV column of text: ``required`` means present and not NULL/empty."""
+    return pa.Column(str, checks=list(checks), nullable=not required, coerce=False)

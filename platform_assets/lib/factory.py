@@ -1,0 +1,201 @@
+"""Build Dagster assets, checks and lineage from table specs (one builder for every table)."""
+
+
+import datetime as dt
+import re
+from collections.abc import Iterator, Sequence
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from platform_assets.lib.loading import (
+    LINEAGE_COLUMNS,
+    LoadError,
+    LoadResult,
+    RejectsExceeded,
+    load_partition,
+)
+from platform_assets.lib.sftp import SFTPError, SFTPResource, SFTPTransientError
+from platform_assets.lib.specs import Md5Key, TableSpec
+
+SCHEMA_CHECK = "pandera_schema"
+WAREHOUSE_POOL = "duckdb_warehouse"
+
+
+class LoadConfig(dg.Config):
+    """Run configuration of a table load (set it in the launchpad to override the spec)."""
+
+    reject_tolerance: float | None = None
+    """Share of rows that may be rejected without failing the partition (default: the spec's)."""
+
+
+def sftp_resource_key(source: str) -> str:
+    return f"{source}_sftp"
+
+
+def remote_file_key(spec: TableSpec) -> dg.AssetKey:
+    """The external asset that stands for the vendor's files on the SFTP server (lineage)."""
+    stem = re.sub(r"\{[^}]*\}", "", spec.file_pattern.split(".")[0])
+    stem = re.sub(r"[^A-Za-z0-9_]+", "_", stem).strip("_")
+    return dg.AssetKey(["sftp", spec.source, stem])
+
+
+def remote_file_spec(spec: TableSpec) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=remote_file_key(spec),
+        description=(
+            f"{spec.source} SFTP export {spec.file_pattern.replace('{YYYYMMDD}', 'YYYYMMDD')}, "
+            f"one file per day in {spec.source.upper()}_SFTP_REMOTE_DIR (external; read-only)."
+        ),
+        group_name=spec.source,
+        kinds={"sftp", "csv"},
+        owners=[f"team:{spec.source}"],
+        metadata={"file_pattern": spec.file_pattern, "document": spec.document},
+    )
+
+
+def column_schema(spec: TableSpec) -> dg.TableSchema:
+    cols = []
+    for c in spec.columns:
+        if isinstance(c, Md5Key):
+            desc = f"{c.formula}. {c.description}".strip()
+        else:
+            desc = f"CSV column {c.csv_name}. {c.description}".strip()
+        cols.append(dg.TableColumn(c.name, c.type, description=desc))
+    cols += [dg.TableColumn(n, t, description=d) for n, t, d in LINEAGE_COLUMNS]
+    return dg.TableSchema(columns=cols)
+
+
+def _materialization_metadata(spec: TableSpec, result: LoadResult) -> dict[str, object]:
+    remote = result.download.remote
+    return {
+        "dagster/table_name": spec.qualified_name,
+        "dagster/row_count": result.partition_rows,
+        "dagster/column_schema": column_schema(spec),
+        "source_path": remote.path,
+        "source_size_bytes": remote.size,
+        "source_mtime": dg.MetadataValue.timestamp(float(remote.mtime)),
+        "source_sha256": result.download.sha256,
+        "rows_read": result.rows_read,
+        "rows_rejected": result.rows_rejected,
+        "rows_deduplicated": result.duplicates_dropped,
+        "rows_inserted": result.rows_inserted,
+        "rows_updated": result.rows_updated,
+        "rows_unchanged": result.rows_unchanged,
+        "rows_skipped_newer_in_table": result.rows_skipped_older,
+        "table_rows_total": result.table_rows,
+        "extra_csv_columns": dg.MetadataValue.json(result.extra_columns),
+        **{f"seconds_{k.removesuffix('_s')}": round(v, 3) for k, v in result.timings.items()},
+    }
+
+
+def _check_result(spec: TableSpec, result: LoadResult, tolerance: float) -> dg.AssetCheckResult:
+    within = result.rejected_share <= tolerance
+    return dg.AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=SCHEMA_CHECK,
+        passed=result.passed,
+        # rejects within the table's tolerance are loaded without them, as a warning
+        severity=dg.AssetCheckSeverity.WARN if within else dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "source_path": result.download.remote.path,
+            "rows_checked": result.rows_read,
+            "rows_rejected": result.rows_rejected,
+            "rejected_share": float(result.rejected_share),
+            "tolerance": float(tolerance),
+            "rejects_table": f"{spec.schema}.{spec.rejects_table}",
+            "failures": dg.MetadataValue.json(result.failure_summary),
+            "samples": dg.MetadataValue.json(result.failure_samples),
+        },
+    )
+
+
+def build_table_asset(
+    spec: TableSpec, partitions_def: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    """The asset that loads ``spec``'s daily files, with its pandera check (blocking)."""
+    sftp_key = sftp_resource_key(spec.source)
+
+    @dg.asset(
+        key=spec.asset_key,
+        description=spec.description,
+        group_name=spec.source,
+        owners=[f"team:{spec.source}"],
+        kinds={"duckdb", "pandera", "sftp"},
+        tags={"vendor": spec.source, "update_method": spec.update_method.value.lower()},
+        partitions_def=partitions_def,
+        deps=[remote_file_key(spec)],
+        required_resource_keys={sftp_key, "duckdb"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                SCHEMA_CHECK,
+                asset=spec.asset_key,
+                blocking=True,
+                description=(
+                    f"Every row of the partition's file passes the pandera schema "
+                    f"{spec.row_schema.name}; failures are in {spec.schema}.{spec.rejects_table}."
+                ),
+            )
+        ],
+        metadata={
+            "dagster/table_name": spec.qualified_name,
+            "dagster/column_schema": column_schema(spec),
+            "file_pattern": spec.file_pattern,
+            "key": spec.key,
+            "update_method": spec.update_method.value,
+            "document": spec.document,
+        },
+        pool=WAREHOUSE_POOL,
+    )
+    def _load(
+        context: dg.AssetExecutionContext, config: LoadConfig
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        sftp: SFTPResource = getattr(context.resources, sftp_key)
+        warehouse: DuckDBResource = context.resources.duckdb
+        day = dt.date.fromisoformat(context.partition_key)
+        tolerance = (
+            spec.reject_tolerance if config.reject_tolerance is None else config.reject_tolerance
+        )
+        try:
+            result = load_partition(
+                spec,
+                day,
+                sftp,
+                warehouse.database,
+                run_id=context.run.run_id,
+                log=context.log,
+                reject_tolerance=tolerance,
+            )
+        except RejectsExceeded as exc:
+            yield _check_result(spec, exc.result, tolerance)
+            raise dg.Failure(
+                description=str(exc),
+                metadata={
+                    "rows_read": exc.result.rows_read,
+                    "rows_rejected": exc.result.rows_rejected,
+                    "rejects_table": f"{spec.schema}.{spec.rejects_table}",
+                },
+                allow_retries=False,
+            ) from None
+        except (LoadError, SFTPError) as exc:
+            raise dg.Failure(
+                description=f"{spec.qualified_name} partition {context.partition_key}: {exc}",
+                allow_retries=isinstance(exc, SFTPTransientError),
+            ) from None
+        yield dg.MaterializeResult(
+            asset_key=spec.asset_key,
+            metadata=_materialization_metadata(spec, result),
+            check_results=[_check_result(spec, result, tolerance)],
+        )
+
+    return _load
+
+
+def build_source_assets(
+    specs: Sequence[TableSpec], partitions_def: dg.PartitionsDefinition
+) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+    """Table assets plus the external SFTP-file assets that feed them."""
+    return [
+        *(remote_file_spec(s) for s in specs),
+        *(build_table_asset(s, partitions_def) for s in specs),
+    ]

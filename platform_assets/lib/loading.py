@@ -1,0 +1,543 @@
+"""Load one partition (one remote file) of a table into the DuckDB warehouse.
+
+The path a file takes, with no per-row Python anywhere:
+
+1. **download** — streamed from SFTP into a private work folder (atomic rename, size checked,
+   SHA-256 computed on the way);
+2. **stage** — DuckDB's CSV reader parses it into a private in-memory DuckDB (which spills to the
+   work folder past its memory limit), every value as text, columns found by header name;
+3. **validate** — the table's pandera schema runs on every row, streamed in Arrow batches; failures
+   become rejects (file, line, column, rule, value);
+4. **type, key, dedupe** — DuckDB casts the validated text, computes the MD5 keys and keeps the last
+   row of each key;
+5. **write** — the warehouse file is attached only now, and the upsert (plus the partition's
+   rejects) happens in one transaction: any failure rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pyarrow
+
+from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
+from platform_assets.lib.specs import Column, TableSpec, quote_ident, quote_literal
+
+LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("__file_date", "DATE", "Date of the file the row was loaded from (the partition)."),
+    ("__source_file", "VARCHAR", "Remote path of the file the row was loaded from."),
+    ("__loaded_at", "TIMESTAMP", "When the row's current content was written (UTC)."),
+)
+REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("__file_date", "DATE"),
+    ("source_file", "VARCHAR"),
+    ("line", "BIGINT"),
+    ("column", "VARCHAR"),
+    ("rule", "VARCHAR"),
+    ("value", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("rejected_at", "TIMESTAMP"),
+)
+VALIDATION_BATCH_ROWS = 250_000
+LOCK_WAIT_SECONDS = 300.0
+
+
+class LoadError(Exception):
+    """A partition could not be loaded; the message names the file and what is wrong."""
+
+
+class RemoteFileMissing(LoadError):
+    pass
+
+
+class BadFileError(LoadError):
+    """The file cannot be parsed, or lacks a documented column."""
+
+
+class RejectsExceeded(LoadError):
+    """More rows failed validation than the table tolerates; nothing was written to the table."""
+
+    def __init__(self, message: str, result: LoadResult):
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class LoadResult:
+    spec: TableSpec
+    partition_date: dt.date
+    download: DownloadResult
+    rows_read: int = 0
+    rows_rejected: int = 0
+    reject_failures: int = 0
+    duplicates_dropped: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_skipped_older: int = 0
+    partition_rows: int = 0
+    table_rows: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    failure_summary: list[dict] = field(default_factory=list)
+    failure_samples: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.rows_rejected == 0
+
+
+@dataclass(frozen=True)
+class LoaderSettings:
+    """Limits of the staging DuckDB (the warehouse connection is only used to write)."""
+
+    memory_limit: str = os.environ.get("PLATFORM_STAGING_MEMORY_LIMIT", "1GB")
+    threads: int = int(os.environ.get("PLATFORM_STAGING_THREADS", "0")) or (os.cpu_count() or 2)
+    work_dir: str | None = os.environ.get("PLATFORM_WORK_DIR") or None
+    validation_batch_rows: int = VALIDATION_BATCH_ROWS
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS
+
+
+# -- DDL -------------------------------------------------------------------------------------
+
+
+def table_ddl(spec: TableSpec, catalog: str | None = None) -> list[str]:
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    schema = f"{prefix}{quote_ident(spec.schema)}"
+    cols = [f"{quote_ident(c.name)} {c.type}" for c in spec.columns]
+    cols += [f"{quote_ident(n)} {t}" for n, t, _ in LINEAGE_COLUMNS]
+    rejects = [f"{quote_ident(n)} {t}" for n, t in REJECT_COLUMNS]
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {schema}",
+        f"CREATE TABLE IF NOT EXISTS {schema}.{quote_ident(spec.table)} ({', '.join(cols)})",
+        f"CREATE TABLE IF NOT EXISTS {schema}.{quote_ident(spec.rejects_table)} "
+        f"({', '.join(rejects)})",
+    ]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> int:
+    row = con.execute(sql, params or []).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _staging_connection(settings: LoaderSettings, work_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": settings.memory_limit,
+            "threads": settings.threads,
+            "temp_directory": str(work_dir / "duckdb_tmp"),
+            "preserve_insertion_order": True,
+        },
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@contextmanager
+def attached_warehouse(
+    con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> Iterator[str]:
+    """Attach the warehouse file as ``wh`` for writing, waiting while another process holds it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            con.execute(f"ATTACH {quote_literal(str(path))} AS wh")
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+    try:
+        yield "wh"
+    finally:
+        con.execute("DETACH wh")
+
+
+def _header_map(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, display: str
+) -> tuple[dict[str, str], list[str]]:
+    """Map each CSV column the spec needs to the file's header (by name, case-insensitively)."""
+    try:
+        described = con.execute(
+            f"DESCRIBE SELECT * FROM read_csv(?, {spec.dialect.read_csv_options()})", [str(path)]
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise BadFileError(f"{display}: cannot read the CSV header: {exc}") from None
+    header = [row[0] for row in described]
+    by_norm: dict[str, str] = {}
+    for name in header:
+        by_norm.setdefault(name.strip().lstrip("\ufeff").lower(), name)
+    mapping: dict[str, str] = {}
+    missing = []
+    for wanted in spec.csv_columns:
+        found = by_norm.get(wanted.lower())
+        if found is None:
+            missing.append(wanted)
+        else:
+            mapping[wanted] = found
+    if missing:
+        raise BadFileError(
+            f"{display}: line 1 (header): missing documented column(s) {missing} "
+            f"(rule: column_in_file); header has {header}"
+        )
+    extras = [h for h in header if h.strip().lstrip("\ufeff").lower() not in
+              {w.lower() for w in spec.csv_columns}]
+    return mapping, extras
+
+
+def _failures_frame(errors: pa.errors.SchemaErrors, spec: TableSpec) -> pd.DataFrame:
+    fc = errors.failure_cases
+    fc = fc[fc["index"].notna()]
+    out = pd.DataFrame(
+        {
+            "record": fc["index"].astype("int64"),
+            "column": fc["column"].astype("string"),
+            "rule": fc["check"].astype("string"),
+            "value": fc["failure_case"].map(lambda v: None if pd.isna(v) else str(v)),
+        }
+    )
+    return out
+
+
+def _arrow_to_pandas(batch: pyarrow.RecordBatch) -> pd.DataFrame:
+    return batch.to_pandas(types_mapper={pyarrow.string(): pd.StringDtype("pyarrow")}.get)
+
+
+# -- the load --------------------------------------------------------------------------------
+
+
+def load_partition(
+    spec: TableSpec,
+    partition_date: dt.date,
+    sftp: SFTPResource,
+    warehouse_path: str,
+    *,
+    run_id: str = "",
+    log: logging.Logger | None = None,
+    settings: LoaderSettings | None = None,
+    reject_tolerance: float | None = None,
+) -> LoadResult:
+    """Download, validate and upsert the file of ``partition_date`` into ``spec``'s table."""
+    log = log or logging.getLogger(__name__)
+    settings = settings or LoaderSettings()
+    tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
+    name = spec.file_name(partition_date)
+    if spec.file_date(name) != partition_date:  # the pattern must round-trip
+        raise LoadError(f"{spec.qualified_name}: file pattern does not round-trip for {name!r}")
+
+    if settings.work_dir:
+        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="load_", dir=settings.work_dir) as tmp:
+        work = Path(tmp)
+        started = time.perf_counter()
+        try:
+            download = sftp.download(name, work / name)
+        except SFTPFileNotFound as exc:
+            raise RemoteFileMissing(
+                f"{spec.qualified_name} partition {partition_date.isoformat()}: expected remote "
+                f"file {sftp.remote_path(name)} is not on the server ({exc})"
+            ) from None
+        result = LoadResult(spec, partition_date, download)
+        result.timings["download_s"] = time.perf_counter() - started
+        log.info(
+            "downloaded %s (%d bytes) in %.2fs",
+            download.remote.path,
+            download.remote.size,
+            result.timings["download_s"],
+        )
+        con = _staging_connection(settings, work)
+        try:
+            _stage(con, spec, download, result)
+            _validate(con, spec, download, result, settings)
+            _prepare_rows(con, spec, download, result)
+            _write(con, spec, download, result, warehouse_path, run_id, tolerance, settings)
+        finally:
+            con.close()
+    return result
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
+) -> None:
+    started = time.perf_counter()
+    display = download.remote.path
+    mapping, result.extra_columns = _header_map(con, spec, download.local_path, display)
+    cols = ", ".join(
+        f"{quote_ident(actual)} AS {quote_ident(wanted)}" for wanted, actual in mapping.items()
+    )
+    extras = "".join(f", {quote_ident(e)}" for e in result.extra_columns)
+    try:
+        con.execute(
+            f"CREATE TABLE raw AS SELECT {cols}{extras} "
+            f"FROM read_csv(?, {spec.dialect.read_csv_options()})",
+            [str(download.local_path)],
+        )
+    except duckdb.Error as exc:
+        raise BadFileError(f"{display}: the CSV could not be parsed: {exc}") from None
+    result.rows_read = _scalar(con, "SELECT count(*) FROM raw")
+    result.timings["parse_s"] = time.perf_counter() - started
+
+
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    download: DownloadResult,
+    result: LoadResult,
+    settings: LoaderSettings,
+) -> None:
+    """Run the pandera schema on every row, in Arrow batches; failures go to ``rejects``."""
+    started = time.perf_counter()
+    con.execute(
+        "CREATE TABLE rejects (record BIGINT, \"column\" VARCHAR, rule VARCHAR, value VARCHAR)"
+    )
+    cols = ", ".join(quote_ident(c) for c in spec.csv_columns)
+    reader = con.sql(f"SELECT rowid + 1 AS __record, {cols} FROM raw").to_arrow_reader(
+        settings.validation_batch_rows
+    )
+    for batch in reader:
+        frame = _arrow_to_pandas(batch).set_index("__record")
+        try:
+            spec.row_schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            failures = _failures_frame(errors, spec)  # noqa: F841 - read by DuckDB below
+            con.execute("INSERT INTO rejects SELECT * FROM failures")
+    result.reject_failures = _scalar(con, "SELECT count(*) FROM rejects")
+    result.rows_rejected = _scalar(con, "SELECT count(DISTINCT record) FROM rejects")
+    result.timings["validate_s"] = time.perf_counter() - started
+    if result.reject_failures:
+        _locate_rejects(con, spec)
+        result.failure_summary = [
+            {"column": c, "rule": r, "rows": n}
+            for c, r, n in con.execute(
+                'SELECT "column", rule, count(DISTINCT record) n FROM rejects '
+                "GROUP BY ALL ORDER BY n DESC, 1, 2"
+            ).fetchall()
+        ]
+        result.failure_samples = [
+            {"line": line, "column": c, "rule": r, "value": v}
+            for line, c, r, v in con.execute(
+                'SELECT line, "column", rule, value FROM rejects '
+                "QUALIFY row_number() OVER (PARTITION BY \"column\", rule ORDER BY line) <= 3 "
+                'ORDER BY line, "column" LIMIT 20'
+            ).fetchall()
+        ]
+
+
+def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """Physical line numbers of rejected records (header = line 1; quoted newlines counted)."""
+    raw_cols = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
+    newlines = " + ".join(
+        f"(length(coalesce({quote_ident(c)}, '')) - "
+        f"length(replace(coalesce({quote_ident(c)}, ''), chr(10), '')))"
+        for c in raw_cols
+    )
+    con.execute(
+        f"""
+        CREATE TABLE reject_lines AS
+        WITH spans AS (
+            SELECT rowid + 1 AS record, 1 + {newlines} AS n FROM raw
+        ), starts AS (
+            SELECT record, 2 + coalesce(sum(n) OVER (
+                ORDER BY record ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line
+            FROM spans
+        )
+        SELECT record, line FROM starts WHERE record IN (SELECT record FROM rejects)
+        """
+    )
+    con.execute("ALTER TABLE rejects ADD COLUMN line BIGINT")
+    con.execute(
+        "UPDATE rejects SET line = reject_lines.line FROM reject_lines "
+        "WHERE rejects.record = reject_lines.record"
+    )
+
+
+def _prepare_rows(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
+) -> None:
+    """Cast, key and dedupe the valid rows into ``incoming`` (the last row of a key wins)."""
+    started = time.perf_counter()
+    selects = ", ".join(f"{c.select_sql()} AS {quote_ident(c.name)}" for c in spec.columns)
+    key = quote_ident(spec.key)
+    try:
+        con.execute(
+            f"""
+            CREATE TABLE incoming AS
+            SELECT * EXCLUDE (__record) FROM (
+                SELECT {selects}, rowid + 1 AS __record FROM raw
+                WHERE rowid + 1 NOT IN (SELECT record FROM rejects)
+            )
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __record DESC) = 1
+            """
+        )
+    except duckdb.ConversionException as exc:
+        raise LoadError(
+            f"{download.remote.path}: a value passed {spec.qualified_name}'s rules but does not "
+            f"convert to its column type (the spec's rules are too loose): {exc}"
+        ) from None
+    valid_rows = result.rows_read - result.rows_rejected
+    result.duplicates_dropped = valid_rows - _scalar(con, "SELECT count(*) FROM incoming")
+    _check_key_unique(con, spec, download)
+    result.timings["type_s"] = time.perf_counter() - started
+
+
+def _check_key_unique(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult
+) -> None:
+    """The key column after dedupe, checked by pandera (unique, present), in hash buckets."""
+    key = quote_ident(spec.key)
+    schema = pa.DataFrameSchema(
+        {spec.key: pa.Column(str, nullable=False, unique=True)}, name=f"{spec.table}_key"
+    )
+    rows = _scalar(con, "SELECT count(*) FROM incoming")
+    buckets = max(1, math.ceil(rows / 2_000_000))
+    for bucket in range(buckets):
+        batch = con.sql(
+            f"SELECT {key} FROM incoming WHERE hash({key}) % {buckets} = {bucket}"
+        ).to_arrow_table()
+        try:
+            schema.validate(_arrow_to_pandas(batch), lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            raise LoadError(
+                f"{download.remote.path}: key {spec.key} not unique after dedupe: "
+                f"{errors.failure_cases.head(5).to_dict('records')}"
+            ) from None
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    download: DownloadResult,
+    result: LoadResult,
+    warehouse_path: str,
+    run_id: str,
+    tolerance: float,
+    settings: LoaderSettings,
+) -> None:
+    started = time.perf_counter()
+    day = result.partition_date.isoformat()
+    source = download.remote.path
+    failed = result.rows_rejected > 0 and result.rejected_share > tolerance
+    with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
+        target = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.table)}"
+        rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
+        key = quote_ident(spec.key)
+        content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
+        if not failed:
+            # Classify incoming rows against the table. We hold the file's write lock, so
+            # nothing changes between this read and the transaction below.
+            exists = _scalar(
+                con,
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+                "AND schema_name = ? AND table_name = ?",
+                [wh, spec.schema, spec.table],
+            )
+            if exists:
+                differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
+                con.execute(
+                    f"""
+                    CREATE TABLE classified AS
+                    SELECT i.*, CASE
+                        WHEN t.{key} IS NULL THEN 'insert'
+                        WHEN t.__file_date > DATE '{day}' THEN 'older'
+                        WHEN t.__file_date < DATE '{day}' OR {differs} THEN 'update'
+                        ELSE 'unchanged' END AS __action
+                    FROM incoming i LEFT JOIN {target} t ON t.{key} = i.{key}
+                    """
+                )
+            else:
+                con.execute("CREATE TABLE classified AS SELECT *, 'insert' AS __action FROM incoming")
+            counts = dict(
+                con.execute("SELECT __action, count(*) FROM classified GROUP BY ALL").fetchall()
+            )
+            result.rows_inserted = int(counts.get("insert", 0))
+            result.rows_updated = int(counts.get("update", 0))
+            result.rows_unchanged = int(counts.get("unchanged", 0))
+            result.rows_skipped_older = int(counts.get("older", 0))
+        names = ", ".join(quote_ident(c.name) for c in spec.columns)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for ddl in table_ddl(spec, wh):
+                con.execute(ddl)
+            con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{day}'")
+            if result.reject_failures:
+                con.execute(
+                    f"INSERT INTO {rejects} SELECT DATE '{day}', ?, line, \"column\", rule, "
+                    "value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, \"column\"",
+                    [source, run_id],
+                )
+            if not failed:
+                con.execute(
+                    f"DELETE FROM {target} WHERE {key} IN "
+                    "(SELECT " + key + " FROM classified WHERE __action = 'update')"
+                )
+                con.execute(
+                    f"INSERT INTO {target} SELECT {names}, DATE '{day}', ?, now()::TIMESTAMP "
+                    "FROM classified WHERE __action IN ('insert', 'update')",
+                    [source],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        result.partition_rows = _scalar(
+            con, f"SELECT count(*) FROM {target} WHERE __file_date = DATE '{day}'"
+        )
+        result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
+    result.timings["write_s"] = time.perf_counter() - started
+    if failed:
+        raise RejectsExceeded(_rejects_message(spec, download, result, tolerance), result)
+
+
+def _rejects_message(
+    spec: TableSpec, download: DownloadResult, result: LoadResult, tolerance: float
+) -> str:
+    rules = "; ".join(
+        f"column {f['column']!r} rule {f['rule']} ({f['rows']} rows)"
+        for f in result.failure_summary[:10]
+    )
+    samples = "; ".join(
+        f"line {s['line']} column {s['column']!r} rule {s['rule']} value {s['value']!r}"
+        for s in result.failure_samples[:10]
+    )
+    return (
+        f"{download.remote.path}: {result.rows_rejected} of {result.rows_read} rows failed "
+        f"{spec.qualified_name}'s checks (tolerance {tolerance:.2%}); nothing was written to "
+        f"{spec.qualified_name}. Failures: {rules}. Samples: {samples}. All failures are in "
+        f"{spec.schema}.{spec.rejects_table}."
+    )
+
+
+__all__ = [
+    "BadFileError",
+    "Column",
+    "LoadError",
+    "LoadResult",
+    "LoaderSettings",
+    "RejectsExceeded",
+    "RemoteFileMissing",
+    "load_partition",
+    "table_ddl",
+]

@@ -1,0 +1,62 @@
+"""Shared fixtures: a real OpenSSH sshd, per-test remote folders and DuckDB files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from platform_assets.lib.sftp import SFTPResource
+from platform_assets_tests.sshd import SshServer, start_sshd
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[SshServer]:
+    server = start_sshd()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def remote_dir(sshd: SshServer, request: pytest.FixtureRequest) -> Path:
+    """An empty folder on the SFTP server for this test."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:80]
+    folder = sshd.remote_dir / name
+    folder.mkdir()
+    folder.chmod(0o755)
+    return folder
+
+
+def make_sftp(sshd: SshServer, remote_dir: Path, auth: str = "password", **kw) -> SFTPResource:
+    settings = dict(
+        host=sshd.host,
+        port=sshd.port,
+        username=sshd.user,
+        known_hosts=str(sshd.known_hosts),
+        remote_dir=str(remote_dir),
+        env_prefix="TEST",
+        retry_backoff_seconds=0.05,
+    )
+    if auth == "password":
+        if not sshd.password:
+            pytest.fail("password authentication tests need root (CI runs as root)")
+        settings["password"] = sshd.password
+    else:
+        settings["private_key_path"] = str(sshd.client_keys[auth])
+    settings.update(kw)
+    return SFTPResource(**settings)
+
+
+@pytest.fixture
+def sftp(sshd: SshServer, remote_dir: Path) -> SFTPResource:
+    """Password auth when root (CI), else the ed25519 key."""
+    return make_sftp(sshd, remote_dir, "password" if sshd.password else "ed25519")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> str:
+    return str(tmp_path / "warehouse.duckdb")
