@@ -314,16 +314,19 @@ def _validate(
         "CREATE TABLE rejects (record BIGINT, \"column\" VARCHAR, rule VARCHAR, value VARCHAR)"
     )
     cols = ", ".join(quote_ident(c) for c in spec.csv_columns)
-    reader = con.sql(f"SELECT rowid + 1 AS __record, {cols} FROM raw").to_arrow_reader(
-        settings.validation_batch_rows
-    )
-    for batch in reader:
-        frame = _arrow_to_pandas(batch).set_index("__record")
-        try:
-            spec.row_schema.validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as errors:
-            failures = _failures_frame(errors, spec)  # noqa: F841 - read by DuckDB below
-            con.execute("INSERT INTO rejects SELECT * FROM failures")
+    # a second cursor streams the rows while the first one records failures
+    with con.cursor() as scan:
+        reader = scan.sql(f"SELECT rowid + 1 AS __record, {cols} FROM raw").to_arrow_reader(
+            settings.validation_batch_rows
+        )
+        for batch in reader:
+            frame = _arrow_to_pandas(batch).set_index("__record")
+            try:
+                spec.row_schema.validate(frame, lazy=True)
+            except pa.errors.SchemaErrors as errors:
+                failures = _failures_frame(errors, spec)  # noqa: F841 - read by DuckDB below
+                con.execute("INSERT INTO rejects SELECT * FROM failures")
+        reader.close()
     result.reject_failures = _scalar(con, "SELECT count(*) FROM rejects")
     result.rows_rejected = _scalar(con, "SELECT count(DISTINCT record) FROM rejects")
     result.timings["validate_s"] = time.perf_counter() - started
@@ -414,9 +417,10 @@ def _check_key_unique(
     rows = _scalar(con, "SELECT count(*) FROM incoming")
     buckets = max(1, math.ceil(rows / 2_000_000))
     for bucket in range(buckets):
-        batch = con.sql(
-            f"SELECT {key} FROM incoming WHERE hash({key}) % {buckets} = {bucket}"
-        ).to_arrow_table()
+        with con.cursor() as scan:
+            batch = scan.sql(
+                f"SELECT {key} FROM incoming WHERE hash({key}) % {buckets} = {bucket}"
+            ).to_arrow_table()
         try:
             schema.validate(_arrow_to_pandas(batch), lazy=True)
         except pa.errors.SchemaErrors as errors:
