@@ -46,9 +46,15 @@ def decimal(integer_digits: int, scale: int) -> pa.Check:
     )
 
 
+# Row-level (DataFrame) rules and the columns they read: pandera reports a failing row under
+# every column of the frame, the loader keeps only these.
+ROW_RULE_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
 def one_of_present(*columns: str) -> pa.Check:
     """A row-level rule: at least one of ``columns`` is present (not NULL)."""
     rule = "one_of_present(" + ",".join(columns) + ")"
+    ROW_RULE_COLUMNS[rule] = tuple(columns)
 
     def _check(frame: pd.DataFrame) -> pd.Series:
         present = frame[list(columns)].notna()

@@ -16,6 +16,7 @@ The path a file takes, with no per-row Python anywhere:
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import logging
 import math
@@ -32,6 +33,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pyarrow
 
+from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
 from platform_assets.lib.specs import Column, TableSpec, quote_ident, quote_literal
 
@@ -176,20 +178,37 @@ def attached_warehouse(
         con.execute("DETACH wh")
 
 
+def _read_header(path: Path, spec: TableSpec, display: str) -> list[str]:
+    """The file's header record, read with Python's csv module (first record only)."""
+    dialect = spec.dialect
+    try:
+        with path.open(encoding=dialect.python_encoding, newline="") as fh:
+            reader = csv.reader(
+                fh,
+                delimiter=dialect.delimiter,
+                quotechar=dialect.quote,
+                doublequote=dialect.escape == dialect.quote,
+                escapechar=None if dialect.escape == dialect.quote else dialect.escape,
+                strict=True,
+            )
+            header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadFileError(f"{display}: line 1 (header) cannot be read: {exc}") from None
+    if not header:
+        raise BadFileError(f"{display}: the file is empty (no header line)")
+    duplicates = sorted({h for h in header if header.count(h) > 1})
+    if duplicates:
+        raise BadFileError(f"{display}: line 1 (header) repeats column(s) {duplicates}")
+    return header
+
+
 def _header_map(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, display: str
+    header: list[str], spec: TableSpec, display: str
 ) -> tuple[dict[str, str], list[str]]:
     """Map each CSV column the spec needs to the file's header (by name, case-insensitively)."""
-    try:
-        described = con.execute(
-            f"DESCRIBE SELECT * FROM read_csv(?, {spec.dialect.read_csv_options()})", [str(path)]
-        ).fetchall()
-    except duckdb.Error as exc:
-        raise BadFileError(f"{display}: cannot read the CSV header: {exc}") from None
-    header = [row[0] for row in described]
     by_norm: dict[str, str] = {}
     for name in header:
-        by_norm.setdefault(name.strip().lstrip("\ufeff").lower(), name)
+        by_norm.setdefault(name.strip().lower(), name)
     mapping: dict[str, str] = {}
     missing = []
     for wanted in spec.csv_columns:
@@ -203,14 +222,28 @@ def _header_map(
             f"{display}: line 1 (header): missing documented column(s) {missing} "
             f"(rule: column_in_file); header has {header}"
         )
-    extras = [h for h in header if h.strip().lstrip("\ufeff").lower() not in
-              {w.lower() for w in spec.csv_columns}]
-    return mapping, extras
+    used = set(mapping.values())
+    return mapping, [h for h in header if h not in used]
 
 
-def _failures_frame(errors: pa.errors.SchemaErrors, spec: TableSpec) -> pd.DataFrame:
+def _csv_error(exc: duckdb.Error) -> str:
+    """DuckDB's CSV error without its generic advice (it keeps the line number)."""
+    text = str(exc).split("Possible fixes:")[0].strip()
+    return " ".join(text.split())
+
+
+def _failures_frame(errors: pa.errors.SchemaErrors) -> pd.DataFrame:
+    """pandera's failure cases as (record, column, rule, value) rows."""
     fc = errors.failure_cases
     fc = fc[fc["index"].notna()]
+    row_level = fc["schema_context"] == "DataFrameSchema"
+    if row_level.any():
+        wanted = fc["check"].map(lambda rule: ROW_RULE_COLUMNS.get(rule, ()))
+        keep = [
+            not is_row or not cols or col in cols
+            for is_row, cols, col in zip(row_level, wanted, fc["column"], strict=True)
+        ]
+        fc = fc[keep]
     out = pd.DataFrame(
         {
             "record": fc["index"].astype("int64"),
@@ -284,7 +317,8 @@ def _stage(
 ) -> None:
     started = time.perf_counter()
     display = download.remote.path
-    mapping, result.extra_columns = _header_map(con, spec, download.local_path, display)
+    header = _read_header(download.local_path, spec, display)
+    mapping, result.extra_columns = _header_map(header, spec, display)
     cols = ", ".join(
         f"{quote_ident(actual)} AS {quote_ident(wanted)}" for wanted, actual in mapping.items()
     )
@@ -292,11 +326,11 @@ def _stage(
     try:
         con.execute(
             f"CREATE TABLE raw AS SELECT {cols}{extras} "
-            f"FROM read_csv(?, {spec.dialect.read_csv_options()})",
+            f"FROM read_csv(?, {spec.dialect.read_csv_options(header)})",
             [str(download.local_path)],
         )
     except duckdb.Error as exc:
-        raise BadFileError(f"{display}: the CSV could not be parsed: {exc}") from None
+        raise BadFileError(f"{display}: the CSV could not be parsed: {_csv_error(exc)}") from None
     result.rows_read = _scalar(con, "SELECT count(*) FROM raw")
     result.timings["parse_s"] = time.perf_counter() - started
 
@@ -324,7 +358,7 @@ def _validate(
             try:
                 spec.row_schema.validate(frame, lazy=True)
             except pa.errors.SchemaErrors as errors:
-                failures = _failures_frame(errors, spec)  # noqa: F841 - read by DuckDB below
+                failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB below
                 con.execute("INSERT INTO rejects SELECT * FROM failures")
         reader.close()
     result.reject_failures = _scalar(con, "SELECT count(*) FROM rejects")

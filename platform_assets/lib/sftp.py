@@ -191,13 +191,14 @@ class SFTPResource(dg.ConfigurableResource):
         if not self.private_key_path:
             return None
         try:
+            # positional: paramiko 5 renamed the keyword (passphrase -> password)
             return paramiko.PKey.from_path(
                 self.private_key_path,
-                passphrase=self.private_key_passphrase.encode()
-                if self.private_key_passphrase
-                else None,
+                self.private_key_passphrase.encode() if self.private_key_passphrase else None,
             )
-        except paramiko.PasswordRequiredException as exc:
+        except (paramiko.PasswordRequiredException, TypeError) as exc:
+            if isinstance(exc, TypeError) and "password" not in str(exc).lower():
+                raise
             raise SFTPConfigError(
                 f"{self.env_prefix}_SFTP_PRIVATE_KEY_PATH is encrypted: set "
                 f"{self.env_prefix}_SFTP_PRIVATE_KEY_PASSPHRASE"

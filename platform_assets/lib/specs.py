@@ -46,10 +46,19 @@ class CsvDialect:
     null_values: tuple[str, ...] = ("",)
     encoding: str = "utf-8"
 
-    def read_csv_options(self) -> str:
+    @property
+    def python_encoding(self) -> str:
+        """The encoding for Python's csv module (a UTF-8 BOM is skipped, as DuckDB does)."""
+        return "utf-8-sig" if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else (
+            self.encoding
+        )
+
+    def read_csv_options(self, header: list[str]) -> str:
+        """DuckDB ``read_csv`` options: no sniffing, every column of ``header`` as text."""
         nulls = ", ".join(quote_literal(v) for v in self.null_values)
+        columns = ", ".join(f"{quote_literal(h)}: 'VARCHAR'" for h in header)
         return (
-            f"header = true, all_varchar = true, strict_mode = true, "
+            f"header = true, auto_detect = false, columns = {{{columns}}}, strict_mode = true, "
             f"delim = {quote_literal(self.delimiter)}, quote = {quote_literal(self.quote)}, "
             f"escape = {quote_literal(self.escape)}, nullstr = [{nulls}], "
             f"encoding = {quote_literal(self.encoding)}"

@@ -1,0 +1,288 @@
+"""Loading Attentive partitions: real sshd, real DuckDB file, values checked independently."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from platform_assets.defs.attentive.tables import CONVERSIONS, NOTIFICATIONS
+from platform_assets.lib.loading import (
+    BadFileError,
+    RejectsExceeded,
+    RemoteFileMissing,
+    load_partition,
+)
+from platform_assets_tests.csvfiles import (
+    CONVERSION_HEADER,
+    NOTIFICATION_HEADER,
+    conversion,
+    conversion_key,
+    notification,
+    notification_key,
+    write_csv,
+    ymd,
+)
+
+D1 = dt.date(2026, 10, 1)
+D2 = dt.date(2026, 10, 2)
+
+
+def put_conversions(remote_dir, day, rows, **kw):
+    return write_csv(remote_dir / f"attentive_conversions_{ymd(day)}.csv", CONVERSION_HEADER,
+                     rows, **kw)
+
+
+def put_notifications(remote_dir, day, rows, header=NOTIFICATION_HEADER, **kw):
+    return write_csv(remote_dir / f"attentive_email_SMS_{ymd(day)}.csv", header, rows, **kw)
+
+
+def query(warehouse, sql, params=None):
+    with duckdb.connect(warehouse, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def dump(warehouse, table):
+    return query(warehouse, f"SELECT * FROM {table} ORDER BY __sync_key")
+
+
+def test_tables_have_exactly_the_documented_columns(sftp, remote_dir, warehouse):
+    put_conversions(remote_dir, D1, [conversion()])
+    put_notifications(remote_dir, D1, [notification()])
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    conv = query(warehouse, "SELECT column_name, data_type FROM information_schema.columns "
+                 "WHERE table_schema='attentive_mobile' AND table_name='conversions' "
+                 "ORDER BY ordinal_position")
+    assert conv == [
+        ("conversion_id", "VARCHAR"), ("phone", "VARCHAR"), ("client_id", "VARCHAR"),
+        ("amount", "DECIMAL(18,4)"), ("conversion_at", "TIMESTAMP"), ("message_id", "VARCHAR"),
+        ("message_name", "VARCHAR"), ("message_text", "VARCHAR"), ("message_type", "VARCHAR"),
+        ("message_subtype", "VARCHAR"), ("__sync_key", "VARCHAR"), ("__file_date", "DATE"),
+        ("__source_file", "VARCHAR"), ("__loaded_at", "TIMESTAMP"),
+    ]
+    notif = [c for c, _ in query(
+        warehouse, "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema='attentive_mobile' AND table_name='notifications' "
+        "ORDER BY ordinal_position")]
+    assert notif == [
+        "notification_id", "type", "phone", "client_id", "email", "event_at", "join_source",
+        "message_id", "message_name", "message_text", "message_type", "message_subtype",
+        "message_at", "creative_id", "creative_name", "creative_type", "creative_subtype",
+        "__sync_key", "__file_date", "__source_file", "__loaded_at",
+    ]
+
+
+def test_keys_equal_md5_of_the_documented_strings(sftp, remote_dir, warehouse):
+    conv_rows = [
+        conversion("+15551230001", "2026-10-01T10:00:00.123456Z"),
+        conversion("+15551230002", "2026-10-01 10:00:00"),
+        conversion(None, "2026-10-01T11:00:00+02:00"),  # missing phone counts as ''
+    ]
+    notif_rows = [
+        notification("CLICK", "+15551230001", "a@example.com", "2026-10-01T10:00:00.999Z"),
+        notification("JOIN", "+15551230002", None, "2026-10-01T10:00:01Z"),  # no email
+        notification("EMAIL_OPEN", None, "zoë@exämple.com", "2026-10-01T10:00:02Z"),  # no phone
+    ]
+    put_conversions(remote_dir, D1, conv_rows)
+    put_notifications(remote_dir, D1, notif_rows)
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    got = query(warehouse, "SELECT conversion_id, __sync_key FROM attentive_mobile.conversions")
+    assert all(a == b for a, b in got)
+    assert sorted(k for k, _ in got) == sorted(conversion_key(r) for r in conv_rows)
+    got = query(warehouse, "SELECT notification_id, __sync_key FROM attentive_mobile.notifications")
+    assert all(a == b for a, b in got)
+    assert sorted(k for k, _ in got) == sorted(notification_key(r) for r in notif_rows)
+
+
+def test_values_are_typed_and_timestamps_stored_as_utc(sftp, remote_dir, warehouse):
+    put_conversions(remote_dir, D1, [
+        conversion("+15551230001", "2026-10-01T10:00:00+02:00", amount="1234.5678"),
+        conversion("+15551230002", "2026-10-01 23:59:59.5", amount="-3"),
+    ])
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    rows = query(warehouse, "SELECT phone, amount, conversion_at FROM attentive_mobile.conversions "
+                 "ORDER BY phone")
+    assert rows == [
+        ("+15551230001", Decimal("1234.5678"), dt.datetime(2026, 10, 1, 8, 0, 0)),
+        ("+15551230002", Decimal("-3.0000"), dt.datetime(2026, 10, 1, 23, 59, 59, 500000)),
+    ]
+
+
+def test_quoting_embedded_newlines_and_delimiters_survive(sftp, remote_dir, warehouse):
+    text = 'Line one, with a comma\nline "two";\r\nthree'
+    put_conversions(remote_dir, D1, [conversion(message_text=text)])
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    assert query(warehouse, "SELECT message_text FROM attentive_mobile.conversions") == [(text,)]
+
+
+def test_columns_matched_by_name_reordered_extra_and_bom(sftp, remote_dir, warehouse):
+    header = list(reversed(NOTIFICATION_HEADER)) + ["brand_new_column"]
+    header[0] = header[0].upper()  # CREATIVE_SUBTYPE: header case does not matter
+    row = notification(brand_new_column="x")
+    row["CREATIVE_SUBTYPE"] = row["creative_subtype"]
+    put_notifications(remote_dir, D1, [row], header=header, bom=True)
+    result = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    assert result.extra_columns == ["brand_new_column"]
+    got = query(warehouse, "SELECT type, email, creative_subtype, __sync_key "
+                "FROM attentive_mobile.notifications")
+    assert got == [("CLICK", "a@example.com", "SMS_ONLY", notification_key(row))]
+
+
+def test_missing_documented_column_fails_naming_file_and_column(sftp, remote_dir, warehouse):
+    header = [h for h in CONVERSION_HEADER if h != "amount"]
+    write_csv(remote_dir / f"attentive_conversions_{ymd(D1)}.csv", header, [conversion()])
+    with pytest.raises(BadFileError) as info:
+        load_partition(CONVERSIONS, D1, sftp, warehouse)
+    message = str(info.value)
+    assert f"attentive_conversions_{ymd(D1)}.csv" in message
+    assert "'amount'" in message and "line 1" in message
+
+
+def test_repeated_key_in_one_file_last_row_wins(sftp, remote_dir, warehouse):
+    rows = [
+        conversion("+15551230001", "2026-10-01T10:00:00.100Z", amount="1.00"),
+        conversion("+15551230002", "2026-10-01T10:00:00Z", amount="5.00"),
+        # same phone and first 19 characters of timestamp: same key, later row wins
+        conversion("+15551230001", "2026-10-01T10:00:00.900Z", amount="2.00"),
+    ]
+    put_conversions(remote_dir, D1, rows)
+    result = load_partition(CONVERSIONS, D1, sftp, warehouse)
+    assert (result.rows_read, result.duplicates_dropped, result.rows_inserted) == (3, 1, 2)
+    got = dict(query(warehouse, "SELECT __sync_key, amount FROM attentive_mobile.conversions"))
+    assert got == {conversion_key(rows[2]): Decimal("2.00"), conversion_key(rows[1]): Decimal("5")}
+
+
+def test_rerunning_a_partition_leaves_the_table_identical(sftp, remote_dir, warehouse):
+    put_notifications(remote_dir, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z")
+                                       for i in range(5)])
+    first = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    before = dump(warehouse, "attentive_mobile.notifications")
+    second = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    assert dump(warehouse, "attentive_mobile.notifications") == before  # __loaded_at included
+    assert (first.rows_inserted, second.rows_inserted, second.rows_unchanged) == (5, 0, 5)
+    assert second.table_rows == 5
+
+
+def test_a_newer_file_date_is_never_overwritten_by_an_older_one(sftp, remote_dir, tmp_path):
+    row_old = conversion("+15551230001", "2026-10-01T10:00:00Z", amount="1.00")
+    row_new = conversion("+15551230001", "2026-10-01T10:00:00Z", amount="2.00")  # same key
+    put_conversions(remote_dir, D1, [row_old])
+    put_conversions(remote_dir, D2, [row_new])
+    sql = "SELECT amount, __file_date FROM attentive_mobile.conversions"
+
+    newest_first = str(tmp_path / "a.duckdb")
+    load_partition(CONVERSIONS, D2, sftp, newest_first)
+    late = load_partition(CONVERSIONS, D1, sftp, newest_first)  # e.g. a backfill of history
+    assert late.rows_skipped_older == 1 and late.rows_inserted == 0
+    assert query(newest_first, sql) == [(Decimal("2.00"), D2)]
+
+    in_order = str(tmp_path / "b.duckdb")
+    load_partition(CONVERSIONS, D1, sftp, in_order)
+    update = load_partition(CONVERSIONS, D2, sftp, in_order)
+    assert update.rows_updated == 1
+    assert query(in_order, sql) == [(Decimal("2.00"), D2)]
+
+
+def test_missing_remote_file_names_the_expected_path(sftp, remote_dir, warehouse):
+    with pytest.raises(RemoteFileMissing) as info:
+        load_partition(CONVERSIONS, D1, sftp, warehouse)
+    assert f"{remote_dir}/attentive_conversions_20261001.csv" in str(info.value)
+
+
+def test_failing_rows_write_nothing_and_land_in_rejects(sftp, remote_dir, warehouse):
+    put_conversions(remote_dir, D1, [conversion()])
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    before = dump(warehouse, "attentive_mobile.conversions")
+    put_conversions(remote_dir, D2, [
+        conversion("+15551230002", message_text="two\nlines"),      # line 2-3
+        conversion("not-a-phone"),                                  # line 4
+        conversion("+15551230003", ts="2026-02-30T10:00:00Z"),      # line 5: no Feb 30
+        conversion("+15551230004", amount="12,50"),                 # line 6
+        conversion("+15551230005", ts=""),                          # line 7: required
+    ])
+    with pytest.raises(RejectsExceeded) as info:
+        load_partition(CONVERSIONS, D2, sftp, warehouse, run_id="run-1")
+    assert dump(warehouse, "attentive_mobile.conversions") == before
+    rejects = query(warehouse, 'SELECT __file_date, source_file, line, "column", rule, value, '
+                    "run_id FROM attentive_mobile.conversions__rejects ORDER BY line")
+    path = f"{remote_dir}/attentive_conversions_20261002.csv"
+    assert [r[:6] for r in rejects] == [
+        (D2, path, 4, "phone", "e164_phone", "not-a-phone"),
+        (D2, path, 5, "timestamp", "iso8601_timestamp", "2026-02-30T10:00:00Z"),
+        (D2, path, 6, "amount", "decimal(18,4)", "12,50"),
+        (D2, path, 7, "timestamp", "not_nullable", None),
+    ]
+    assert {r[6] for r in rejects} == {"run-1"}
+    message = str(info.value)
+    for needle in (path, "4 of 5 rows", "'phone'", "e164_phone", "line 4", "not-a-phone"):
+        assert needle in message
+
+
+def test_reject_tolerance_loads_the_valid_rows(sftp, remote_dir, warehouse):
+    good = conversion("+15551230002")
+    put_conversions(remote_dir, D1, [good, conversion("bad")])
+    result = load_partition(CONVERSIONS, D1, sftp, warehouse, reject_tolerance=0.5)
+    assert (result.rows_rejected, result.rows_inserted) == (1, 1)
+    assert query(warehouse, "SELECT __sync_key FROM attentive_mobile.conversions") == [
+        (conversion_key(good),)
+    ]
+    assert query(warehouse, "SELECT count(*) FROM attentive_mobile.conversions__rejects") == [(1,)]
+    put_conversions(remote_dir, D1, [good])  # the vendor resends a fixed file
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    assert query(warehouse, "SELECT count(*) FROM attentive_mobile.conversions__rejects") == [(0,)]
+
+
+def test_notifications_need_a_type_and_a_phone_or_email(sftp, remote_dir, warehouse):
+    put_notifications(remote_dir, D1, [
+        notification(),
+        notification(type_=None),
+        notification(phone=None, email=None),
+        notification(email="no-at-sign"),
+    ])
+    with pytest.raises(RejectsExceeded):
+        load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    got = query(warehouse, 'SELECT line, "column", rule FROM '
+                "attentive_mobile.notifications__rejects ORDER BY line, \"column\"")
+    assert got == [
+        (3, "type", "not_nullable"),
+        (4, "email", "one_of_present(phone,email)"),
+        (4, "phone", "one_of_present(phone,email)"),
+        (5, "email", "email_address"),
+    ]
+    assert query(warehouse, "SELECT count(*) FROM attentive_mobile.notifications") == [(0,)]
+
+
+def test_a_failure_inside_the_write_rolls_everything_back(sftp, remote_dir, warehouse):
+    # The table exists with an extra CHECK constraint: the write deletes the old row, then the
+    # insert of its new version violates the constraint. Nothing of the partition may remain.
+    with duckdb.connect(warehouse) as con:
+        con.execute("CREATE SCHEMA attentive_mobile")
+        con.execute(
+            "CREATE TABLE attentive_mobile.conversions (conversion_id VARCHAR, phone VARCHAR, "
+            "client_id VARCHAR, amount DECIMAL(18,4) CHECK (amount < 1000), "
+            "conversion_at TIMESTAMP, message_id VARCHAR, message_name VARCHAR, "
+            "message_text VARCHAR, message_type VARCHAR, message_subtype VARCHAR, "
+            "__sync_key VARCHAR, __file_date DATE, __source_file VARCHAR, __loaded_at TIMESTAMP)"
+        )
+    put_conversions(remote_dir, D1, [conversion(amount="10")])
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    before = dump(warehouse, "attentive_mobile.conversions")
+    put_conversions(remote_dir, D2, [conversion(amount="5000"), conversion("+15550000009")])
+    with pytest.raises(duckdb.ConstraintException):
+        load_partition(CONVERSIONS, D2, sftp, warehouse)
+    assert dump(warehouse, "attentive_mobile.conversions") == before
+
+
+def test_malformed_csv_fails_naming_the_file_and_line(sftp, remote_dir, warehouse):
+    path = remote_dir / f"attentive_conversions_{ymd(D1)}.csv"
+    good = ",".join(conversion(message_text="plain").get(h) or "" for h in CONVERSION_HEADER)
+    path.write_text(",".join(CONVERSION_HEADER) + "\n" + good + "\n" + good + ",extra,fields\n")
+    with pytest.raises(BadFileError) as info:
+        load_partition(CONVERSIONS, D1, sftp, warehouse)
+    message = str(info.value)
+    assert str(path) in message and "could not be parsed" in message
+    assert "Line: 3" in message or "line 3" in message
