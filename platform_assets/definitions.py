@@ -6,10 +6,10 @@ platform_assets.definitions`` load ``defs`` from here.
 
 import dagster as dg
 
-from platform_assets.defs.attentive.definitions import defs as attentive_defs
+from platform_assets.defs.attentive import definitions as attentive
 from platform_assets.lib.settings import warehouse_from_env
 
 defs = dg.Definitions.merge(
-    attentive_defs,
+    attentive.defs,
     dg.Definitions(resources={"duckdb": warehouse_from_env()}),
 )

@@ -8,13 +8,33 @@ import hashlib
 from pathlib import Path
 
 CONVERSION_HEADER = [
-    "phone", "client_id", "amount", "timestamp", "message_id", "message_name", "message_text",
-    "message_type", "message_subtype",
+    "phone",
+    "client_id",
+    "amount",
+    "timestamp",
+    "message_id",
+    "message_name",
+    "message_text",
+    "message_type",
+    "message_subtype",
 ]
 NOTIFICATION_HEADER = [
-    "type", "phone", "client_id", "email", "timestamp", "join_source", "message_id",
-    "message_name", "message_text", "message_type", "message_subtype", "message_start",
-    "creative_id", "creative_name", "creative_type", "creative_subtype",
+    "type",
+    "phone",
+    "client_id",
+    "email",
+    "timestamp",
+    "join_source",
+    "message_id",
+    "message_name",
+    "message_text",
+    "message_type",
+    "message_subtype",
+    "message_start",
+    "creative_id",
+    "creative_name",
+    "creative_type",
+    "creative_subtype",
 ]
 
 
@@ -35,26 +55,47 @@ def write_csv(
     return path
 
 
-def conversion(phone: str | None = "+15551230001", ts: str = "2026-10-01T10:00:00.123Z",
-               **kw: str | None) -> dict[str, str | None]:
+def conversion(
+    phone: str | None = "+15551230001", ts: str = "2026-10-01T10:00:00.123Z", **kw: str | None
+) -> dict[str, str | None]:
     row: dict[str, str | None] = {
-        "phone": phone, "client_id": "c1", "amount": "19.99", "timestamp": ts,
-        "message_id": "1001", "message_name": "Fall sale", "message_text": "20% off, today",
-        "message_type": "CAMPAIGN", "message_subtype": "STANDARD",
+        "phone": phone,
+        "client_id": "c1",
+        "amount": "19.99",
+        "timestamp": ts,
+        "message_id": "1001",
+        "message_name": "Fall sale",
+        "message_text": "20% off, today",
+        "message_type": "CAMPAIGN",
+        "message_subtype": "STANDARD",
     }
     row.update(kw)
     return row
 
 
-def notification(type_: str | None = "CLICK", phone: str | None = "+15551230001",
-                 email: str | None = "a@example.com", ts: str = "2026-10-01T10:00:00.123Z",
-                 **kw: str | None) -> dict[str, str | None]:
+def notification(
+    type_: str | None = "CLICK",
+    phone: str | None = "+15551230001",
+    email: str | None = "a@example.com",
+    ts: str = "2026-10-01T10:00:00.123Z",
+    **kw: str | None,
+) -> dict[str, str | None]:
     row: dict[str, str | None] = {
-        "type": type_, "phone": phone, "client_id": "c1", "email": email, "timestamp": ts,
-        "join_source": None, "message_id": "1001", "message_name": "Fall sale",
-        "message_text": "Hi, \"friend\"", "message_type": "CAMPAIGN",
-        "message_subtype": "STANDARD", "message_start": "2026-10-01T09:00:00Z",
-        "creative_id": "5", "creative_name": "Popup", "creative_type": "POPUP",
+        "type": type_,
+        "phone": phone,
+        "client_id": "c1",
+        "email": email,
+        "timestamp": ts,
+        "join_source": None,
+        "message_id": "1001",
+        "message_name": "Fall sale",
+        "message_text": 'Hi, "friend"',
+        "message_type": "CAMPAIGN",
+        "message_subtype": "STANDARD",
+        "message_start": "2026-10-01T09:00:00Z",
+        "creative_id": "5",
+        "creative_name": "Popup",
+        "creative_type": "POPUP",
         "creative_subtype": "SMS_ONLY",
     }
     row.update(kw)

@@ -67,9 +67,7 @@ class TcpProxy:
             self._open.append(upstream)
             limit = self.cut_after_bytes if n <= self.cut_first else 0
             threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
-            threading.Thread(
-                target=self._pump, args=(upstream, client, limit), daemon=True
-            ).start()
+            threading.Thread(target=self._pump, args=(upstream, client, limit), daemon=True).start()
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket, limit: int) -> None:

@@ -31,8 +31,9 @@ D2 = dt.date(2026, 10, 2)
 
 
 def put_conversions(remote_dir, day, rows, **kw):
-    return write_csv(remote_dir / f"attentive_conversions_{ymd(day)}.csv", CONVERSION_HEADER,
-                     rows, **kw)
+    return write_csv(
+        remote_dir / f"attentive_conversions_{ymd(day)}.csv", CONVERSION_HEADER, rows, **kw
+    )
 
 
 def put_notifications(remote_dir, day, rows, header=NOTIFICATION_HEADER, **kw):
@@ -53,25 +54,59 @@ def test_tables_have_exactly_the_documented_columns(sftp, remote_dir, warehouse)
     put_notifications(remote_dir, D1, [notification()])
     load_partition(CONVERSIONS, D1, sftp, warehouse)
     load_partition(NOTIFICATIONS, D1, sftp, warehouse)
-    conv = query(warehouse, "SELECT column_name, data_type FROM information_schema.columns "
-                 "WHERE table_schema='attentive_mobile' AND table_name='conversions' "
-                 "ORDER BY ordinal_position")
+    conv = query(
+        warehouse,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema='attentive_mobile' AND table_name='conversions' "
+        "ORDER BY ordinal_position",
+    )
     assert conv == [
-        ("conversion_id", "VARCHAR"), ("phone", "VARCHAR"), ("client_id", "VARCHAR"),
-        ("amount", "DECIMAL(18,4)"), ("conversion_at", "TIMESTAMP"), ("message_id", "VARCHAR"),
-        ("message_name", "VARCHAR"), ("message_text", "VARCHAR"), ("message_type", "VARCHAR"),
-        ("message_subtype", "VARCHAR"), ("__sync_key", "VARCHAR"), ("__file_date", "DATE"),
-        ("__source_file", "VARCHAR"), ("__loaded_at", "TIMESTAMP"),
+        ("conversion_id", "VARCHAR"),
+        ("phone", "VARCHAR"),
+        ("client_id", "VARCHAR"),
+        ("amount", "DECIMAL(18,4)"),
+        ("conversion_at", "TIMESTAMP"),
+        ("message_id", "VARCHAR"),
+        ("message_name", "VARCHAR"),
+        ("message_text", "VARCHAR"),
+        ("message_type", "VARCHAR"),
+        ("message_subtype", "VARCHAR"),
+        ("__sync_key", "VARCHAR"),
+        ("__file_date", "DATE"),
+        ("__source_file", "VARCHAR"),
+        ("__loaded_at", "TIMESTAMP"),
     ]
-    notif = [c for c, _ in query(
-        warehouse, "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema='attentive_mobile' AND table_name='notifications' "
-        "ORDER BY ordinal_position")]
+    notif = [
+        c
+        for c, _ in query(
+            warehouse,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema='attentive_mobile' AND table_name='notifications' "
+            "ORDER BY ordinal_position",
+        )
+    ]
     assert notif == [
-        "notification_id", "type", "phone", "client_id", "email", "event_at", "join_source",
-        "message_id", "message_name", "message_text", "message_type", "message_subtype",
-        "message_at", "creative_id", "creative_name", "creative_type", "creative_subtype",
-        "__sync_key", "__file_date", "__source_file", "__loaded_at",
+        "notification_id",
+        "type",
+        "phone",
+        "client_id",
+        "email",
+        "event_at",
+        "join_source",
+        "message_id",
+        "message_name",
+        "message_text",
+        "message_type",
+        "message_subtype",
+        "message_at",
+        "creative_id",
+        "creative_name",
+        "creative_type",
+        "creative_subtype",
+        "__sync_key",
+        "__file_date",
+        "__source_file",
+        "__loaded_at",
     ]
 
 
@@ -99,13 +134,19 @@ def test_keys_equal_md5_of_the_documented_strings(sftp, remote_dir, warehouse):
 
 
 def test_values_are_typed_and_timestamps_stored_as_utc(sftp, remote_dir, warehouse):
-    put_conversions(remote_dir, D1, [
-        conversion("+15551230001", "2026-10-01T10:00:00+02:00", amount="1234.5678"),
-        conversion("+15551230002", "2026-10-01 23:59:59.5", amount="-3"),
-    ])
+    put_conversions(
+        remote_dir,
+        D1,
+        [
+            conversion("+15551230001", "2026-10-01T10:00:00+02:00", amount="1234.5678"),
+            conversion("+15551230002", "2026-10-01 23:59:59.5", amount="-3"),
+        ],
+    )
     load_partition(CONVERSIONS, D1, sftp, warehouse)
-    rows = query(warehouse, "SELECT phone, amount, conversion_at FROM attentive_mobile.conversions "
-                 "ORDER BY phone")
+    rows = query(
+        warehouse,
+        "SELECT phone, amount, conversion_at FROM attentive_mobile.conversions ORDER BY phone",
+    )
     assert rows == [
         ("+15551230001", Decimal("1234.5678"), dt.datetime(2026, 10, 1, 8, 0, 0)),
         ("+15551230002", Decimal("-3.0000"), dt.datetime(2026, 10, 1, 23, 59, 59, 500000)),
@@ -127,8 +168,10 @@ def test_columns_matched_by_name_reordered_extra_and_bom(sftp, remote_dir, wareh
     put_notifications(remote_dir, D1, [row], header=header, bom=True)
     result = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
     assert result.extra_columns == ["brand_new_column"]
-    got = query(warehouse, "SELECT type, email, creative_subtype, __sync_key "
-                "FROM attentive_mobile.notifications")
+    got = query(
+        warehouse,
+        "SELECT type, email, creative_subtype, __sync_key FROM attentive_mobile.notifications",
+    )
     assert got == [("CLICK", "a@example.com", "SMS_ONLY", notification_key(row))]
 
 
@@ -157,8 +200,9 @@ def test_repeated_key_in_one_file_last_row_wins(sftp, remote_dir, warehouse):
 
 
 def test_rerunning_a_partition_leaves_the_table_identical(sftp, remote_dir, warehouse):
-    put_notifications(remote_dir, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z")
-                                       for i in range(5)])
+    put_notifications(
+        remote_dir, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z") for i in range(5)]
+    )
     first = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
     before = dump(warehouse, "attentive_mobile.notifications")
     second = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
@@ -197,18 +241,25 @@ def test_failing_rows_write_nothing_and_land_in_rejects(sftp, remote_dir, wareho
     put_conversions(remote_dir, D1, [conversion()])
     load_partition(CONVERSIONS, D1, sftp, warehouse)
     before = dump(warehouse, "attentive_mobile.conversions")
-    put_conversions(remote_dir, D2, [
-        conversion("+15551230002", message_text="two\nlines"),      # line 2-3
-        conversion("not-a-phone"),                                  # line 4
-        conversion("+15551230003", ts="2026-02-30T10:00:00Z"),      # line 5: no Feb 30
-        conversion("+15551230004", amount="12,50"),                 # line 6
-        conversion("+15551230005", ts=""),                          # line 7: required
-    ])
+    put_conversions(
+        remote_dir,
+        D2,
+        [
+            conversion("+15551230002", message_text="two\nlines"),  # line 2-3
+            conversion("not-a-phone"),  # line 4
+            conversion("+15551230003", ts="2026-02-30T10:00:00Z"),  # line 5: no Feb 30
+            conversion("+15551230004", amount="12,50"),  # line 6
+            conversion("+15551230005", ts=""),  # line 7: required
+        ],
+    )
     with pytest.raises(RejectsExceeded) as info:
         load_partition(CONVERSIONS, D2, sftp, warehouse, run_id="run-1")
     assert dump(warehouse, "attentive_mobile.conversions") == before
-    rejects = query(warehouse, 'SELECT __file_date, source_file, line, "column", rule, value, '
-                    "run_id FROM attentive_mobile.conversions__rejects ORDER BY line")
+    rejects = query(
+        warehouse,
+        'SELECT __file_date, source_file, line, "column", rule, value, '
+        "run_id FROM attentive_mobile.conversions__rejects ORDER BY line",
+    )
     path = f"{remote_dir}/attentive_conversions_20261002.csv"
     assert [r[:6] for r in rejects] == [
         (D2, path, 4, "phone", "e164_phone", "not-a-phone"),
@@ -237,16 +288,23 @@ def test_reject_tolerance_loads_the_valid_rows(sftp, remote_dir, warehouse):
 
 
 def test_notifications_need_a_type_and_a_phone_or_email(sftp, remote_dir, warehouse):
-    put_notifications(remote_dir, D1, [
-        notification(),
-        notification(type_=None),
-        notification(phone=None, email=None),
-        notification(email="no-at-sign"),
-    ])
+    put_notifications(
+        remote_dir,
+        D1,
+        [
+            notification(),
+            notification(type_=None),
+            notification(phone=None, email=None),
+            notification(email="no-at-sign"),
+        ],
+    )
     with pytest.raises(RejectsExceeded):
         load_partition(NOTIFICATIONS, D1, sftp, warehouse)
-    got = query(warehouse, 'SELECT line, "column", rule FROM '
-                "attentive_mobile.notifications__rejects ORDER BY line, \"column\"")
+    got = query(
+        warehouse,
+        'SELECT line, "column", rule FROM '
+        'attentive_mobile.notifications__rejects ORDER BY line, "column"',
+    )
     assert got == [
         (3, "type", "not_nullable"),
         (4, "email", "one_of_present(phone,email)"),

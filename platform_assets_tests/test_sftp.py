@@ -57,7 +57,11 @@ def test_wrong_password_fails_once_without_retry_and_without_leaking_it(sshd, re
     with TcpProxy(sshd.port) as proxy:
         kh = _known_hosts_for_port(sshd, proxy.port, remote_dir.parent / f"kh_{proxy.port}")
         sftp = make_sftp(
-            sshd, remote_dir, "password", port=proxy.port, known_hosts=str(kh),
+            sshd,
+            remote_dir,
+            "password",
+            port=proxy.port,
+            known_hosts=str(kh),
             password="not-the-password-42",
         )
         with pytest.raises(SFTPAuthError) as info:
@@ -102,9 +106,7 @@ def test_strict_policy_requires_a_known_hosts_file(sshd, remote_dir):
 def test_trust_on_first_use_records_the_key_then_strict_accepts_it(sshd, remote_dir, tmp_path):
     kh = tmp_path / "tofu_known_hosts"
     (remote_dir / "f.csv").write_text("a\n")
-    tofu = make_sftp(
-        sshd, remote_dir, known_hosts=str(kh), host_key_policy="trust_on_first_use"
-    )
+    tofu = make_sftp(sshd, remote_dir, known_hosts=str(kh), host_key_policy="trust_on_first_use")
     assert [f.name for f in tofu.list_files()] == ["f.csv"]
     recorded = kh.read_text()
     assert f"[127.0.0.1]:{sshd.port}" in recorded

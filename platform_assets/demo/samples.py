@@ -33,16 +33,16 @@ def write_conversions(path: Path, day: dt.date, rows: int, seed: int = 0) -> Pat
         f"""
         COPY (
           SELECT
-            '+1' || (2012000000 + {_rand('i', seed, 7000000)})::VARCHAR AS phone,
-            'c' || {_rand('i', seed + 1, 500000)}::VARCHAR AS client_id,
-            printf('%.2f', 5 + {_rand('i', seed + 2, 30000)} / 100.0) AS amount,
-            strftime({base} + to_microseconds({_rand('i', seed + 3, 86400000000)}::BIGINT),
+            '+1' || (2012000000 + {_rand("i", seed, 7000000)})::VARCHAR AS phone,
+            'c' || {_rand("i", seed + 1, 500000)}::VARCHAR AS client_id,
+            printf('%.2f', 5 + {_rand("i", seed + 2, 30000)} / 100.0) AS amount,
+            strftime({base} + to_microseconds({_rand("i", seed + 3, 86400000000)}::BIGINT),
                      '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp",
-            (1000 + {_rand('i', seed + 4, 40)})::VARCHAR AS message_id,
-            'Campaign ' || (1000 + {_rand('i', seed + 4, 40)})::VARCHAR AS message_name,
-            {_MESSAGES}[1 + {_rand('i', seed + 5, 5)}] AS message_text,
-            ['CAMPAIGN', 'JOURNEY'][1 + {_rand('i', seed + 6, 2)}] AS message_type,
-            ['STANDARD', 'WELCOME', 'ABANDONED_CART'][1 + {_rand('i', seed + 7, 3)}]
+            (1000 + {_rand("i", seed + 4, 40)})::VARCHAR AS message_id,
+            'Campaign ' || (1000 + {_rand("i", seed + 4, 40)})::VARCHAR AS message_name,
+            {_MESSAGES}[1 + {_rand("i", seed + 5, 5)}] AS message_text,
+            ['CAMPAIGN', 'JOURNEY'][1 + {_rand("i", seed + 6, 2)}] AS message_type,
+            ['STANDARD', 'WELCOME', 'ABANDONED_CART'][1 + {_rand("i", seed + 7, 3)}]
               AS message_subtype
           FROM range({rows}) t(i)
         ) TO '{path}' (HEADER, DELIMITER ',')
@@ -58,40 +58,40 @@ def write_notifications(path: Path, day: dt.date, rows: int, seed: int = 0) -> P
         f"""
         COPY (
           WITH ids AS (
-            SELECT i, CASE WHEN i > 100 AND {_rand('i', seed + 9, 100)} = 0
-                      THEN i - 1 - {_rand('i', seed + 10, 100)} ELSE i END AS k
+            SELECT i, CASE WHEN i > 100 AND {_rand("i", seed + 9, 100)} = 0
+                      THEN i - 1 - {_rand("i", seed + 10, 100)} ELSE i END AS k
             FROM range({rows}) t(i)
           ), ev AS (
             SELECT i, k,
               ['MESSAGE_RECEIPT', 'CLICK', 'JOIN', 'OPT_OUT', 'EMAIL_OPEN']
-                [1 + {_rand('k', seed, 5)}] AS type,
-              {_rand('k', seed + 1, 10)} AS channel
+                [1 + {_rand("k", seed, 5)}] AS type,
+              {_rand("k", seed + 1, 10)} AS channel
             FROM ids
           )
           SELECT
             type,
             CASE WHEN channel < 8 OR type <> 'EMAIL_OPEN'
-                 THEN '+1' || (2012000000 + {_rand('k', seed + 2, 7000000)})::VARCHAR END AS phone,
-            'c' || {_rand('k', seed + 3, 500000)}::VARCHAR AS client_id,
+                 THEN '+1' || (2012000000 + {_rand("k", seed + 2, 7000000)})::VARCHAR END AS phone,
+            'c' || {_rand("k", seed + 3, 500000)}::VARCHAR AS client_id,
             CASE WHEN channel >= 5 OR type = 'EMAIL_OPEN'
-                 THEN 'user' || {_rand('k', seed + 2, 7000000)}::VARCHAR || '@example.com'
+                 THEN 'user' || {_rand("k", seed + 2, 7000000)}::VARCHAR || '@example.com'
                  END AS email,
-            strftime({base} + to_microseconds({_rand('k', seed + 4, 86400000000)}::BIGINT),
+            strftime({base} + to_microseconds({_rand("k", seed + 4, 86400000000)}::BIGINT),
                      '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp",
             CASE WHEN type = 'JOIN' THEN ['POPUP', 'TEXT_TO_JOIN', 'CHECKOUT'][
-                 1 + {_rand('i', seed + 5, 3)}] END AS join_source,
-            (1000 + {_rand('i', seed + 6, 40)})::VARCHAR AS message_id,
-            'Campaign ' || (1000 + {_rand('i', seed + 6, 40)})::VARCHAR AS message_name,
-            {_MESSAGES}[1 + {_rand('i', seed + 7, 5)}] AS message_text,
-            ['CAMPAIGN', 'JOURNEY'][1 + {_rand('i', seed + 8, 2)}] AS message_type,
-            ['STANDARD', 'WELCOME', 'ABANDONED_CART'][1 + {_rand('i', seed + 8, 3)}]
+                 1 + {_rand("i", seed + 5, 3)}] END AS join_source,
+            (1000 + {_rand("i", seed + 6, 40)})::VARCHAR AS message_id,
+            'Campaign ' || (1000 + {_rand("i", seed + 6, 40)})::VARCHAR AS message_name,
+            {_MESSAGES}[1 + {_rand("i", seed + 7, 5)}] AS message_text,
+            ['CAMPAIGN', 'JOURNEY'][1 + {_rand("i", seed + 8, 2)}] AS message_type,
+            ['STANDARD', 'WELCOME', 'ABANDONED_CART'][1 + {_rand("i", seed + 8, 3)}]
               AS message_subtype,
-            strftime({base} + to_microseconds({_rand('i', seed + 6, 3600000000)}::BIGINT),
+            strftime({base} + to_microseconds({_rand("i", seed + 6, 3600000000)}::BIGINT),
                      '%Y-%m-%dT%H:%M:%SZ') AS message_start,
-            (50000 + {_rand('i', seed + 11, 300)})::VARCHAR AS creative_id,
-            'Spring popup ' || {_rand('i', seed + 11, 300)}::VARCHAR AS creative_name,
-            ['POPUP', 'LANDING_PAGE'][1 + {_rand('i', seed + 12, 2)}] AS creative_type,
-            ['EMAIL_AND_SMS', 'SMS_ONLY'][1 + {_rand('i', seed + 12, 2)}] AS creative_subtype
+            (50000 + {_rand("i", seed + 11, 300)})::VARCHAR AS creative_id,
+            'Spring popup ' || {_rand("i", seed + 11, 300)}::VARCHAR AS creative_name,
+            ['POPUP', 'LANDING_PAGE'][1 + {_rand("i", seed + 12, 2)}] AS creative_type,
+            ['EMAIL_AND_SMS', 'SMS_ONLY'][1 + {_rand("i", seed + 12, 2)}] AS creative_subtype
           FROM ev ORDER BY i
         ) TO '{path}' (HEADER, DELIMITER ',')
         """

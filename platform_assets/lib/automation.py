@@ -66,8 +66,9 @@ def build_new_file_sensor(
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Loads each new or re-sent {source} file as soon as it lands on SFTP.",
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        sftp: SFTPResource = getattr(context.resources, sftp_key)
+    def _sensor(context: dg.SensorEvaluationContext, **resources: object) -> dg.SensorResult:
+        # direct invocation (tests) passes the resources as keyword arguments
+        sftp: SFTPResource = resources.get(sftp_key) or getattr(context.resources, sftp_key)
         seen: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
         now = dt.datetime.now(dt.UTC)
         valid_keys = set(partitions_def.get_partition_keys(current_time=now))

@@ -1,6 +1,5 @@
 """Build Dagster assets, checks and lineage from table specs (one builder for every table)."""
 
-
 import datetime as dt
 import re
 from collections.abc import Iterator, Sequence
@@ -179,7 +178,9 @@ def build_table_asset(
             ) from None
         except (LoadError, SFTPError) as exc:
             raise dg.Failure(
-                description=f"{spec.qualified_name} partition {context.partition_key}: {exc}",
+                description=str(exc)
+                if isinstance(exc, LoadError)
+                else f"{spec.qualified_name} partition {context.partition_key}: {exc}",
                 allow_retries=isinstance(exc, SFTPTransientError),
             ) from None
         yield dg.MaterializeResult(

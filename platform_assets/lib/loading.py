@@ -290,8 +290,7 @@ def load_partition(
             download = sftp.download(name, work / name)
         except SFTPFileNotFound as exc:
             raise RemoteFileMissing(
-                f"{spec.qualified_name} partition {partition_date.isoformat()}: expected remote "
-                f"file {sftp.remote_path(name)} is not on the server ({exc})"
+                f"{spec.qualified_name} partition {partition_date.isoformat()}: {exc}"
             ) from None
         result = LoadResult(spec, partition_date, download)
         result.timings["download_s"] = time.perf_counter() - started
@@ -345,7 +344,7 @@ def _validate(
     """Run the pandera schema on every row, in Arrow batches; failures go to ``rejects``."""
     started = time.perf_counter()
     con.execute(
-        "CREATE TABLE rejects (record BIGINT, \"column\" VARCHAR, rule VARCHAR, value VARCHAR)"
+        'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
     )
     cols = ", ".join(quote_ident(c) for c in spec.csv_columns)
     # a second cursor streams the rows while the first one records failures
@@ -377,7 +376,7 @@ def _validate(
             {"line": line, "column": c, "rule": r, "value": v}
             for line, c, r, v in con.execute(
                 'SELECT line, "column", rule, value FROM rejects '
-                "QUALIFY row_number() OVER (PARTITION BY \"column\", rule ORDER BY line) <= 3 "
+                'QUALIFY row_number() OVER (PARTITION BY "column", rule ORDER BY line) <= 3 '
                 'ORDER BY line, "column" LIMIT 20'
             ).fetchall()
         ]
@@ -506,7 +505,9 @@ def _write(
                     """
                 )
             else:
-                con.execute("CREATE TABLE classified AS SELECT *, 'insert' AS __action FROM incoming")
+                con.execute(
+                    "CREATE TABLE classified AS SELECT *, 'insert' AS __action FROM incoming"
+                )
             counts = dict(
                 con.execute("SELECT __action, count(*) FROM classified GROUP BY ALL").fetchall()
             )
@@ -523,7 +524,7 @@ def _write(
             if result.reject_failures:
                 con.execute(
                     f"INSERT INTO {rejects} SELECT DATE '{day}', ?, line, \"column\", rule, "
-                    "value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, \"column\"",
+                    'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
                     [source, run_id],
                 )
             if not failed:

@@ -49,8 +49,10 @@ class CsvDialect:
     @property
     def python_encoding(self) -> str:
         """The encoding for Python's csv module (a UTF-8 BOM is skipped, as DuckDB does)."""
-        return "utf-8-sig" if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else (
-            self.encoding
+        return (
+            "utf-8-sig"
+            if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+            else (self.encoding)
         )
 
     def read_csv_options(self, header: list[str]) -> str:
@@ -124,7 +126,9 @@ class Md5Key:
 
     @property
     def formula(self) -> str:
-        parts = [f"SUBSTRING({p.source},1,{p.length})" if p.length else p.source for p in self.parts]
+        parts = [
+            f"SUBSTRING({p.source},1,{p.length})" if p.length else p.source for p in self.parts
+        ]
         return "MD5(" + f" + '{self.separator}' + ".join(parts) + ")"
 
 

@@ -79,7 +79,9 @@ NOTIFICATIONS = TableSpec(
     file_pattern="attentive_email_SMS_{YYYYMMDD}.csv",
     columns=(
         Md5Key(
-            "notification_id", _NOTIFICATION_KEY_PARTS, description="MD5 of type, phone, email, time."
+            "notification_id",
+            _NOTIFICATION_KEY_PARTS,
+            description="MD5 of type, phone, email, time.",
         ),
         Column("type", description="Event type."),
         Column("phone", description="Subscriber phone number (E.164), if an SMS subscriber."),
@@ -97,7 +99,9 @@ NOTIFICATIONS = TableSpec(
         Column("creative_name"),
         Column("creative_type"),
         Column("creative_subtype"),
-        Md5Key("__sync_key", _NOTIFICATION_KEY_PARTS, description="UPSERT key (= notification_id)."),
+        Md5Key(
+            "__sync_key", _NOTIFICATION_KEY_PARTS, description="UPSERT key (= notification_id)."
+        ),
     ),
     key="__sync_key",
     row_schema=pa.DataFrameSchema(

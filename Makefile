@@ -1,0 +1,52 @@
+# Everything a fresh machine needs: Python 3.11 with venv; the test target installs OpenSSH's
+# sshd with apt-get when it is missing and runs as root (as CI does).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo dev test lint format sshd clean docs
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: embedded SFTP server + sample files -> every Attentive partition -> DuckDB
+demo: install
+	$(BIN)/python -m platform_assets.demo run
+
+## make dev: the same embedded server, then `dagster dev` on http://127.0.0.1:3000
+dev: install
+	$(BIN)/python -m platform_assets.demo dev
+
+sshd:
+	@if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server; \
+	  else \
+	    echo "The tests need OpenSSH's sshd: install openssh-server (or run as root)"; exit 1; \
+	  fi; \
+	fi
+
+## make test: the whole suite against a real sshd on 127.0.0.1 and real DuckDB files
+test: install sshd
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf data .pytest_cache .ruff_cache
+
+## make docs: regenerate the README's table list from the specs
+docs: install
+	$(BIN)/python -m platform_assets.lib.docs README.md

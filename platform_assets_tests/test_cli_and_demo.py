@@ -1,0 +1,115 @@
+"""The command-line paths a user takes: `dagster asset materialize` and `make demo`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from platform_assets_tests.csvfiles import (
+    CONVERSION_HEADER,
+    conversion,
+    conversion_key,
+    write_csv,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "ATTENTIVE_",
+                "POSTSCRIPT_",
+                "ASAPP_",
+                "ACCENGAGE_",
+                "DUCKDB_",
+                "PLATFORM_",
+                "DAGSTER_",
+            )
+        )
+    }
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
+    Path(env["DAGSTER_HOME"]).mkdir()
+    return env
+
+
+def test_dagster_cli_materializes_a_partition_from_environment_variables(
+    sshd, remote_dir, tmp_path
+):
+    rows = [conversion("+15551230001"), conversion("+15551230002")]
+    write_csv(remote_dir / "attentive_conversions_20261001.csv", CONVERSION_HEADER, rows)
+    env = clean_env(tmp_path)
+    env.update(sshd.env("ATTENTIVE", auth="ed25519"))  # key auth through the env contract
+    env["ATTENTIVE_SFTP_REMOTE_DIR"] = str(remote_dir)
+    env["DUCKDB_PATH"] = str(tmp_path / "wh.duckdb")
+    env["PLATFORM_START_DATE"] = "2026-09-01"
+    cmd = [
+        DAGSTER,
+        "asset",
+        "materialize",
+        "-m",
+        "platform_assets.definitions",
+        "--select",
+        "attentive_mobile/conversions",
+        "--partition",
+        "2026-10-01",
+    ]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as con:
+        got = con.execute(
+            "SELECT __sync_key, __file_date::VARCHAR FROM attentive_mobile.conversions ORDER BY 1"
+        ).fetchall()
+    assert got == sorted((conversion_key(r), "2026-10-01") for r in rows)
+
+    missing = cmd[:-1] + ["2026-10-02"]
+    done = subprocess.run(missing, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert f"{remote_dir}/attentive_conversions_20261002.csv" in done.stdout + done.stderr
+
+
+def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path):
+    env = clean_env(tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "platform_assets.demo",
+            "run",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--days",
+            "2",
+            "--rows",
+            "400",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = [
+        line.split() for line in done.stdout.splitlines() if line.startswith("attentive_mobile.")
+    ]
+    assert len(summary) == 4  # 2 tables x 2 days
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
+        for table, day, rows_read, rows, keys, rejects in summary:
+            count, distinct = con.execute(
+                f"SELECT count(*), count(DISTINCT __sync_key) FROM {table} "
+                "WHERE __file_date = ?::DATE",
+                [day],
+            ).fetchone()
+            assert (int(rows), int(keys), int(rejects)) == (count, distinct, 0)
+            assert int(rows_read) >= count > 0
+    for secret_var in ("ATTENTIVE_SFTP_PASSWORD",):
+        assert secret_var not in done.stdout

@@ -1,0 +1,67 @@
+"""The README's table list and the table specs agree; specs reject what they should."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandera.pandas as pa
+import pytest
+
+from platform_assets.defs.attentive.tables import CONVERSIONS, NOTIFICATIONS
+from platform_assets.lib.docs import all_specs, block
+from platform_assets.lib.specs import Column, TableSpec
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_lists_every_table_exactly_as_the_specs_say():
+    assert block(all_specs()) in README.read_text(encoding="utf-8"), "run `make docs`"
+
+
+def test_readme_opens_with_the_two_setup_commands():
+    head = README.read_text(encoding="utf-8").split("\n## ")[0]
+    assert "make demo" in head and "make test" in head
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("attentive_conversions_20261001.csv", dt.date(2026, 10, 1)),
+        ("attentive_conversions_20261301.csv", None),  # no month 13
+        ("attentive_conversions_2026101.csv", None),
+        ("attentive_conversions_20261001.csv.gz.part", None),
+        ("../attentive_conversions_20261001.csv", None),
+        ("attentive_conversions_20261001.csv;DROP TABLE x", None),
+        ("xattentive_conversions_20261001.csv", None),
+    ],
+)
+def test_remote_names_must_match_the_pattern_exactly(name, expected):
+    assert CONVERSIONS.file_date(name) == expected
+
+
+def test_file_names_round_trip():
+    day = dt.date(2026, 1, 9)
+    assert NOTIFICATIONS.file_name(day) == "attentive_email_SMS_20260109.csv"
+    assert NOTIFICATIONS.file_date(NOTIFICATIONS.file_name(day)) == day
+
+
+def test_a_spec_refuses_unsafe_names_and_rules_gaps():
+    schema = pa.DataFrameSchema({"a": pa.Column(str)})
+    base = dict(
+        source="s",
+        schema="s",
+        table="t",
+        description="d",
+        file_pattern="t_{YYYYMMDD}.csv",
+        columns=(Column("a"),),
+        key="a",
+        row_schema=schema,
+    )
+    TableSpec(**base)
+    with pytest.raises(ValueError, match="identifier"):
+        TableSpec(**{**base, "table": 't"; DROP'})
+    with pytest.raises(ValueError, match="YYYYMMDD"):
+        TableSpec(**{**base, "file_pattern": "t.csv"})
+    with pytest.raises(ValueError, match="no rule"):
+        TableSpec(**{**base, "columns": (Column("a"), Column("b"))})
