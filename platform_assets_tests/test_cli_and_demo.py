@@ -11,8 +11,11 @@ import duckdb
 
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
+    NOTIFICATION_HEADER,
     conversion,
     conversion_key,
+    notification,
+    notification_key,
     write_csv,
 )
 
@@ -46,6 +49,8 @@ def test_dagster_cli_materializes_a_partition_from_environment_variables(
 ):
     rows = [conversion("+15551230001"), conversion("+15551230002")]
     write_csv(remote_dir / "attentive_conversions_20261001.csv", CONVERSION_HEADER, rows)
+    events = [notification(), notification("JOIN", email=None)]
+    write_csv(remote_dir / "attentive_email_SMS_20261001.csv", NOTIFICATION_HEADER, events)
     env = clean_env(tmp_path)
     env.update(sshd.env("ATTENTIVE", auth="ed25519"))  # key auth through the env contract
     env["ATTENTIVE_SFTP_REMOTE_DIR"] = str(remote_dir)
@@ -58,7 +63,7 @@ def test_dagster_cli_materializes_a_partition_from_environment_variables(
         "-m",
         "platform_assets.definitions",
         "--select",
-        "attentive_mobile/conversions",
+        "attentive_mobile/conversions,attentive_mobile/notifications",
         "--partition",
         "2026-10-01",
     ]
@@ -68,7 +73,9 @@ def test_dagster_cli_materializes_a_partition_from_environment_variables(
         got = con.execute(
             "SELECT __sync_key, __file_date::VARCHAR FROM attentive_mobile.conversions ORDER BY 1"
         ).fetchall()
+        notified = con.execute("SELECT __sync_key FROM attentive_mobile.notifications").fetchall()
     assert got == sorted((conversion_key(r), "2026-10-01") for r in rows)
+    assert sorted(k for (k,) in notified) == sorted(notification_key(r) for r in events)
 
     missing = cmd[:-1] + ["2026-10-02"]
     done = subprocess.run(missing, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

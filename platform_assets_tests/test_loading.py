@@ -344,3 +344,12 @@ def test_malformed_csv_fails_naming_the_file_and_line(sftp, remote_dir, warehous
     message = str(info.value)
     assert str(path) in message and "could not be parsed" in message
     assert "Line: 3" in message or "line 3" in message
+
+
+def test_a_header_only_file_loads_zero_rows_and_an_empty_file_fails(sftp, remote_dir, warehouse):
+    put_conversions(remote_dir, D1, [])
+    result = load_partition(CONVERSIONS, D1, sftp, warehouse)
+    assert (result.rows_read, result.rows_inserted, result.partition_rows) == (0, 0, 0)
+    (remote_dir / f"attentive_conversions_{ymd(D2)}.csv").write_bytes(b"")
+    with pytest.raises(BadFileError, match="empty"):
+        load_partition(CONVERSIONS, D2, sftp, warehouse)

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from platform_assets.lib.loading import (
     LINEAGE_COLUMNS,
@@ -24,8 +25,13 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 class LoadConfig(dg.Config):
     """Run configuration of a table load (set it in the launchpad to override the spec)."""
 
-    reject_tolerance: float | None = None
-    """Share of rows that may be rejected without failing the partition (default: the spec's)."""
+    reject_tolerance: float | None = Field(
+        default=None,
+        ge=0.0,
+        lt=1.0,
+        description="Share of a file's rows that may be rejected without failing the partition "
+        "(the valid rows load, the check warns). Default: the table spec's (0: none).",
+    )
 
 
 def sftp_resource_key(source: str) -> str:

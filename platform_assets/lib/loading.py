@@ -109,9 +109,15 @@ class LoadResult:
 class LoaderSettings:
     """Limits of the staging DuckDB (the warehouse connection is only used to write)."""
 
-    memory_limit: str = os.environ.get("PLATFORM_STAGING_MEMORY_LIMIT", "1GB")
-    threads: int = int(os.environ.get("PLATFORM_STAGING_THREADS", "0")) or (os.cpu_count() or 2)
-    work_dir: str | None = os.environ.get("PLATFORM_WORK_DIR") or None
+    memory_limit: str = field(
+        default_factory=lambda: os.environ.get("PLATFORM_STAGING_MEMORY_LIMIT") or "1GB"
+    )
+    threads: int = field(
+        default_factory=lambda: (
+            int(os.environ.get("PLATFORM_STAGING_THREADS") or 0) or (os.cpu_count() or 2)
+        )
+    )
+    work_dir: str | None = field(default_factory=lambda: os.environ.get("PLATFORM_WORK_DIR"))
     validation_batch_rows: int = VALIDATION_BATCH_ROWS
     lock_wait_seconds: float = LOCK_WAIT_SECONDS
 
@@ -433,6 +439,7 @@ def _prepare_rows(
             f"{download.remote.path}: a value passed {spec.qualified_name}'s rules but does not "
             f"convert to its column type (the spec's rules are too loose): {exc}"
         ) from None
+    con.execute("DROP TABLE raw")  # free the staging memory before the next copy
     valid_rows = result.rows_read - result.rows_rejected
     result.duplicates_dropped = valid_rows - _scalar(con, "SELECT count(*) FROM incoming")
     _check_key_unique(con, spec, download)
@@ -508,6 +515,7 @@ def _write(
                 con.execute(
                     "CREATE TABLE classified AS SELECT *, 'insert' AS __action FROM incoming"
                 )
+            con.execute("DROP TABLE incoming")
             counts = dict(
                 con.execute("SELECT __action, count(*) FROM classified GROUP BY ALL").fetchall()
             )

@@ -316,8 +316,10 @@ class SFTPResource(dg.ConfigurableResource):
     # -- operations -------------------------------------------------------------------------
 
     def remote_path(self, name: str) -> str:
-        base = self.remote_dir.rstrip("/") or "/"
-        return name if base == "." else f"{base}/{name}" if base != "/" else f"/{name}"
+        """``name`` inside ``remote_dir`` (``.`` is the login folder)."""
+        if self.remote_dir in ("", "."):
+            return name
+        return f"{self.remote_dir.rstrip('/')}/{name}"
 
     def check_connection(self) -> None:
         """Connect, authenticate and open the SFTP subsystem once (raises on failure)."""
