@@ -186,3 +186,13 @@ def test_download_of_a_missing_file_names_the_remote_path(sshd, remote_dir, tmp_
     with pytest.raises(SFTPFileNotFound, match=f"{remote_dir}/nope.csv"):
         make_sftp(sshd, remote_dir).download("nope.csv", tmp_path / "nope.csv")
     assert not (tmp_path / "nope.csv").exists()
+
+
+def test_stat_reports_size_and_mtime_or_names_the_missing_path(sshd, remote_dir):
+    (remote_dir / "s.csv").write_bytes(b"12345")
+    os.utime(remote_dir / "s.csv", (1_690_000_000, 1_690_000_000))
+    sftp = make_sftp(sshd, remote_dir)
+    remote = sftp.stat("s.csv")
+    assert (remote.size, remote.mtime, remote.path) == (5, 1_690_000_000, f"{remote_dir}/s.csv")
+    with pytest.raises(SFTPFileNotFound, match=f"{remote_dir}/gone.csv"):
+        sftp.stat("gone.csv")

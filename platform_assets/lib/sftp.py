@@ -348,19 +348,20 @@ class SFTPResource(dg.ConfigurableResource):
 
         return self._with_retries(f"listing {self.remote_dir}", _list)
 
-    def stat(self, name: str) -> RemoteFile:
+    def _stat(self, sftp: paramiko.SFTPClient, name: str) -> RemoteFile:
         path = self.remote_path(name)
+        try:
+            st = sftp.stat(path)
+        except FileNotFoundError:
+            raise SFTPFileNotFound(
+                f"expected remote file {path} is not on {self.host}:{self.port}"
+            ) from None
+        return RemoteFile(name, path, int(st.st_size or 0), int(st.st_mtime or 0))
 
-        def _stat(sftp: paramiko.SFTPClient) -> RemoteFile:
-            try:
-                st = sftp.stat(path)
-            except FileNotFoundError:
-                raise SFTPFileNotFound(
-                    f"expected remote file {path} is not on {self.host}:{self.port}"
-                ) from None
-            return RemoteFile(name, path, int(st.st_size or 0), int(st.st_mtime or 0))
-
-        return self._with_retries(f"stat {path}", _stat)
+    def stat(self, name: str) -> RemoteFile:
+        return self._with_retries(
+            f"stat {self.remote_path(name)}", lambda sftp: self._stat(sftp, name)
+        )
 
     def download(self, name: str, local_path: Path) -> DownloadResult:
         """Stream ``remote_dir/name`` to ``local_path``.
@@ -375,13 +376,8 @@ class SFTPResource(dg.ConfigurableResource):
 
         def _get(sftp: paramiko.SFTPClient) -> DownloadResult:
             started = time.perf_counter()
-            try:
-                st = sftp.stat(path)
-            except FileNotFoundError:
-                raise SFTPFileNotFound(
-                    f"expected remote file {path} is not on {self.host}:{self.port}"
-                ) from None
-            size = int(st.st_size or 0)
+            remote_file = self._stat(sftp, name)
+            size = remote_file.size
             digest = hashlib.sha256()
             received = 0
             try:
@@ -403,7 +399,7 @@ class SFTPResource(dg.ConfigurableResource):
             finally:
                 part.unlink(missing_ok=True)
             return DownloadResult(
-                remote=RemoteFile(name, path, size, int(st.st_mtime or 0)),
+                remote=remote_file,
                 local_path=local_path,
                 sha256=digest.hexdigest(),
                 seconds=time.perf_counter() - started,
