@@ -35,7 +35,7 @@ import pyarrow as pyarrow
 
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
-from platform_assets.lib.specs import Column, TableSpec, quote_ident, quote_literal
+from platform_assets.lib.specs import Column, Md5Key, TableSpec, quote_ident, quote_literal
 
 LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("__file_date", "DATE", "Date of the file the row was loaded from (the partition)."),
@@ -310,16 +310,26 @@ def load_partition(
         try:
             _stage(con, spec, download, result)
             _validate(con, spec, download, result, settings)
-            _prepare_rows(con, spec, download, result)
+            _dedupe(con, spec, download, result)
             _write(con, spec, download, result, warehouse_path, run_id, tolerance, settings)
         finally:
             con.close()
     return result
 
 
+def _key_aliases(spec: TableSpec) -> dict[str, str]:
+    """Each distinct derived-key expression, computed once while parsing, by its staging alias."""
+    aliases: dict[str, str] = {}
+    for col in spec.columns:
+        if isinstance(col, Md5Key):
+            aliases.setdefault(col.select_sql(), f"__key{len(aliases)}")
+    return aliases
+
+
 def _stage(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
 ) -> None:
+    """Parse the file once into ``raw``: the needed CSV columns as text, extras, derived keys."""
     started = time.perf_counter()
     display = download.remote.path
     header = _read_header(download.local_path, spec, display)
@@ -328,10 +338,12 @@ def _stage(
         f"{quote_ident(actual)} AS {quote_ident(wanted)}" for wanted, actual in mapping.items()
     )
     extras = "".join(f", {quote_ident(e)}" for e in result.extra_columns)
+    keys = "".join(f", {sql} AS {alias}" for sql, alias in _key_aliases(spec).items())
+    # the key expressions read the canonical (renamed) names: compute them over a subquery
     try:
         con.execute(
-            f"CREATE TABLE raw AS SELECT {cols}{extras} "
-            f"FROM read_csv(?, {spec.dialect.read_csv_options(header)})",
+            f"CREATE TABLE raw AS SELECT *{keys} FROM (SELECT {cols}{extras} "
+            f"FROM read_csv(?, {spec.dialect.read_csv_options(header)}))",
             [str(download.local_path)],
         )
     except duckdb.Error as exc:
@@ -390,11 +402,13 @@ def _validate(
 
 def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
     """Physical line numbers of rejected records (header = line 1; quoted newlines counted)."""
-    raw_cols = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
+    text_cols = [
+        row[0] for row in con.execute("DESCRIBE raw").fetchall() if not row[0].startswith("__key")
+    ]
     newlines = " + ".join(
         f"(length(coalesce({quote_ident(c)}, '')) - "
         f"length(replace(coalesce({quote_ident(c)}, ''), chr(10), '')))"
-        for c in raw_cols
+        for c in text_cols
     )
     con.execute(
         f"""
@@ -416,50 +430,59 @@ def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
     )
 
 
-def _prepare_rows(
+def _dedupe(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
 ) -> None:
-    """Cast, key and dedupe the valid rows into ``incoming`` (the last row of a key wins)."""
+    """Define ``incoming``: the valid rows, typed, the last row of each key only.
+
+    ``skip`` holds the records that are not loaded: rejected ones, and every row of a repeated key
+    but its last. A hash aggregate finds the repeated keys; no sort, no copy of the rows.
+    """
     started = time.perf_counter()
-    selects = ", ".join(f"{c.select_sql()} AS {quote_ident(c.name)}" for c in spec.columns)
-    key = quote_ident(spec.key)
-    try:
-        con.execute(
-            f"""
-            CREATE TABLE incoming AS
-            SELECT * EXCLUDE (__record) FROM (
-                SELECT {selects}, rowid + 1 AS __record FROM raw
-                WHERE rowid + 1 NOT IN (SELECT record FROM rejects)
-            )
-            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __record DESC) = 1
-            """
-        )
-    except duckdb.ConversionException as exc:
-        raise LoadError(
-            f"{download.remote.path}: a value passed {spec.qualified_name}'s rules but does not "
-            f"convert to its column type (the spec's rules are too loose): {exc}"
-        ) from None
-    con.execute("DROP TABLE raw")  # free the staging memory before the next copy
-    valid_rows = result.rows_read - result.rows_rejected
-    result.duplicates_dropped = valid_rows - _scalar(con, "SELECT count(*) FROM incoming")
+    aliases = _key_aliases(spec)
+    key_col = next(c for c in spec.columns if c.name == spec.key)
+    key = aliases[key_col.select_sql()] if isinstance(key_col, Md5Key) else quote_ident(spec.key)
+    con.execute(
+        f"""
+        CREATE TABLE skip AS
+        SELECT DISTINCT record FROM rejects
+        UNION ALL
+        SELECT r.rowid + 1 FROM raw r JOIN (
+            SELECT {key} AS k, max(rowid) AS keep FROM raw
+            WHERE rowid + 1 NOT IN (SELECT record FROM rejects)
+            GROUP BY ALL HAVING count(*) > 1
+        ) d ON r.{key} = d.k
+        WHERE r.rowid <> d.keep AND r.rowid + 1 NOT IN (SELECT record FROM rejects)
+        """
+    )
+    result.duplicates_dropped = _scalar(con, "SELECT count(*) FROM skip") - result.rows_rejected
+    selects = []
+    for col in spec.columns:
+        expr = aliases[col.select_sql()] if isinstance(col, Md5Key) else col.select_sql()
+        selects.append(f"{expr} AS {quote_ident(col.name)}")
+    con.execute(
+        f"CREATE VIEW incoming AS SELECT {', '.join(selects)} FROM raw "
+        "WHERE rowid + 1 NOT IN (SELECT record FROM skip)"
+    )
+    con.execute(
+        f"CREATE VIEW incoming_keys AS SELECT {key} AS k FROM raw "
+        "WHERE rowid + 1 NOT IN (SELECT record FROM skip)"
+    )
     _check_key_unique(con, spec, download)
-    result.timings["type_s"] = time.perf_counter() - started
+    result.timings["dedupe_s"] = time.perf_counter() - started
 
 
 def _check_key_unique(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult
 ) -> None:
     """The key column after dedupe, checked by pandera (unique, present), in hash buckets."""
-    key = quote_ident(spec.key)
-    schema = pa.DataFrameSchema(
-        {spec.key: pa.Column(str, nullable=False, unique=True)}, name=f"{spec.table}_key"
-    )
-    rows = _scalar(con, "SELECT count(*) FROM incoming")
+    schema = pa.DataFrameSchema({"k": pa.Column(str, nullable=False, unique=True)})
+    rows = _scalar(con, "SELECT count(*) FROM incoming_keys")
     buckets = max(1, math.ceil(rows / 2_000_000))
     for bucket in range(buckets):
         with con.cursor() as scan:
             batch = scan.sql(
-                f"SELECT {key} FROM incoming WHERE hash({key}) % {buckets} = {bucket}"
+                f"SELECT k FROM incoming_keys WHERE hash(k) % {buckets} = {bucket}"
             ).to_arrow_table()
         try:
             schema.validate(_arrow_to_pandas(batch), lazy=True)
@@ -480,6 +503,7 @@ def _write(
     tolerance: float,
     settings: LoaderSettings,
 ) -> None:
+    """Upsert ``incoming`` and replace the partition's rejects, in one transaction."""
     started = time.perf_counter()
     day = result.partition_date.isoformat()
     source = download.remote.path
@@ -488,41 +512,8 @@ def _write(
         target = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.table)}"
         rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
         key = quote_ident(spec.key)
-        content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
         if not failed:
-            # Classify incoming rows against the table. We hold the file's write lock, so
-            # nothing changes between this read and the transaction below.
-            exists = _scalar(
-                con,
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-                "AND schema_name = ? AND table_name = ?",
-                [wh, spec.schema, spec.table],
-            )
-            if exists:
-                differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
-                con.execute(
-                    f"""
-                    CREATE TABLE classified AS
-                    SELECT i.*, CASE
-                        WHEN t.{key} IS NULL THEN 'insert'
-                        WHEN t.__file_date > DATE '{day}' THEN 'older'
-                        WHEN t.__file_date < DATE '{day}' OR {differs} THEN 'update'
-                        ELSE 'unchanged' END AS __action
-                    FROM incoming i LEFT JOIN {target} t ON t.{key} = i.{key}
-                    """
-                )
-            else:
-                con.execute(
-                    "CREATE TABLE classified AS SELECT *, 'insert' AS __action FROM incoming"
-                )
-            con.execute("DROP TABLE incoming")
-            counts = dict(
-                con.execute("SELECT __action, count(*) FROM classified GROUP BY ALL").fetchall()
-            )
-            result.rows_inserted = int(counts.get("insert", 0))
-            result.rows_updated = int(counts.get("update", 0))
-            result.rows_unchanged = int(counts.get("unchanged", 0))
-            result.rows_skipped_older = int(counts.get("older", 0))
+            _decide(con, spec, wh, target, day, result)
         names = ", ".join(quote_ident(c.name) for c in spec.columns)
         con.execute("BEGIN TRANSACTION")
         try:
@@ -538,14 +529,21 @@ def _write(
             if not failed:
                 con.execute(
                     f"DELETE FROM {target} WHERE {key} IN "
-                    "(SELECT " + key + " FROM classified WHERE __action = 'update')"
+                    "(SELECT k FROM decisions WHERE action = 'update')"
                 )
                 con.execute(
                     f"INSERT INTO {target} SELECT {names}, DATE '{day}', ?, now()::TIMESTAMP "
-                    "FROM classified WHERE __action IN ('insert', 'update')",
+                    f"FROM incoming WHERE {key} NOT IN "
+                    "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
                     [source],
                 )
             con.execute("COMMIT")
+        except duckdb.ConversionException as exc:
+            con.execute("ROLLBACK")
+            raise LoadError(
+                f"{source}: a value passed {spec.qualified_name}'s rules but does not convert "
+                f"to its column type (the spec's rules are too loose): {exc}"
+            ) from None
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -556,6 +554,57 @@ def _write(
     result.timings["write_s"] = time.perf_counter() - started
     if failed:
         raise RejectsExceeded(_rejects_message(spec, download, result, tolerance), result)
+
+
+def _decide(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    wh: str,
+    target: str,
+    day: str,
+    result: LoadResult,
+) -> None:
+    """What happens to each incoming key that the table already holds (usually few keys).
+
+    ``decisions`` gets one row per such key: ``update`` (the file is newer, or the same date with
+    other content), ``unchanged`` (same date, same content: left alone, so re-runs change
+    nothing) or ``older`` (the table holds the key from a newer file: never overwritten). Keys not
+    in the table are inserts. We hold the warehouse's write lock, so nothing changes between
+    this read and the transaction that follows.
+    """
+    key = quote_ident(spec.key)
+    exists = _scalar(
+        con,
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+        "AND schema_name = ? AND table_name = ?",
+        [wh, spec.schema, spec.table],
+    )
+    if not exists:
+        con.execute("CREATE TABLE decisions (k VARCHAR, action VARCHAR)")
+    else:
+        content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
+        differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
+        con.execute(
+            f"""
+            CREATE TABLE decisions AS
+            WITH existing AS (
+                SELECT * FROM {target} WHERE {key} IN (SELECT k FROM incoming_keys)
+            )
+            SELECT i.{key} AS k, CASE
+                WHEN t.__file_date > DATE '{day}' THEN 'older'
+                WHEN t.__file_date < DATE '{day}' OR {differs} THEN 'update'
+                ELSE 'unchanged' END AS action
+            FROM existing t JOIN (
+                SELECT * FROM incoming WHERE {key} IN (SELECT {key} FROM existing)
+            ) i ON t.{key} = i.{key}
+            """
+        )
+    counts = dict(con.execute("SELECT action, count(*) FROM decisions GROUP BY ALL").fetchall())
+    valid = result.rows_read - result.rows_rejected - result.duplicates_dropped
+    result.rows_updated = int(counts.get("update", 0))
+    result.rows_unchanged = int(counts.get("unchanged", 0))
+    result.rows_skipped_older = int(counts.get("older", 0))
+    result.rows_inserted = valid - sum(int(n) for n in counts.values())
 
 
 def _rejects_message(
