@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,13 +149,16 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 
 
 def _staging_connection(settings: LoaderSettings, work_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A private DuckDB file in the work folder: compressed, its pages evictable, so a 2 GB file
+    stages within a bounded memory limit; it is deleted with the work folder."""
     con = duckdb.connect(
-        ":memory:",
+        str(work_dir / "staging.duckdb"),
         config={
             "memory_limit": settings.memory_limit,
             "threads": settings.threads,
             "temp_directory": str(work_dir / "duckdb_tmp"),
             "preserve_insertion_order": True,
+            "checkpoint_threshold": "1GB",
         },
     )
     con.execute("SET TimeZone = 'UTC'")
@@ -261,7 +265,14 @@ def _failures_frame(errors: pa.errors.SchemaErrors) -> pd.DataFrame:
     return out
 
 
-def _arrow_to_pandas(batch: pyarrow.RecordBatch) -> pd.DataFrame:
+_PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
+
+
+def _arrow_to_pandas(batch: pyarrow.RecordBatch | pyarrow.Table) -> pd.DataFrame:
+    """Arrow strings as arrow-backed pandas strings (pandas 3's default ``str``; on pandas 2,
+    ``string[pyarrow]``): pandera's string checks then run in Arrow's vectorized kernels."""
+    if _PANDAS_3:
+        return batch.to_pandas()
     return batch.to_pandas(types_mapper={pyarrow.string(): pd.StringDtype("pyarrow")}.get)
 
 
@@ -309,11 +320,24 @@ def load_partition(
         con = _staging_connection(settings, work)
         try:
             _stage(con, spec, download, result)
-            _validate(con, spec, download, result, settings)
-            _dedupe(con, spec, download, result)
-            _write(con, spec, download, result, warehouse_path, run_id, tolerance, settings)
+            # pandera validates in a thread while DuckDB finds the repeated keys (2 cores busy)
+            validation = _Validation(con, spec, settings)
+            validation.start()
+            try:
+                started = time.perf_counter()
+                _find_duplicates(con, spec, exclude_rejects=False)
+                result.timings["dedupe_s"] = time.perf_counter() - started
+            finally:
+                validation.join(result)
+            _summarize_rejects(con, spec, result)
+            failed = result.rows_rejected > 0 and result.rejected_share > tolerance
+            if not failed:
+                _define_incoming(con, spec, download, result)
+            _write(con, spec, download, result, warehouse_path, run_id, failed, settings)
         finally:
             con.close()
+    if result.rows_rejected > 0 and result.rejected_share > tolerance:
+        raise RejectsExceeded(_rejects_message(spec, download, result, tolerance), result)
     return result
 
 
@@ -352,52 +376,75 @@ def _stage(
     result.timings["parse_s"] = time.perf_counter() - started
 
 
-def _validate(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    download: DownloadResult,
-    result: LoadResult,
-    settings: LoaderSettings,
-) -> None:
-    """Run the pandera schema on every row, in Arrow batches; failures go to ``rejects``."""
-    started = time.perf_counter()
-    con.execute(
-        'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
-    )
-    cols = ", ".join(quote_ident(c) for c in spec.csv_columns)
-    # a second cursor streams the rows while the first one records failures
-    with con.cursor() as scan:
-        reader = scan.sql(f"SELECT rowid + 1 AS __record, {cols} FROM raw").to_arrow_reader(
-            settings.validation_batch_rows
+class _Validation:
+    """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
+
+    It reads ``raw`` through its own cursor and writes failures to ``rejects`` through another,
+    so DuckDB work on the main connection proceeds meanwhile.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, settings: LoaderSettings):
+        self.con = con
+        self.spec = spec
+        self.settings = settings
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        con.execute(
+            'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
         )
-        for batch in reader:
-            frame = _arrow_to_pandas(batch).set_index("__record")
-            try:
-                spec.row_schema.validate(frame, lazy=True)
-            except pa.errors.SchemaErrors as errors:
-                failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB below
-                con.execute("INSERT INTO rejects SELECT * FROM failures")
-        reader.close()
+        self.thread = threading.Thread(target=self._run, name="pandera-validation", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        cols = ", ".join(quote_ident(c) for c in self.spec.csv_columns)
+        try:
+            with self.con.cursor() as scan, self.con.cursor() as sink:
+                reader = scan.sql(f"SELECT rowid + 1 AS __record, {cols} FROM raw").to_arrow_reader(
+                    self.settings.validation_batch_rows
+                )
+                for batch in reader:
+                    frame = _arrow_to_pandas(batch).set_index("__record")
+                    try:
+                        self.spec.row_schema.validate(frame, lazy=True)
+                    except pa.errors.SchemaErrors as errors:
+                        failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB
+                        sink.execute("INSERT INTO rejects SELECT * FROM failures")
+                reader.close()
+        except BaseException as exc:  # re-raised in the caller's thread by join()
+            self.error = exc
+        self.seconds = time.perf_counter() - started
+
+    def join(self, result: LoadResult) -> None:
+        self.thread.join()
+        result.timings["validate_s"] = self.seconds
+        if self.error is not None:
+            raise self.error
+
+
+def _summarize_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, result: LoadResult) -> None:
     result.reject_failures = _scalar(con, "SELECT count(*) FROM rejects")
     result.rows_rejected = _scalar(con, "SELECT count(DISTINCT record) FROM rejects")
-    result.timings["validate_s"] = time.perf_counter() - started
-    if result.reject_failures:
-        _locate_rejects(con, spec)
-        result.failure_summary = [
-            {"column": c, "rule": r, "rows": n}
-            for c, r, n in con.execute(
-                'SELECT "column", rule, count(DISTINCT record) n FROM rejects '
-                "GROUP BY ALL ORDER BY n DESC, 1, 2"
-            ).fetchall()
-        ]
-        result.failure_samples = [
-            {"line": line, "column": c, "rule": r, "value": v}
-            for line, c, r, v in con.execute(
-                'SELECT line, "column", rule, value FROM rejects '
-                'QUALIFY row_number() OVER (PARTITION BY "column", rule ORDER BY line) <= 3 '
-                'ORDER BY line, "column" LIMIT 20'
-            ).fetchall()
-        ]
+    if not result.reject_failures:
+        return
+    _locate_rejects(con, spec)
+    result.failure_summary = [
+        {"column": c, "rule": r, "rows": n}
+        for c, r, n in con.execute(
+            'SELECT "column", rule, count(DISTINCT record) n FROM rejects '
+            "GROUP BY ALL ORDER BY n DESC, 1, 2"
+        ).fetchall()
+    ]
+    result.failure_samples = [
+        {"line": line, "column": c, "rule": r, "value": v}
+        for line, c, r, v in con.execute(
+            'SELECT line, "column", rule, value FROM rejects '
+            'QUALIFY row_number() OVER (PARTITION BY "column", rule ORDER BY line) <= 3 '
+            'ORDER BY line, "column" LIMIT 20'
+        ).fetchall()
+    ]
 
 
 def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
@@ -430,46 +477,59 @@ def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
     )
 
 
-def _dedupe(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
-) -> None:
-    """Define ``incoming``: the valid rows, typed, the last row of each key only.
-
-    ``skip`` holds the records that are not loaded: rejected ones, and every row of a repeated key
-    but its last. A hash aggregate finds the repeated keys; no sort, no copy of the rows.
-    """
-    started = time.perf_counter()
-    aliases = _key_aliases(spec)
+def _staged_key(spec: TableSpec) -> str:
+    """The staging column that holds the table's key."""
     key_col = next(c for c in spec.columns if c.name == spec.key)
-    key = aliases[key_col.select_sql()] if isinstance(key_col, Md5Key) else quote_ident(spec.key)
+    if isinstance(key_col, Md5Key):
+        return _key_aliases(spec)[key_col.select_sql()]
+    return quote_ident(key_col.csv_name)
+
+
+def _find_duplicates(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, *, exclude_rejects: bool
+) -> None:
+    """``dups``: every record of a repeated key but its last (the last row wins).
+
+    A hash aggregate finds the repeated keys; no sort and no copy of the rows. With
+    ``exclude_rejects`` the rejected records take no part (the last *valid* row wins).
+    """
+    key = _staged_key(spec)
+    valid = "rowid + 1 NOT IN (SELECT record FROM rejects)" if exclude_rejects else "true"
     con.execute(
         f"""
-        CREATE TABLE skip AS
-        SELECT DISTINCT record FROM rejects
-        UNION ALL
-        SELECT r.rowid + 1 FROM raw r JOIN (
-            SELECT {key} AS k, max(rowid) AS keep FROM raw
-            WHERE rowid + 1 NOT IN (SELECT record FROM rejects)
+        CREATE OR REPLACE TABLE dups AS
+        SELECT r.rowid + 1 AS record FROM raw r JOIN (
+            SELECT {key} AS k, max(rowid) AS keep FROM raw WHERE {valid}
             GROUP BY ALL HAVING count(*) > 1
         ) d ON r.{key} = d.k
-        WHERE r.rowid <> d.keep AND r.rowid + 1 NOT IN (SELECT record FROM rejects)
+        WHERE r.rowid <> d.keep AND {valid.replace("rowid", "r.rowid")}
         """
     )
-    result.duplicates_dropped = _scalar(con, "SELECT count(*) FROM skip") - result.rows_rejected
+
+
+def _define_incoming(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
+) -> None:
+    """Views over ``raw``: ``incoming`` (valid, last row per key, typed) and its keys."""
+    started = time.perf_counter()
+    if result.rows_rejected:  # tolerated rejects: the last *valid* row of a key wins
+        _find_duplicates(con, spec, exclude_rejects=True)
+    con.execute("CREATE TABLE skip AS SELECT record FROM dups UNION SELECT record FROM rejects")
+    result.duplicates_dropped = _scalar(con, "SELECT count(*) FROM dups")
+    aliases = _key_aliases(spec)
     selects = []
     for col in spec.columns:
         expr = aliases[col.select_sql()] if isinstance(col, Md5Key) else col.select_sql()
         selects.append(f"{expr} AS {quote_ident(col.name)}")
+    valid = "rowid + 1 NOT IN (SELECT record FROM skip)"
+    con.execute(f"CREATE VIEW incoming AS SELECT {', '.join(selects)} FROM raw WHERE {valid}")
     con.execute(
-        f"CREATE VIEW incoming AS SELECT {', '.join(selects)} FROM raw "
-        "WHERE rowid + 1 NOT IN (SELECT record FROM skip)"
-    )
-    con.execute(
-        f"CREATE VIEW incoming_keys AS SELECT {key} AS k FROM raw "
-        "WHERE rowid + 1 NOT IN (SELECT record FROM skip)"
+        f"CREATE VIEW incoming_keys AS SELECT {_staged_key(spec)} AS k FROM raw WHERE {valid}"
     )
     _check_key_unique(con, spec, download)
-    result.timings["dedupe_s"] = time.perf_counter() - started
+    result.timings["dedupe_s"] = result.timings.get("dedupe_s", 0.0) + (
+        time.perf_counter() - started
+    )
 
 
 def _check_key_unique(
@@ -500,14 +560,15 @@ def _write(
     result: LoadResult,
     warehouse_path: str,
     run_id: str,
-    tolerance: float,
+    failed: bool,
     settings: LoaderSettings,
 ) -> None:
-    """Upsert ``incoming`` and replace the partition's rejects, in one transaction."""
+    """Upsert ``incoming`` and replace the partition's rejects, in one transaction.
+
+    When the partition ``failed`` its checks, only the rejects are written."""
     started = time.perf_counter()
     day = result.partition_date.isoformat()
     source = download.remote.path
-    failed = result.rows_rejected > 0 and result.rejected_share > tolerance
     with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
         target = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.table)}"
         rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
@@ -552,8 +613,6 @@ def _write(
         )
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
     result.timings["write_s"] = time.perf_counter() - started
-    if failed:
-        raise RejectsExceeded(_rejects_message(spec, download, result, tolerance), result)
 
 
 def _decide(
