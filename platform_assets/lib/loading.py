@@ -1,17 +1,21 @@
 """Load one partition (one remote file) of a table into the DuckDB warehouse.
 
-The path a file takes, with no per-row Python anywhere:
+The path a file takes, with no per-row Python anywhere, and the data stored once:
 
-1. **download** — streamed from SFTP into a private work folder (atomic rename, size checked,
-   SHA-256 computed on the way);
-2. **stage** — DuckDB's CSV reader parses it into a private in-memory DuckDB (which spills to the
-   work folder past its memory limit), every value as text, columns found by header name;
-3. **validate** — the table's pandera schema runs on every row, streamed in Arrow batches; failures
-   become rejects (file, line, column, rule, value);
-4. **type, key, dedupe** — DuckDB casts the validated text, computes the MD5 keys and keeps the last
-   row of each key;
-5. **write** — the warehouse file is attached only now, and the upsert (plus the partition's
-   rejects) happens in one transaction: any failure rolls all of it back.
+1. **download**: streamed from SFTP into a private work folder (atomic rename, size checked,
+   SHA-256 computed on the way).
+2. **header**: read with Python's csv module; the documented columns are found by name.
+3. **validate** (a thread): DuckDB's CSV reader streams every row as text in Arrow batches through
+   the table's pandera schema; failures become rejects (file, line, column, rule, value).
+4. **keys** (meanwhile, in DuckDB): a second parse computes each row's key and record number; a
+   hash aggregate finds the repeated keys (the last row of a key wins), and a semi-join with the
+   table finds the keys it already holds and what to do with them (update, leave, or keep the
+   newer version).
+5. **write** (meanwhile, in one transaction on the warehouse, attached only now): a third parse
+   casts and inserts the rows. The transaction commits only when validation has passed; on any
+   failure it rolls back and the table is as it was.
+
+Parsing is cheap (DuckDB, parallel); storing is what costs, and it happens once, into the table.
 """
 
 from __future__ import annotations
@@ -144,21 +148,20 @@ def table_ddl(spec: TableSpec, catalog: str | None = None) -> list[str]:
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> int:
-    row = con.execute(sql, params or []).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    rows = con.execute(sql, params or []).fetchall()  # fetch all: leaves no open result
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _staging_connection(settings: LoaderSettings, work_dir: Path) -> duckdb.DuckDBPyConnection:
-    """A private DuckDB file in the work folder: compressed, its pages evictable, so a 2 GB file
-    stages within a bounded memory limit; it is deleted with the work folder."""
+    """A private in-memory DuckDB for the small per-load tables (keys, rejects, decisions);
+    it spills to the work folder past its memory limit."""
     con = duckdb.connect(
-        str(work_dir / "staging.duckdb"),
+        ":memory:",
         config={
             "memory_limit": settings.memory_limit,
             "threads": settings.threads,
             "temp_directory": str(work_dir / "duckdb_tmp"),
             "preserve_insertion_order": True,
-            "checkpoint_threshold": "1GB",
         },
     )
     con.execute("SET TimeZone = 'UTC'")
@@ -319,21 +322,7 @@ def load_partition(
         )
         con = _staging_connection(settings, work)
         try:
-            _stage(con, spec, download, result)
-            # pandera validates in a thread while DuckDB finds the repeated keys (2 cores busy)
-            validation = _Validation(con, spec, settings)
-            validation.start()
-            try:
-                started = time.perf_counter()
-                _find_duplicates(con, spec, exclude_rejects=False)
-                result.timings["dedupe_s"] = time.perf_counter() - started
-            finally:
-                validation.join(result)
-            _summarize_rejects(con, spec, result)
-            failed = result.rows_rejected > 0 and result.rejected_share > tolerance
-            if not failed:
-                _define_incoming(con, spec, download, result)
-            _write(con, spec, download, result, warehouse_path, run_id, failed, settings)
+            _Load(con, spec, download, result, settings, run_id, tolerance).run(warehouse_path)
         finally:
             con.close()
     if result.rows_rejected > 0 and result.rejected_share > tolerance:
@@ -342,7 +331,7 @@ def load_partition(
 
 
 def _key_aliases(spec: TableSpec) -> dict[str, str]:
-    """Each distinct derived-key expression, computed once while parsing, by its staging alias."""
+    """Each distinct derived-key expression (computed once per parse) by its alias."""
     aliases: dict[str, str] = {}
     for col in spec.columns:
         if isinstance(col, Md5Key):
@@ -350,48 +339,67 @@ def _key_aliases(spec: TableSpec) -> dict[str, str]:
     return aliases
 
 
-def _stage(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
-) -> None:
-    """Parse the file once into ``raw``: the needed CSV columns as text, extras, derived keys."""
-    started = time.perf_counter()
-    display = download.remote.path
-    header = _read_header(download.local_path, spec, display)
-    mapping, result.extra_columns = _header_map(header, spec, display)
-    cols = ", ".join(
-        f"{quote_ident(actual)} AS {quote_ident(wanted)}" for wanted, actual in mapping.items()
-    )
-    extras = "".join(f", {quote_ident(e)}" for e in result.extra_columns)
-    keys = "".join(f", {sql} AS {alias}" for sql, alias in _key_aliases(spec).items())
-    # the key expressions read the canonical (renamed) names: compute them over a subquery
-    try:
-        con.execute(
-            f"CREATE TABLE raw AS SELECT *{keys} FROM (SELECT {cols}{extras} "
-            f"FROM read_csv(?, {spec.dialect.read_csv_options(header)}))",
-            [str(download.local_path)],
+class _Source:
+    """The downloaded CSV as SQL: each use is a fresh, parallel DuckDB parse.
+
+    Rows carry ``__record`` (1-based, in file order: DuckDB's streaming ``row_number() OVER ()``
+    keeps the reader's order), the needed CSV columns under their documented names, the extra
+    columns, and the derived keys.
+    """
+
+    def __init__(self, spec: TableSpec, download: DownloadResult):
+        display = download.remote.path
+        self.path = download.local_path
+        self.header = _read_header(self.path, spec, display)
+        self.mapping, self.extra_columns = _header_map(self.header, spec, display)
+        self.aliases = _key_aliases(spec)
+        key_col = next(c for c in spec.columns if c.name == spec.key)
+        self.key = (
+            self.aliases[key_col.select_sql()]
+            if isinstance(key_col, Md5Key)
+            else quote_ident(key_col.csv_name)
         )
-    except duckdb.Error as exc:
-        raise BadFileError(f"{display}: the CSV could not be parsed: {_csv_error(exc)}") from None
-    result.rows_read = _scalar(con, "SELECT count(*) FROM raw")
-    result.timings["parse_s"] = time.perf_counter() - started
+        cols = ", ".join(
+            f"{quote_ident(actual)} AS {quote_ident(wanted)}"
+            for wanted, actual in self.mapping.items()
+        )
+        extras = "".join(f", {quote_ident(e)}" for e in self.extra_columns)
+        keys = "".join(f", {sql} AS {alias}" for sql, alias in self.aliases.items())
+        self.sql = (
+            f"(SELECT *{keys} FROM (SELECT row_number() OVER () AS __record, {cols}{extras} "
+            f"FROM read_csv({quote_literal(str(self.path))}, "
+            f"{spec.dialect.read_csv_options(self.header)})))"
+        )
+        self.typed = ", ".join(
+            f"{self.aliases[c.select_sql()] if isinstance(c, Md5Key) else c.select_sql()} "
+            f"AS {quote_ident(c.name)}"
+            for c in spec.columns
+        )
 
 
 class _Validation:
     """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
 
-    It reads ``raw`` through its own cursor and writes failures to ``rejects`` through another,
-    so DuckDB work on the main connection proceeds meanwhile.
+    It parses the file through its own cursor and writes failures to ``rejects`` through another,
+    so the DuckDB work on the main connection proceeds meanwhile. When the main thread has found
+    the repeated keys (``keys_ready``), it also checks with pandera that the key is unique once
+    they are dropped.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: TableSpec, settings: LoaderSettings):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: TableSpec,
+        source: _Source,
+        settings: LoaderSettings,
+    ):
         self.con = con
         self.spec = spec
+        self.source = source
         self.settings = settings
         self.error: BaseException | None = None
         self.seconds = 0.0
-        con.execute(
-            'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
-        )
+        self.keys_ready = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pandera-validation", daemon=True)
 
     def start(self) -> None:
@@ -402,9 +410,9 @@ class _Validation:
         cols = ", ".join(quote_ident(c) for c in self.spec.csv_columns)
         try:
             with self.con.cursor() as scan, self.con.cursor() as sink:
-                reader = scan.sql(f"SELECT rowid + 1 AS __record, {cols} FROM raw").to_arrow_reader(
-                    self.settings.validation_batch_rows
-                )
+                reader = scan.sql(
+                    f"SELECT __record, {cols} FROM {self.source.sql}"
+                ).to_arrow_reader(self.settings.validation_batch_rows)
                 for batch in reader:
                     frame = _arrow_to_pandas(batch).set_index("__record")
                     try:
@@ -413,23 +421,280 @@ class _Validation:
                         failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB
                         sink.execute("INSERT INTO rejects SELECT * FROM failures")
                 reader.close()
+            self.keys_ready.wait()
+            with self.con.cursor() as keys:
+                _check_key_unique(keys, self.spec)
         except BaseException as exc:  # re-raised in the caller's thread by join()
             self.error = exc
         self.seconds = time.perf_counter() - started
 
-    def join(self, result: LoadResult) -> None:
+    def join(self) -> None:
         self.thread.join()
-        result.timings["validate_s"] = self.seconds
         if self.error is not None:
             raise self.error
 
 
-def _summarize_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, result: LoadResult) -> None:
+def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """pandera: the key of the rows to load (repeats dropped) is present and unique.
+
+    Checked in hash buckets of at most 2 million keys, so memory stays bounded."""
+    schema = pa.DataFrameSchema({"k": pa.Column(str, nullable=False, unique=True)})
+    rows = _scalar(con, "SELECT count(*) FROM keys")
+    buckets = max(1, math.ceil(rows / 2_000_000))
+    for bucket in range(buckets):
+        batch = con.sql(
+            f"SELECT k FROM keys WHERE hash(k) % {buckets} = {bucket} "
+            "AND __record NOT IN (SELECT __record FROM dups)"
+        ).to_arrow_table()
+        try:
+            schema.validate(_arrow_to_pandas(batch), lazy=True)
+        except pa.errors.SchemaErrors as errors:
+            raise LoadError(
+                f"{spec.qualified_name}: key {spec.key} not unique after dropping repeats: "
+                f"{errors.failure_cases.head(5).to_dict('records')}"
+            ) from None
+
+
+class _Load:
+    """One partition load: validation in a thread, keys and the write in DuckDB meanwhile."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        spec: TableSpec,
+        download: DownloadResult,
+        result: LoadResult,
+        settings: LoaderSettings,
+        run_id: str,
+        tolerance: float,
+    ):
+        self.con = con
+        self.spec = spec
+        self.download = download
+        self.result = result
+        self.settings = settings
+        self.run_id = run_id
+        self.tolerance = tolerance
+        self.day = result.partition_date.isoformat()
+
+    def run(self, warehouse_path: str) -> None:
+        con, result = self.con, self.result
+        source = _Source(self.spec, self.download)
+        result.extra_columns = source.extra_columns
+        con.execute(
+            'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
+        )
+        validation = _Validation(con, self.spec, source, self.settings)
+        validation.start()
+        started = time.perf_counter()
+        try:
+            try:
+                self._keys(source)
+            finally:
+                validation.keys_ready.set()
+            result.timings["keys_s"] = time.perf_counter() - started
+            with attached_warehouse(con, warehouse_path, self.settings.lock_wait_seconds) as wh:
+                self._write(wh, source, validation)
+        finally:
+            validation.keys_ready.set()
+            validation.thread.join()
+        result.timings["validate_s"] = validation.seconds
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def _keys(self, source: _Source) -> None:
+        """``keys`` (record, key) from a parse; ``dups``: every record of a repeated key but
+        the last. A hash aggregate, no sort."""
+        try:
+            self.con.execute(
+                f"CREATE TABLE keys AS SELECT __record, {source.key} AS k FROM {source.sql}"
+            )
+        except duckdb.Error as exc:
+            raise BadFileError(
+                f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
+            ) from None
+        self.result.rows_read = _scalar(self.con, "SELECT count(*) FROM keys")
+        self._find_duplicates(exclude_rejects=False)
+
+    def _find_duplicates(self, *, exclude_rejects: bool) -> None:
+        valid = "__record NOT IN (SELECT record FROM rejects)" if exclude_rejects else "true"
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TABLE dups AS
+            SELECT __record FROM keys JOIN (
+                SELECT k, max(__record) AS keep FROM keys WHERE {valid}
+                GROUP BY k HAVING count(*) > 1
+            ) d USING (k)
+            WHERE __record <> d.keep AND {valid}
+            """
+        )
+        self.result.duplicates_dropped = _scalar(self.con, "SELECT count(*) FROM dups")
+
+    # -- write -------------------------------------------------------------------------------
+
+    def _write(self, wh: str, source: _Source, validation: _Validation) -> None:
+        """Upsert optimistically while validation runs; commit only when it has passed."""
+        con, result = self.con, self.result
+        started = time.perf_counter()
+        cast_error: duckdb.ConversionException | None = None
+        try:
+            try:
+                self._transaction(wh, source, with_rows=True, exclude_rejects=False)
+            except duckdb.ConversionException as exc:  # rolled back; validation says why
+                cast_error = exc
+            validation.join()
+            # a fresh connection: the open transaction's snapshot predates the rejects
+            with con.cursor() as side:
+                _summarize_rejects(side, self.spec, source, result)
+            if cast_error is not None and not result.rows_rejected:
+                raise LoadError(
+                    f"{self.download.remote.path}: a value passed {self.spec.qualified_name}'s "
+                    "rules but does not convert to its column type (the spec's rules are too "
+                    f"loose): {cast_error}"
+                ) from None
+            if result.rows_rejected:
+                if self._open:
+                    self._rollback()
+                failed = result.rejected_share > self.tolerance
+                if not failed:  # tolerated: load the valid rows; the last valid row of a key wins
+                    self._find_duplicates(exclude_rejects=True)
+                self._transaction(wh, source, with_rows=not failed, exclude_rejects=True)
+            self._commit()
+        except BaseException:
+            if self._open:
+                self._rollback()
+            raise
+        target = self._target(wh)
+        result.partition_rows = _scalar(
+            con, f"SELECT count(*) FROM {target} WHERE __file_date = DATE '{self.day}'"
+        )
+        result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
+        result.timings["write_s"] = time.perf_counter() - started
+
+    _open = False
+
+    def _target(self, wh: str) -> str:
+        return f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
+
+    def _rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+        self._open = False
+
+    def _commit(self) -> None:
+        self.con.execute("COMMIT")
+        self._open = False
+
+    def _transaction(
+        self, wh: str, source: _Source, *, with_rows: bool, exclude_rejects: bool
+    ) -> None:
+        """Open the transaction and do the partition's writes in it (left open on success)."""
+        con, spec = self.con, self.spec
+        target = self._target(wh)
+        rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
+        key = quote_ident(spec.key)
+        skip = "SELECT __record FROM dups"
+        if exclude_rejects:
+            skip += " UNION ALL SELECT record FROM rejects"
+        if with_rows:
+            self._decide(wh, source, skip)  # reads only: before the transaction
+        con.execute("BEGIN TRANSACTION")
+        self._open = True
+        try:
+            for ddl in table_ddl(spec, wh):
+                con.execute(ddl)
+            con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{self.day}'")
+            if exclude_rejects and self.result.reject_failures:
+                con.execute(
+                    f"INSERT INTO {rejects} SELECT DATE '{self.day}', ?, line, \"column\", rule, "
+                    'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
+                    [self.download.remote.path, self.run_id],
+                )
+            if with_rows:
+                con.execute(
+                    f"DELETE FROM {target} WHERE {key} IN "
+                    "(SELECT k FROM decisions WHERE action = 'update')"
+                )
+                names = ", ".join(quote_ident(c.name) for c in spec.columns)
+                con.execute(
+                    f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, "
+                    f"now()::TIMESTAMP FROM (SELECT {source.typed} FROM {source.sql} "
+                    f"WHERE __record NOT IN ({skip}) AND {source.key} NOT IN "
+                    "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older')))",
+                    [self.download.remote.path],
+                )
+        except duckdb.ConversionException:
+            self._rollback()
+            raise
+        except duckdb.Error as exc:
+            self._rollback()
+            if "CSV Error" in str(exc):
+                raise BadFileError(
+                    f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
+                ) from None
+            raise
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _decide(self, wh: str, source: _Source, skip: str) -> None:
+        """``decisions``: what happens to each incoming key the table already holds.
+
+        ``update`` (the file is newer, or the same date with other content), ``unchanged`` (same
+        date, same content: left alone, so a re-run changes nothing) or ``older`` (the table
+        holds the key from a newer file: never overwritten). Other keys are inserts. We hold the
+        warehouse's write lock, so nothing changes between this read and the transaction.
+        """
+        con, spec, result = self.con, self.spec, self.result
+        target = self._target(wh)
+        key = quote_ident(spec.key)
+        con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
+        exists = _scalar(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+            "AND schema_name = ? AND table_name = ?",
+            [wh, spec.schema, spec.table],
+        )
+        overlap = exists and _scalar(
+            con,
+            f"SELECT count(*) FROM {target} WHERE {key} IN "
+            f"(SELECT k FROM keys WHERE __record NOT IN ({skip}))",
+        )
+        if overlap:
+            content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
+            differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
+            con.execute(
+                f"""
+                INSERT INTO decisions
+                WITH existing AS (
+                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM keys)
+                )
+                SELECT i.{key}, CASE
+                    WHEN t.__file_date > DATE '{self.day}' THEN 'older'
+                    WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
+                    ELSE 'unchanged' END
+                FROM existing t JOIN (
+                    SELECT {source.typed} FROM {source.sql}
+                    WHERE __record NOT IN ({skip})
+                      AND {source.key} IN (SELECT {key} FROM existing)
+                ) i ON t.{key} = i.{key}
+                """
+            )
+        counts = dict(con.execute("SELECT action, count(*) FROM decisions GROUP BY ALL").fetchall())
+        valid = result.rows_read - result.rows_rejected - result.duplicates_dropped
+        result.rows_updated = int(counts.get("update", 0))
+        result.rows_unchanged = int(counts.get("unchanged", 0))
+        result.rows_skipped_older = int(counts.get("older", 0))
+        result.rows_inserted = valid - sum(int(n) for n in counts.values())
+
+
+def _summarize_rejects(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, source: _Source, result: LoadResult
+) -> None:
     result.reject_failures = _scalar(con, "SELECT count(*) FROM rejects")
     result.rows_rejected = _scalar(con, "SELECT count(DISTINCT record) FROM rejects")
     if not result.reject_failures:
         return
-    _locate_rejects(con, spec)
+    _locate_rejects(con, source)
     result.failure_summary = [
         {"column": c, "rule": r, "rows": n}
         for c, r, n in con.execute(
@@ -447,21 +712,18 @@ def _summarize_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec, result: 
     ]
 
 
-def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+def _locate_rejects(con: duckdb.DuckDBPyConnection, source: _Source) -> None:
     """Physical line numbers of rejected records (header = line 1; quoted newlines counted)."""
-    text_cols = [
-        row[0] for row in con.execute("DESCRIBE raw").fetchall() if not row[0].startswith("__key")
-    ]
     newlines = " + ".join(
         f"(length(coalesce({quote_ident(c)}, '')) - "
         f"length(replace(coalesce({quote_ident(c)}, ''), chr(10), '')))"
-        for c in text_cols
+        for c in [*source.mapping, *source.extra_columns]
     )
     con.execute(
         f"""
         CREATE TABLE reject_lines AS
         WITH spans AS (
-            SELECT rowid + 1 AS record, 1 + {newlines} AS n FROM raw
+            SELECT __record AS record, 1 + {newlines} AS n FROM {source.sql}
         ), starts AS (
             SELECT record, 2 + coalesce(sum(n) OVER (
                 ORDER BY record ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line
@@ -475,195 +737,6 @@ def _locate_rejects(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
         "UPDATE rejects SET line = reject_lines.line FROM reject_lines "
         "WHERE rejects.record = reject_lines.record"
     )
-
-
-def _staged_key(spec: TableSpec) -> str:
-    """The staging column that holds the table's key."""
-    key_col = next(c for c in spec.columns if c.name == spec.key)
-    if isinstance(key_col, Md5Key):
-        return _key_aliases(spec)[key_col.select_sql()]
-    return quote_ident(key_col.csv_name)
-
-
-def _find_duplicates(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, *, exclude_rejects: bool
-) -> None:
-    """``dups``: every record of a repeated key but its last (the last row wins).
-
-    A hash aggregate finds the repeated keys; no sort and no copy of the rows. With
-    ``exclude_rejects`` the rejected records take no part (the last *valid* row wins).
-    """
-    key = _staged_key(spec)
-    valid = "rowid + 1 NOT IN (SELECT record FROM rejects)" if exclude_rejects else "true"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TABLE dups AS
-        SELECT r.rowid + 1 AS record FROM raw r JOIN (
-            SELECT {key} AS k, max(rowid) AS keep FROM raw WHERE {valid}
-            GROUP BY ALL HAVING count(*) > 1
-        ) d ON r.{key} = d.k
-        WHERE r.rowid <> d.keep AND {valid.replace("rowid", "r.rowid")}
-        """
-    )
-
-
-def _define_incoming(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult, result: LoadResult
-) -> None:
-    """Views over ``raw``: ``incoming`` (valid, last row per key, typed) and its keys."""
-    started = time.perf_counter()
-    if result.rows_rejected:  # tolerated rejects: the last *valid* row of a key wins
-        _find_duplicates(con, spec, exclude_rejects=True)
-    con.execute("CREATE TABLE skip AS SELECT record FROM dups UNION SELECT record FROM rejects")
-    result.duplicates_dropped = _scalar(con, "SELECT count(*) FROM dups")
-    aliases = _key_aliases(spec)
-    selects = []
-    for col in spec.columns:
-        expr = aliases[col.select_sql()] if isinstance(col, Md5Key) else col.select_sql()
-        selects.append(f"{expr} AS {quote_ident(col.name)}")
-    valid = "rowid + 1 NOT IN (SELECT record FROM skip)"
-    con.execute(f"CREATE VIEW incoming AS SELECT {', '.join(selects)} FROM raw WHERE {valid}")
-    con.execute(
-        f"CREATE VIEW incoming_keys AS SELECT {_staged_key(spec)} AS k FROM raw WHERE {valid}"
-    )
-    _check_key_unique(con, spec, download)
-    result.timings["dedupe_s"] = result.timings.get("dedupe_s", 0.0) + (
-        time.perf_counter() - started
-    )
-
-
-def _check_key_unique(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, download: DownloadResult
-) -> None:
-    """The key column after dedupe, checked by pandera (unique, present), in hash buckets."""
-    schema = pa.DataFrameSchema({"k": pa.Column(str, nullable=False, unique=True)})
-    rows = _scalar(con, "SELECT count(*) FROM incoming_keys")
-    buckets = max(1, math.ceil(rows / 2_000_000))
-    for bucket in range(buckets):
-        with con.cursor() as scan:
-            batch = scan.sql(
-                f"SELECT k FROM incoming_keys WHERE hash(k) % {buckets} = {bucket}"
-            ).to_arrow_table()
-        try:
-            schema.validate(_arrow_to_pandas(batch), lazy=True)
-        except pa.errors.SchemaErrors as errors:
-            raise LoadError(
-                f"{download.remote.path}: key {spec.key} not unique after dedupe: "
-                f"{errors.failure_cases.head(5).to_dict('records')}"
-            ) from None
-
-
-def _write(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    download: DownloadResult,
-    result: LoadResult,
-    warehouse_path: str,
-    run_id: str,
-    failed: bool,
-    settings: LoaderSettings,
-) -> None:
-    """Upsert ``incoming`` and replace the partition's rejects, in one transaction.
-
-    When the partition ``failed`` its checks, only the rejects are written."""
-    started = time.perf_counter()
-    day = result.partition_date.isoformat()
-    source = download.remote.path
-    with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
-        target = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.table)}"
-        rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
-        key = quote_ident(spec.key)
-        if not failed:
-            _decide(con, spec, wh, target, day, result)
-        names = ", ".join(quote_ident(c.name) for c in spec.columns)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for ddl in table_ddl(spec, wh):
-                con.execute(ddl)
-            con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{day}'")
-            if result.reject_failures:
-                con.execute(
-                    f"INSERT INTO {rejects} SELECT DATE '{day}', ?, line, \"column\", rule, "
-                    'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
-                    [source, run_id],
-                )
-            if not failed:
-                con.execute(
-                    f"DELETE FROM {target} WHERE {key} IN "
-                    "(SELECT k FROM decisions WHERE action = 'update')"
-                )
-                con.execute(
-                    f"INSERT INTO {target} SELECT {names}, DATE '{day}', ?, now()::TIMESTAMP "
-                    f"FROM incoming WHERE {key} NOT IN "
-                    "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
-                    [source],
-                )
-            con.execute("COMMIT")
-        except duckdb.ConversionException as exc:
-            con.execute("ROLLBACK")
-            raise LoadError(
-                f"{source}: a value passed {spec.qualified_name}'s rules but does not convert "
-                f"to its column type (the spec's rules are too loose): {exc}"
-            ) from None
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        result.partition_rows = _scalar(
-            con, f"SELECT count(*) FROM {target} WHERE __file_date = DATE '{day}'"
-        )
-        result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
-    result.timings["write_s"] = time.perf_counter() - started
-
-
-def _decide(
-    con: duckdb.DuckDBPyConnection,
-    spec: TableSpec,
-    wh: str,
-    target: str,
-    day: str,
-    result: LoadResult,
-) -> None:
-    """What happens to each incoming key that the table already holds (usually few keys).
-
-    ``decisions`` gets one row per such key: ``update`` (the file is newer, or the same date with
-    other content), ``unchanged`` (same date, same content: left alone, so re-runs change
-    nothing) or ``older`` (the table holds the key from a newer file: never overwritten). Keys not
-    in the table are inserts. We hold the warehouse's write lock, so nothing changes between
-    this read and the transaction that follows.
-    """
-    key = quote_ident(spec.key)
-    exists = _scalar(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-        "AND schema_name = ? AND table_name = ?",
-        [wh, spec.schema, spec.table],
-    )
-    if not exists:
-        con.execute("CREATE TABLE decisions (k VARCHAR, action VARCHAR)")
-    else:
-        content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
-        differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
-        con.execute(
-            f"""
-            CREATE TABLE decisions AS
-            WITH existing AS (
-                SELECT * FROM {target} WHERE {key} IN (SELECT k FROM incoming_keys)
-            )
-            SELECT i.{key} AS k, CASE
-                WHEN t.__file_date > DATE '{day}' THEN 'older'
-                WHEN t.__file_date < DATE '{day}' OR {differs} THEN 'update'
-                ELSE 'unchanged' END AS action
-            FROM existing t JOIN (
-                SELECT * FROM incoming WHERE {key} IN (SELECT {key} FROM existing)
-            ) i ON t.{key} = i.{key}
-            """
-        )
-    counts = dict(con.execute("SELECT action, count(*) FROM decisions GROUP BY ALL").fetchall())
-    valid = result.rows_read - result.rows_rejected - result.duplicates_dropped
-    result.rows_updated = int(counts.get("update", 0))
-    result.rows_unchanged = int(counts.get("unchanged", 0))
-    result.rows_skipped_older = int(counts.get("older", 0))
-    result.rows_inserted = valid - sum(int(n) for n in counts.values())
 
 
 def _rejects_message(
