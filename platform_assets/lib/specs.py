@@ -17,6 +17,8 @@ from enum import StrEnum
 import dagster as dg
 import pandera.pandas as pa
 
+from platform_assets.lib.checks import ROW_RULE_COLUMNS
+
 DATE_TOKEN = "{YYYYMMDD}"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -204,6 +206,25 @@ class TableSpec:
             return None
 
     # -- columns ----------------------------------------------------------------------------
+
+    @property
+    def ruled_columns(self) -> tuple[str, ...]:
+        """CSV columns that carry a rule (required, a check, unique, or read by a row rule).
+
+        Every value arrives as text, so a column with no rule cannot fail: validation reads
+        only these columns (every row of them)."""
+        wanted: set[str] = set()
+        for check in self.row_schema.checks:
+            wanted.update(ROW_RULE_COLUMNS.get(check.name, self.row_schema.columns))
+        for name, column in self.row_schema.columns.items():
+            if not column.nullable or column.checks or column.unique:
+                wanted.add(name)
+        return tuple(c for c in self.csv_columns if c in wanted)
+
+    @property
+    def validation_schema(self) -> pa.DataFrameSchema:
+        """``row_schema`` restricted to :attr:`ruled_columns` (same rules, same names)."""
+        return self.row_schema.select_columns(list(self.ruled_columns))
 
     @property
     def loaded_columns(self) -> tuple[Column, ...]:
