@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pyarrow
@@ -341,12 +340,11 @@ def _key_aliases(spec: TableSpec) -> dict[str, str]:
 
 
 class _Source:
-    """The downloaded CSV as SQL: each use is a fresh DuckDB parse (parsing is cheap).
+    """The downloaded CSV as SQL: each use is a fresh, parallel DuckDB parse.
 
-    ``plain`` is the parallel parse: the needed CSV columns under their documented names, the
-    extra columns and the derived keys, in file order when streamed. ``numbered`` adds
-    ``__record`` (1-based, file order) with DuckDB's streaming ``row_number() OVER ()``, which
-    runs single-threaded: it is used only for the few rows picked by record number.
+    Rows carry ``__record`` (1-based, in file order: DuckDB's streaming ``row_number() OVER ()``
+    keeps the reader's order), the needed CSV columns under their documented names, the extra
+    columns, and the derived keys.
     """
 
     def __init__(self, spec: TableSpec, download: DownloadResult):
@@ -371,29 +369,29 @@ class _Source:
             f"read_csv({quote_literal(str(self.path))}, "
             f"{spec.dialect.read_csv_options(self.header)})"
         )
+        numbered = f"(SELECT row_number() OVER () AS __record, {cols}{extras} FROM {read})"
+        self.sql = f"(SELECT *{keys} FROM {numbered})"
+        # without record numbers the parse runs on every core (the streaming window does not)
         self.plain = f"(SELECT *{keys} FROM (SELECT {cols}{extras} FROM {read}))"
-        self.numbered_raw = f"(SELECT row_number() OVER () AS __record, {cols}{extras} FROM {read})"
+        self._numbered_raw, self._keys = numbered, keys
         self.typed = ", ".join(
             f"{self.aliases[c.select_sql()] if isinstance(c, Md5Key) else c.select_sql()} "
             f"AS {quote_ident(c.name)}"
             for c in spec.columns
         )
-        self._keys = keys
 
     def numbered(self, where: str) -> str:
-        """The rows whose ``__record`` passes ``where``, with their keys (computed after the
-        filter, so only for those rows)."""
-        return f"(SELECT *{self._keys} FROM {self.numbered_raw} WHERE {where})"
+        """The rows whose ``__record`` passes ``where``; keys computed only for those."""
+        return f"(SELECT *{self._keys} FROM {self._numbered_raw} WHERE {where})"
 
 
 class _Validation:
     """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
 
-    It parses the file through its own cursor (in file order; record numbers are counted here),
-    writes failures to ``rejects`` and each row's (record, key) to ``keys`` through another, so
-    the DuckDB work on the main connection proceeds meanwhile. When the main thread has found
-    the repeated keys (``repeats_ready``), it picks the last record of each (``winners``) and
-    checks with pandera that the key of the rows to load is unique.
+    It parses the file through its own cursor and writes failures to ``rejects`` through another,
+    so the DuckDB work on the main connection proceeds meanwhile. When the main thread has found
+    the repeated keys (``keys_ready``), it also checks with pandera that the key is unique once
+    they are dropped.
     """
 
     def __init__(
@@ -409,7 +407,7 @@ class _Validation:
         self.settings = settings
         self.error: BaseException | None = None
         self.seconds = 0.0
-        self.repeats_ready = threading.Event()
+        self.keys_ready = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pandera-validation", daemon=True)
 
     def start(self) -> None:
@@ -422,30 +420,19 @@ class _Validation:
         try:
             with self.con.cursor() as scan, self.con.cursor() as sink:
                 reader = scan.sql(
-                    f"SELECT {self.source.key} AS __k, {cols} FROM {self.source.plain}"
+                    f"SELECT __record, {cols} FROM {self.source.sql}"
                 ).to_arrow_reader(self.settings.validation_batch_rows)
-                seen = 0
                 for batch in reader:
-                    records = pyarrow.array(
-                        np.arange(seen + 1, seen + batch.num_rows + 1, dtype=np.int64)
-                    )
-                    seen += batch.num_rows
-                    keyed = pyarrow.table(  # noqa: F841 - read by DuckDB
-                        {"record": records, "k": batch.column("__k")}
-                    )
-                    sink.execute("INSERT INTO keys SELECT record, k FROM keyed")
-                    frame = _arrow_to_pandas(batch.drop_columns(["__k"]))
-                    frame.index = pd.Index(records.to_numpy(), name="__record")
+                    frame = _arrow_to_pandas(batch).set_index("__record")
                     try:
                         schema.validate(frame, lazy=True)
                     except pa.errors.SchemaErrors as errors:
                         failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB
                         sink.execute("INSERT INTO rejects SELECT * FROM failures")
                 reader.close()
-            self.repeats_ready.wait()
-            with self.con.cursor() as cur:
-                _pick_winners(cur, exclude_rejects=False)
-                _check_key_unique(cur, self.spec)
+            self.keys_ready.wait()
+            with self.con.cursor() as keys:
+                _check_key_unique(keys, self.spec)
         except BaseException as exc:  # re-raised in the caller's thread by join()
             self.error = exc
         self.seconds = time.perf_counter() - started
@@ -454,21 +441,6 @@ class _Validation:
         self.thread.join()
         if self.error is not None:
             raise self.error
-
-
-def _pick_winners(con: duckdb.DuckDBPyConnection, *, exclude_rejects: bool) -> None:
-    """``winners``: the last record of each repeated key (the last row wins); ``dups``: the
-    other records of those keys. With ``exclude_rejects`` rejected records take no part."""
-    valid = "record NOT IN (SELECT record FROM rejects)" if exclude_rejects else "true"
-    con.execute(
-        "CREATE OR REPLACE TABLE winners AS SELECT k, max(record) AS record FROM keys "
-        f"WHERE k IN (SELECT k FROM repeats) AND {valid} GROUP BY k"
-    )
-    con.execute(
-        "CREATE OR REPLACE TABLE dups AS SELECT record FROM keys "
-        f"WHERE k IN (SELECT k FROM repeats) AND {valid} "
-        "AND record NOT IN (SELECT record FROM winners)"
-    )
 
 
 def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
@@ -481,7 +453,7 @@ def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
     for bucket in range(buckets):
         batch = con.sql(
             f"SELECT k FROM keys WHERE hash(k) % {buckets} = {bucket} "
-            "AND record NOT IN (SELECT record FROM dups)"
+            "AND __record NOT IN (SELECT __record FROM dups)"
         ).to_arrow_table()
         try:
             schema.validate(_arrow_to_pandas(batch), lazy=True)
@@ -493,14 +465,7 @@ def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
 
 
 class _Load:
-    """One partition load: validation in a thread; keys and the write in DuckDB meanwhile.
-
-    The fast path (no rejects): rows of keys that occur once are inserted by one parallel
-    parse while validation runs; the last row of each repeated key follows by record number;
-    the transaction commits only when validation has passed. With rejects the optimistic
-    writes are rolled back, and the rejects (plus, within the tolerance, the valid rows) are
-    written instead.
-    """
+    """One partition load: validation in a thread, keys and the write in DuckDB meanwhile."""
 
     def __init__(
         self,
@@ -520,7 +485,6 @@ class _Load:
         self.run_id = run_id
         self.tolerance = tolerance
         self.day = result.partition_date.isoformat()
-        self._open = False
 
     def run(self, warehouse_path: str) -> None:
         con, result = self.con, self.result
@@ -529,53 +493,58 @@ class _Load:
         con.execute(
             'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
         )
-        con.execute("CREATE TABLE keys (record BIGINT, k VARCHAR)")
         validation = _Validation(con, self.spec, source, self.settings)
         validation.start()
         started = time.perf_counter()
         try:
             try:
-                self._count_keys(source)
+                self._keys(source)
             finally:
-                validation.repeats_ready.set()
+                validation.keys_ready.set()
             result.timings["keys_s"] = time.perf_counter() - started
             with attached_warehouse(con, warehouse_path, self.settings.lock_wait_seconds) as wh:
                 self._write(wh, source, validation)
         finally:
-            validation.repeats_ready.set()
+            validation.keys_ready.set()
             validation.thread.join()
         result.timings["validate_s"] = validation.seconds
 
-    def _count_keys(self, source: _Source) -> None:
-        """``key_counts`` (a parallel hash aggregate) and ``repeats``, the keys seen twice+."""
+    # -- keys --------------------------------------------------------------------------------
+
+    def _keys(self, source: _Source) -> None:
+        """``keys`` (record, key) from a parse; ``dups``: every record of a repeated key but
+        the last. A hash aggregate, no sort."""
         try:
             self.con.execute(
-                f"CREATE TABLE key_counts AS SELECT {source.key} AS k, count(*) AS n "
-                f"FROM {source.plain} GROUP BY ALL"
+                f"CREATE TABLE keys AS SELECT __record, {source.key} AS k FROM {source.sql}"
             )
         except duckdb.Error as exc:
             raise BadFileError(
                 f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
             ) from None
-        self.con.execute("CREATE TABLE repeats AS SELECT k FROM key_counts WHERE n > 1")
-        self.result.rows_read = _scalar(self.con, "SELECT coalesce(sum(n), 0) FROM key_counts")
+        self.result.rows_read = _scalar(self.con, "SELECT count(*) FROM keys")
+        self._find_duplicates(exclude_rejects=False)
+
+    def _find_duplicates(self, *, exclude_rejects: bool) -> None:
+        valid = "__record NOT IN (SELECT record FROM rejects)" if exclude_rejects else "true"
+        self.con.execute(
+            f"""
+            CREATE OR REPLACE TABLE dups AS
+            SELECT __record FROM keys JOIN (
+                SELECT k, max(__record) AS keep FROM keys WHERE {valid}
+                GROUP BY k HAVING count(*) > 1
+            ) d USING (k)
+            WHERE __record <> d.keep AND {valid}
+            """
+        )
+        self.con.execute(
+            "CREATE OR REPLACE TABLE winners AS SELECT k, max(__record) AS keep FROM keys "
+            f"WHERE {valid} AND k IN (SELECT k FROM keys WHERE __record IN "
+            "(SELECT __record FROM dups)) GROUP BY k"
+        )
+        self.result.duplicates_dropped = _scalar(self.con, "SELECT count(*) FROM dups")
 
     # -- write -------------------------------------------------------------------------------
-
-    def _target(self, wh: str) -> str:
-        return f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
-
-    def _begin(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
-        self._open = True
-
-    def _rollback(self) -> None:
-        self.con.execute("ROLLBACK")
-        self._open = False
-
-    def _commit(self) -> None:
-        self.con.execute("COMMIT")
-        self._open = False
 
     def _write(self, wh: str, source: _Source, validation: _Validation) -> None:
         """Upsert optimistically while validation runs; commit only when it has passed."""
@@ -584,11 +553,9 @@ class _Load:
         cast_error: duckdb.ConversionException | None = None
         try:
             try:
-                self._fast_path(wh, source, validation)
-            except duckdb.ConversionException as exc:  # validation will say which value
+                self._transaction(wh, source, with_rows=True, exclude_rejects=False)
+            except duckdb.ConversionException as exc:  # rolled back; validation says why
                 cast_error = exc
-                if self._open:
-                    self._rollback()
             validation.join()
             # a fresh connection: the open transaction's snapshot predates the rejects
             with con.cursor() as side:
@@ -602,7 +569,10 @@ class _Load:
             if result.rows_rejected:
                 if self._open:
                     self._rollback()
-                self._reject_path(wh, source)
+                failed = result.rejected_share > self.tolerance
+                if not failed:  # tolerated: load the valid rows; the last valid row of a key wins
+                    self._find_duplicates(exclude_rejects=True)
+                self._transaction(wh, source, with_rows=not failed, exclude_rejects=True)
             self._commit()
         except BaseException:
             if self._open:
@@ -615,137 +585,93 @@ class _Load:
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
         result.timings["write_s"] = time.perf_counter() - started
 
-    def _fast_path(self, wh: str, source: _Source, validation: _Validation) -> None:
+    _open = False
+
+    def _target(self, wh: str) -> str:
+        return f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
+
+    def _rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+        self._open = False
+
+    def _commit(self) -> None:
+        self.con.execute("COMMIT")
+        self._open = False
+
+    def _transaction(
+        self, wh: str, source: _Source, *, with_rows: bool, exclude_rejects: bool
+    ) -> None:
+        """Open the transaction and do the partition's writes in it (left open on success)."""
         con, spec = self.con, self.spec
         target = self._target(wh)
+        rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
         key = quote_ident(spec.key)
-        single = f"{source.key} NOT IN (SELECT k FROM repeats)"
-        counts = self._decide(wh, f"SELECT {source.typed} FROM {source.plain} WHERE {single}")
-        self._begin()
-        self._prepare_tables(wh, with_rejects=False)
-        con.execute(
-            f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM decisions WHERE action = 'update')"
-        )
-        self._insert(target, f"SELECT {source.typed} FROM {source.plain} WHERE {single}")
-        if not _scalar(con, "SELECT count(*) FROM repeats"):
-            self._set_counts(counts, duplicates=0)
-            return
-        validation.join()  # it has picked the last record of each repeated key
-        # The transaction's snapshot predates the tables the validation thread made: read them
-        # through a fresh connection and hand them to the transaction as Arrow (no catalog write).
-        with con.cursor() as side:
-            duplicates = _scalar(side, "SELECT count(*) FROM dups")
-            winner_rows = (
-                f"SELECT {source.typed} FROM "
-                f"{source.numbered('__record IN (SELECT record FROM winners)')}"
-            )
-            # the transaction has not touched these keys yet: the committed table is current
-            more = self._decide(wh, winner_rows, con=side, table="decisions_repeats")
-            winners = side.sql("SELECT record FROM winners").to_arrow_table()  # noqa: F841
-            updates = side.sql(  # noqa: F841 - read by DuckDB below
-                "SELECT k FROM decisions_repeats WHERE action = 'update'"
-            ).to_arrow_table()
-            kept = side.sql(  # noqa: F841 - read by DuckDB below
-                "SELECT k FROM decisions_repeats WHERE action IN ('unchanged', 'older')"
-            ).to_arrow_table()
-        con.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM updates)")
-        names = ", ".join(quote_ident(c.name) for c in spec.columns)
-        con.execute(
-            f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
-            f"FROM (SELECT {source.typed} FROM "
-            f"{source.numbered('__record IN (SELECT record FROM winners)')}) "
-            f"WHERE {key} NOT IN (SELECT k FROM kept)",
-            [self.download.remote.path],
-        )
-        self._set_counts(
-            {k: counts.get(k, 0) + more.get(k, 0) for k in {*counts, *more}}, duplicates
-        )
-
-    def _reject_path(self, wh: str, source: _Source) -> None:
-        """Rejects found: write them; within the tolerance also the valid rows (slow path:
-        record numbers for every row)."""
-        failed = self.result.rejected_share > self.tolerance
-        if failed:
-            self._begin()
-            self._prepare_tables(wh, with_rejects=True)
-            return
-        _pick_winners(self.con, exclude_rejects=True)
-        valid = (
-            "__record NOT IN (SELECT record FROM rejects) "
-            "AND __record NOT IN (SELECT record FROM dups)"
-        )
-        rows = f"SELECT {source.typed} FROM {source.numbered(valid)}"
-        counts = self._decide(wh, rows)
-        target = self._target(wh)
-        self._begin()
-        self._prepare_tables(wh, with_rejects=True)
-        self.con.execute(
-            f"DELETE FROM {target} WHERE {quote_ident(self.spec.key)} IN "
-            "(SELECT k FROM decisions WHERE action = 'update')"
-        )
-        self._insert(target, rows)
-        self._set_counts(counts, _scalar(self.con, "SELECT count(*) FROM dups"))
-
-    def _prepare_tables(self, wh: str, *, with_rejects: bool) -> None:
-        """Create the tables if needed; replace the partition's rejects."""
-        rejects = f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.rejects_table)}"
-        for ddl in table_ddl(self.spec, wh):
-            self.con.execute(ddl)
-        self.con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{self.day}'")
-        if with_rejects and self.result.reject_failures:
-            self.con.execute(
-                f"INSERT INTO {rejects} SELECT DATE '{self.day}', ?, line, \"column\", rule, "
-                'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
-                [self.download.remote.path, self.run_id],
-            )
-
-    def _insert(self, target: str, rows: str, decisions: str = "decisions") -> None:
-        """Insert ``rows`` (typed) but for the keys the table keeps (unchanged or newer)."""
-        names = ", ".join(quote_ident(c.name) for c in self.spec.columns)
-        key = quote_ident(self.spec.key)
+        skip = "SELECT __record FROM dups"
+        if exclude_rejects:
+            skip += " UNION ALL SELECT record FROM rejects"
+        if with_rows:
+            self._decide(wh, source, skip)  # reads only: before the transaction
+        con.execute("BEGIN TRANSACTION")
+        self._open = True
         try:
-            self.con.execute(
-                f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
-                f"FROM ({rows}) WHERE {key} NOT IN "
-                f"(SELECT k FROM {decisions} WHERE action IN ('unchanged', 'older'))",
-                [self.download.remote.path],
-            )
+            for ddl in table_ddl(spec, wh):
+                con.execute(ddl)
+            con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{self.day}'")
+            if exclude_rejects and self.result.reject_failures:
+                con.execute(
+                    f"INSERT INTO {rejects} SELECT DATE '{self.day}', ?, line, \"column\", rule, "
+                    'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
+                    [self.download.remote.path, self.run_id],
+                )
+            if with_rows:
+                con.execute(
+                    f"DELETE FROM {target} WHERE {key} IN "
+                    "(SELECT k FROM decisions WHERE action = 'update')"
+                )
+                if exclude_rejects:  # rare: record numbers for every row (single-threaded)
+                    batches = [f"SELECT {source.typed} FROM {source.sql} "
+                               f"WHERE __record NOT IN ({skip})"]  # fmt: skip
+                else:  # keys seen once: one parallel parse; repeated keys: their last record
+                    batches = [
+                        f"SELECT {source.typed} FROM {source.plain} "
+                        f"WHERE {source.key} NOT IN (SELECT k FROM winners)",
+                        f"SELECT {source.typed} FROM "
+                        f"{source.numbered('__record IN (SELECT keep FROM winners)')}",
+                    ]
+                names = ", ".join(quote_ident(c.name) for c in spec.columns)
+                for rows in batches:
+                    con.execute(
+                        f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, "
+                        f"now()::TIMESTAMP FROM ({rows}) WHERE {key} NOT IN "
+                        "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
+                        [self.download.remote.path],
+                    )
+        except duckdb.ConversionException:
+            self._rollback()
+            raise
         except duckdb.Error as exc:
+            self._rollback()
             if "CSV Error" in str(exc):
                 raise BadFileError(
                     f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
                 ) from None
             raise
+        except BaseException:
+            self._rollback()
+            raise
 
-    def _set_counts(self, counts: dict[str, int], duplicates: int) -> None:
-        result = self.result
-        result.duplicates_dropped = duplicates
-        valid = result.rows_read - result.rows_rejected - result.duplicates_dropped
-        result.rows_updated = int(counts.get("update", 0))
-        result.rows_unchanged = int(counts.get("unchanged", 0))
-        result.rows_skipped_older = int(counts.get("older", 0))
-        result.rows_inserted = valid - sum(int(n) for n in counts.values())
-
-    def _decide(
-        self,
-        wh: str,
-        rows: str,
-        con: duckdb.DuckDBPyConnection | None = None,
-        table: str = "decisions",
-    ) -> dict[str, int]:
-        """``table``: what happens to each key of ``rows`` that the table already holds.
+    def _decide(self, wh: str, source: _Source, skip: str) -> None:
+        """``decisions``: what happens to each incoming key the table already holds.
 
         ``update`` (the file is newer, or the same date with other content), ``unchanged`` (same
         date, same content: left alone, so a re-run changes nothing) or ``older`` (the table
         holds the key from a newer file: never overwritten). Other keys are inserts. We hold the
         warehouse's write lock, so nothing changes between this read and the transaction.
-        Returns the count of each action.
         """
-        con = con or self.con
-        spec = self.spec
+        con, spec, result = self.con, self.spec, self.result
         target = self._target(wh)
         key = quote_ident(spec.key)
-        con.execute(f"CREATE OR REPLACE TABLE {table} (k VARCHAR, action VARCHAR)")
+        con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
         exists = _scalar(
             con,
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
@@ -753,32 +679,36 @@ class _Load:
             [wh, spec.schema, spec.table],
         )
         overlap = exists and _scalar(
-            con, f"SELECT count(*) FROM {target} WHERE {key} IN (SELECT k FROM key_counts)"
+            con,
+            f"SELECT count(*) FROM {target} WHERE {key} IN "
+            f"(SELECT k FROM keys WHERE __record NOT IN ({skip}))",
         )
         if overlap:
             content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
             differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
             con.execute(
                 f"""
-                INSERT INTO {table}
+                INSERT INTO decisions
                 WITH existing AS (
-                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM key_counts)
+                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM keys)
                 )
                 SELECT i.{key}, CASE
                     WHEN t.__file_date > DATE '{self.day}' THEN 'older'
                     WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
                     ELSE 'unchanged' END
                 FROM existing t JOIN (
-                    SELECT * FROM ({rows}) WHERE {key} IN (SELECT {key} FROM existing)
+                    SELECT {source.typed} FROM {source.sql}
+                    WHERE __record NOT IN ({skip})
+                      AND {source.key} IN (SELECT {key} FROM existing)
                 ) i ON t.{key} = i.{key}
                 """
             )
-        return {
-            action: int(n)
-            for action, n in con.execute(
-                f"SELECT action, count(*) FROM {table} GROUP BY ALL"
-            ).fetchall()
-        }
+        counts = dict(con.execute("SELECT action, count(*) FROM decisions GROUP BY ALL").fetchall())
+        valid = result.rows_read - result.rows_rejected - result.duplicates_dropped
+        result.rows_updated = int(counts.get("update", 0))
+        result.rows_unchanged = int(counts.get("unchanged", 0))
+        result.rows_skipped_older = int(counts.get("older", 0))
+        result.rows_inserted = valid - sum(int(n) for n in counts.values())
 
 
 def _summarize_rejects(
@@ -817,7 +747,7 @@ def _locate_rejects(con: duckdb.DuckDBPyConnection, source: _Source) -> None:
         f"""
         CREATE TABLE reject_lines AS
         WITH spans AS (
-            SELECT __record AS record, 1 + {newlines} AS n FROM {source.numbered_raw}
+            SELECT __record AS record, 1 + {newlines} AS n FROM {source.sql}
         ), starts AS (
             SELECT record, 2 + coalesce(sum(n) OVER (
                 ORDER BY record ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS line
