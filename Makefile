@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd clean docs
+.PHONY: install demo dev test lint format sshd clean docs bench bench-scaling
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,17 @@ clean:
 ## make docs: regenerate the README's table list from the specs
 docs: install
 	$(BIN)/python -m platform_assets.lib.docs README.md
+
+## make bench: 1 GB from SFTP to DuckDB, platform vs floor vs dlt (figures + results/latest.json)
+bench: install .venv-dlt/.installed
+	$(BIN)/python benchmarks/bench.py
+
+## make bench-scaling: 250 MB, 1 GB and 2 GB (results/scaling.json)
+bench-scaling: install .venv-dlt/.installed
+	$(BIN)/python benchmarks/bench.py --scaling
+
+# dlt, the peer, in its own virtualenv: never a dependency of the platform
+.venv-dlt/.installed: benchmarks/requirements-dlt.txt
+	$(PYTHON) -m venv .venv-dlt
+	.venv-dlt/bin/pip install --quiet -r benchmarks/requirements-dlt.txt
+	touch $@

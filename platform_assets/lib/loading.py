@@ -388,10 +388,9 @@ class _Source:
 class _Validation:
     """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
 
-    It parses the file through its own cursor and writes failures to ``rejects`` through another,
-    so the DuckDB work on the main connection proceeds meanwhile. When the main thread has found
-    the repeated keys (``keys_ready``), it also checks with pandera that the key is unique once
-    they are dropped.
+    It parses the file through its own cursor (the stream keeps file order, so record numbers
+    are counted here) and writes failures to ``rejects`` through another, while the main
+    connection writes the rows optimistically.
     """
 
     def __init__(
@@ -407,7 +406,7 @@ class _Validation:
         self.settings = settings
         self.error: BaseException | None = None
         self.seconds = 0.0
-        self.keys_ready = threading.Event()
+        self.records = 0
         self.thread = threading.Thread(target=self._run, name="pandera-validation", daemon=True)
 
     def start(self) -> None:
@@ -419,20 +418,21 @@ class _Validation:
         schema = self.spec.validation_schema
         try:
             with self.con.cursor() as scan, self.con.cursor() as sink:
-                reader = scan.sql(
-                    f"SELECT __record, {cols} FROM {self.source.sql}"
-                ).to_arrow_reader(self.settings.validation_batch_rows)
+                reader = scan.sql(f"SELECT {cols} FROM {self.source.plain}").to_arrow_reader(
+                    self.settings.validation_batch_rows
+                )
+                seen = 0
                 for batch in reader:
-                    frame = _arrow_to_pandas(batch).set_index("__record")
+                    frame = _arrow_to_pandas(batch)
+                    frame.index = pd.RangeIndex(seen + 1, seen + batch.num_rows + 1)
+                    seen += batch.num_rows
                     try:
                         schema.validate(frame, lazy=True)
                     except pa.errors.SchemaErrors as errors:
                         failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB
                         sink.execute("INSERT INTO rejects SELECT * FROM failures")
                 reader.close()
-            self.keys_ready.wait()
-            with self.con.cursor() as keys:
-                _check_key_unique(keys, self.spec)
+                self.records = seen
         except BaseException as exc:  # re-raised in the caller's thread by join()
             self.error = exc
         self.seconds = time.perf_counter() - started
@@ -443,17 +443,16 @@ class _Validation:
             raise self.error
 
 
-def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
-    """pandera: the key of the rows to load (repeats dropped) is present and unique.
+def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys_sql: str) -> None:
+    """pandera: the key of the rows loaded (repeats dropped) is present and unique.
 
     Checked in hash buckets of at most 2 million keys, so memory stays bounded."""
     schema = pa.DataFrameSchema({"k": pa.Column(str, nullable=False, unique=True)})
-    rows = _scalar(con, "SELECT count(*) FROM keys")
+    rows = _scalar(con, f"SELECT count(*) FROM ({keys_sql})")
     buckets = max(1, math.ceil(rows / 2_000_000))
     for bucket in range(buckets):
         batch = con.sql(
-            f"SELECT k FROM keys WHERE hash(k) % {buckets} = {bucket} "
-            "AND __record NOT IN (SELECT __record FROM dups)"
+            f"SELECT k FROM ({keys_sql}) WHERE hash(k) % {buckets} = {bucket}"
         ).to_arrow_table()
         try:
             schema.validate(_arrow_to_pandas(batch), lazy=True)
@@ -465,7 +464,16 @@ def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
 
 
 class _Load:
-    """One partition load: validation in a thread, keys and the write in DuckDB meanwhile."""
+    """One partition load: pandera validates in a thread while DuckDB writes optimistically.
+
+    In one transaction on the warehouse, every row is cast and inserted straight from the file
+    (one parallel parse; the data is stored once). The new rows are told apart from the table's
+    by ``__loaded_at = now()`` (constant within a transaction) and keep file order in their
+    row ids, so, still in the transaction: repeats of a key are dropped but the last, and each
+    new row whose key the table already held is resolved against the old one. The transaction
+    commits only when validation has passed; otherwise it rolls back and the rejects (plus,
+    within the tolerance, the valid rows, by record number) are written instead.
+    """
 
     def __init__(
         self,
@@ -485,78 +493,57 @@ class _Load:
         self.run_id = run_id
         self.tolerance = tolerance
         self.day = result.partition_date.isoformat()
+        self._open = False
 
     def run(self, warehouse_path: str) -> None:
-        con, result = self.con, self.result
         source = _Source(self.spec, self.download)
-        result.extra_columns = source.extra_columns
-        con.execute(
+        self.result.extra_columns = source.extra_columns
+        self.con.execute(
             'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
         )
-        validation = _Validation(con, self.spec, source, self.settings)
+        validation = _Validation(self.con, self.spec, source, self.settings)
         validation.start()
-        started = time.perf_counter()
         try:
-            try:
-                self._keys(source)
-            finally:
-                validation.keys_ready.set()
-            result.timings["keys_s"] = time.perf_counter() - started
-            with attached_warehouse(con, warehouse_path, self.settings.lock_wait_seconds) as wh:
+            with attached_warehouse(
+                self.con, warehouse_path, self.settings.lock_wait_seconds
+            ) as wh:
                 self._write(wh, source, validation)
         finally:
-            validation.keys_ready.set()
             validation.thread.join()
-        result.timings["validate_s"] = validation.seconds
+            self.result.timings["validate_s"] = validation.seconds
 
-    # -- keys --------------------------------------------------------------------------------
+    # -- transaction -------------------------------------------------------------------------
 
-    def _keys(self, source: _Source) -> None:
-        """``keys`` (record, key) from a parse; ``dups``: every record of a repeated key but
-        the last. A hash aggregate, no sort."""
-        try:
-            self.con.execute(
-                f"CREATE TABLE keys AS SELECT __record, {source.key} AS k FROM {source.sql}"
-            )
-        except duckdb.Error as exc:
-            raise BadFileError(
-                f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
-            ) from None
-        self.result.rows_read = _scalar(self.con, "SELECT count(*) FROM keys")
-        self._find_duplicates(exclude_rejects=False)
+    def _target(self, wh: str) -> str:
+        return f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
 
-    def _find_duplicates(self, *, exclude_rejects: bool) -> None:
-        valid = "__record NOT IN (SELECT record FROM rejects)" if exclude_rejects else "true"
-        self.con.execute(
-            f"""
-            CREATE OR REPLACE TABLE dups AS
-            SELECT __record FROM keys JOIN (
-                SELECT k, max(__record) AS keep FROM keys WHERE {valid}
-                GROUP BY k HAVING count(*) > 1
-            ) d USING (k)
-            WHERE __record <> d.keep AND {valid}
-            """
-        )
-        self.con.execute(
-            "CREATE OR REPLACE TABLE winners AS SELECT k, max(__record) AS keep FROM keys "
-            f"WHERE {valid} AND k IN (SELECT k FROM keys WHERE __record IN "
-            "(SELECT __record FROM dups)) GROUP BY k"
-        )
-        self.result.duplicates_dropped = _scalar(self.con, "SELECT count(*) FROM dups")
+    def _begin(self) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        self._open = True
 
-    # -- write -------------------------------------------------------------------------------
+    def _rollback(self) -> None:
+        self.con.execute("ROLLBACK")
+        self._open = False
+
+    def _commit(self) -> None:
+        self.con.execute("COMMIT")
+        self._open = False
 
     def _write(self, wh: str, source: _Source, validation: _Validation) -> None:
-        """Upsert optimistically while validation runs; commit only when it has passed."""
+        """Write optimistically while validation runs; commit only when it has passed."""
         con, result = self.con, self.result
         started = time.perf_counter()
         cast_error: duckdb.ConversionException | None = None
         try:
             try:
-                self._transaction(wh, source, with_rows=True, exclude_rejects=False)
-            except duckdb.ConversionException as exc:  # rolled back; validation says why
+                self._begin()
+                self._prepare_tables(wh, with_rejects=False)
+                self._load_rows(wh, f"SELECT {source.typed} FROM {source.plain}")
+            except duckdb.ConversionException as exc:  # validation will say which value
                 cast_error = exc
+                self._rollback()
             validation.join()
+            result.rows_read = validation.records
             # a fresh connection: the open transaction's snapshot predates the rejects
             with con.cursor() as side:
                 _summarize_rejects(side, self.spec, source, result)
@@ -569,11 +556,16 @@ class _Load:
             if result.rows_rejected:
                 if self._open:
                     self._rollback()
-                failed = result.rejected_share > self.tolerance
-                if not failed:  # tolerated: load the valid rows; the last valid row of a key wins
-                    self._find_duplicates(exclude_rejects=True)
-                self._transaction(wh, source, with_rows=not failed, exclude_rejects=True)
+                self._reject_path(wh, source)
             self._commit()
+        except duckdb.Error as exc:
+            if self._open:
+                self._rollback()
+            if "CSV Error" in str(exc):
+                raise BadFileError(
+                    f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
+                ) from None
+            raise
         except BaseException:
             if self._open:
                 self._rollback()
@@ -585,130 +577,112 @@ class _Load:
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
         result.timings["write_s"] = time.perf_counter() - started
 
-    _open = False
+    def _prepare_tables(self, wh: str, *, with_rejects: bool) -> None:
+        """Create the tables if needed; replace the partition's rejects."""
+        rejects = f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.rejects_table)}"
+        for ddl in table_ddl(self.spec, wh):
+            self.con.execute(ddl)
+        self.con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{self.day}'")
+        if with_rejects and self.result.reject_failures:
+            self.con.execute(
+                f"INSERT INTO {rejects} SELECT DATE '{self.day}', ?, line, \"column\", rule, "
+                'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
+                [self.download.remote.path, self.run_id],
+            )
 
-    def _target(self, wh: str) -> str:
-        return f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.table)}"
-
-    def _rollback(self) -> None:
-        self.con.execute("ROLLBACK")
-        self._open = False
-
-    def _commit(self) -> None:
-        self.con.execute("COMMIT")
-        self._open = False
-
-    def _transaction(
-        self, wh: str, source: _Source, *, with_rows: bool, exclude_rejects: bool
-    ) -> None:
-        """Open the transaction and do the partition's writes in it (left open on success)."""
-        con, spec = self.con, self.spec
-        target = self._target(wh)
-        rejects = f"{wh}.{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
-        key = quote_ident(spec.key)
-        skip = "SELECT __record FROM dups"
-        if exclude_rejects:
-            skip += " UNION ALL SELECT record FROM rejects"
-        if with_rows:
-            self._decide(wh, source, skip)  # reads only: before the transaction
-        con.execute("BEGIN TRANSACTION")
-        self._open = True
-        try:
-            for ddl in table_ddl(spec, wh):
-                con.execute(ddl)
-            con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{self.day}'")
-            if exclude_rejects and self.result.reject_failures:
-                con.execute(
-                    f"INSERT INTO {rejects} SELECT DATE '{self.day}', ?, line, \"column\", rule, "
-                    'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
-                    [self.download.remote.path, self.run_id],
-                )
-            if with_rows:
-                con.execute(
-                    f"DELETE FROM {target} WHERE {key} IN "
-                    "(SELECT k FROM decisions WHERE action = 'update')"
-                )
-                if exclude_rejects:  # rare: record numbers for every row (single-threaded)
-                    batches = [f"SELECT {source.typed} FROM {source.sql} "
-                               f"WHERE __record NOT IN ({skip})"]  # fmt: skip
-                else:  # keys seen once: one parallel parse; repeated keys: their last record
-                    batches = [
-                        f"SELECT {source.typed} FROM {source.plain} "
-                        f"WHERE {source.key} NOT IN (SELECT k FROM winners)",
-                        f"SELECT {source.typed} FROM "
-                        f"{source.numbered('__record IN (SELECT keep FROM winners)')}",
-                    ]
-                names = ", ".join(quote_ident(c.name) for c in spec.columns)
-                for rows in batches:
-                    con.execute(
-                        f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, "
-                        f"now()::TIMESTAMP FROM ({rows}) WHERE {key} NOT IN "
-                        "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
-                        [self.download.remote.path],
-                    )
-        except duckdb.ConversionException:
-            self._rollback()
-            raise
-        except duckdb.Error as exc:
-            self._rollback()
-            if "CSV Error" in str(exc):
-                raise BadFileError(
-                    f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
-                ) from None
-            raise
-        except BaseException:
-            self._rollback()
-            raise
-
-    def _decide(self, wh: str, source: _Source, skip: str) -> None:
-        """``decisions``: what happens to each incoming key the table already holds.
-
-        ``update`` (the file is newer, or the same date with other content), ``unchanged`` (same
-        date, same content: left alone, so a re-run changes nothing) or ``older`` (the table
-        holds the key from a newer file: never overwritten). Other keys are inserts. We hold the
-        warehouse's write lock, so nothing changes between this read and the transaction.
-        """
+    def _load_rows(self, wh: str, rows: str) -> None:
+        """Insert ``rows`` (typed, file order), then resolve them in the open transaction."""
         con, spec, result = self.con, self.spec, self.result
         target = self._target(wh)
         key = quote_ident(spec.key)
-        con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
-        exists = _scalar(
-            con,
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-            "AND schema_name = ? AND table_name = ?",
-            [wh, spec.schema, spec.table],
-        )
-        overlap = exists and _scalar(
-            con,
-            f"SELECT count(*) FROM {target} WHERE {key} IN "
-            f"(SELECT k FROM keys WHERE __record NOT IN ({skip}))",
-        )
-        if overlap:
-            content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
-            differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
+        names = ", ".join(quote_ident(c.name) for c in spec.columns)
+        inserted = con.execute(
+            f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
+            f"FROM ({rows})",
+            [self.download.remote.path],
+        ).fetchall()[0][0]
+        new = f"{target} WHERE __loaded_at = now()"
+        # repeats within the file: the last row (highest row id = file order) wins
+        result.duplicates_dropped = int(
             con.execute(
                 f"""
-                INSERT INTO decisions
-                WITH existing AS (
-                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM keys)
+                DELETE FROM {target} WHERE rowid IN (
+                    WITH repeated AS (
+                        SELECT {key} AS k FROM {new} GROUP BY ALL HAVING count(*) > 1
+                    )
+                    SELECT rowid FROM {new} AND {key} IN (SELECT k FROM repeated)
+                    QUALIFY rowid <> max(rowid) OVER (PARTITION BY {key})
                 )
-                SELECT i.{key}, CASE
-                    WHEN t.__file_date > DATE '{self.day}' THEN 'older'
-                    WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
-                    ELSE 'unchanged' END
-                FROM existing t JOIN (
-                    SELECT {source.typed} FROM {source.sql}
-                    WHERE __record NOT IN ({skip})
-                      AND {source.key} IN (SELECT {key} FROM existing)
-                ) i ON t.{key} = i.{key}
                 """
-            )
-        counts = dict(con.execute("SELECT action, count(*) FROM decisions GROUP BY ALL").fetchall())
-        valid = result.rows_read - result.rows_rejected - result.duplicates_dropped
-        result.rows_updated = int(counts.get("update", 0))
-        result.rows_unchanged = int(counts.get("unchanged", 0))
-        result.rows_skipped_older = int(counts.get("older", 0))
-        result.rows_inserted = valid - sum(int(n) for n in counts.values())
+            ).fetchall()[0][0]
+        )
+        counts = self._resolve(target, new)
+        valid = int(inserted) - result.duplicates_dropped
+        result.rows_updated = counts.get("update", 0)
+        result.rows_unchanged = counts.get("unchanged", 0)
+        result.rows_skipped_older = counts.get("older", 0)
+        result.rows_inserted = valid - sum(counts.values())
+        _check_key_unique(con, spec, f"SELECT {key} AS k FROM {new}")
+
+    def _resolve(self, target: str, new: str) -> dict[str, int]:
+        """New rows whose key the table already held: ``update`` (the file is newer, or the
+        same date with other content: the old row goes), ``unchanged`` (same date, same content:
+        the new row goes, so a re-run changes nothing) or ``older`` (the table holds the key
+        from a newer file: the new row goes, never the newer one)."""
+        con, spec = self.con, self.spec
+        key = quote_ident(spec.key)
+        old = f"{target} WHERE __loaded_at <> now()"
+        pairs = con.sql(
+            f"""
+            SELECT n.rowid AS new_id, o.rowid AS old_id, n.__file_date AS new_date,
+                   o.__file_date AS old_date, n.{key} AS k
+            FROM (SELECT rowid, {key}, __file_date FROM {new}) n
+            JOIN (SELECT rowid, {key}, __file_date FROM {old}) o ON n.{key} = o.{key}
+            """
+        ).to_arrow_table()
+        if not pairs.num_rows:
+            return {}
+        content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
+        differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in content) or "false"
+        same_day = f"DATE '{self.day}'"
+        decided = con.sql(  # noqa: F841 - read by DuckDB below
+            f"""
+            SELECT p.new_id, p.old_id, CASE
+                WHEN p.old_date > p.new_date THEN 'older'
+                WHEN p.old_date < p.new_date THEN 'update'
+                WHEN s.k IS NOT NULL THEN 'update'
+                ELSE 'unchanged' END AS action
+            FROM pairs p LEFT JOIN (
+                SELECT n.{key} AS k FROM {target} n JOIN {target} o ON n.{key} = o.{key}
+                WHERE n.__loaded_at = now() AND o.__loaded_at <> now()
+                  AND o.__file_date = {same_day} AND ({differs})
+            ) s ON s.k = p.k
+            """
+        ).to_arrow_table()
+        con.execute(
+            f"DELETE FROM {target} WHERE rowid IN "
+            "(SELECT old_id FROM decided WHERE action = 'update')"
+        )
+        con.execute(
+            f"DELETE FROM {target} WHERE rowid IN "
+            "(SELECT new_id FROM decided WHERE action <> 'update')"
+        )
+        return {
+            action: int(n)
+            for action, n in con.sql("SELECT action, count(*) FROM decided GROUP BY ALL").fetchall()
+        }
+
+    def _reject_path(self, wh: str, source: _Source) -> None:
+        """Rejects found: write them; within the tolerance also the valid rows (by record
+        number: a single-threaded parse, on this rare path only)."""
+        if self.result.rejected_share > self.tolerance:
+            self._begin()
+            self._prepare_tables(wh, with_rejects=True)
+            return
+        self._begin()
+        self._prepare_tables(wh, with_rejects=True)
+        valid = "__record NOT IN (SELECT record FROM rejects)"
+        self._load_rows(wh, f"SELECT {source.typed} FROM {source.numbered(valid)}")
 
 
 def _summarize_rejects(
