@@ -464,15 +464,18 @@ def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys_sql:
 
 
 class _Load:
-    """One partition load: pandera validates in a thread while DuckDB writes optimistically.
+    """One partition load: pandera validates in a thread while DuckDB prepares and writes.
 
-    In one transaction on the warehouse, every row is cast and inserted straight from the file
-    (one parallel parse; the data is stored once). The new rows are told apart from the table's
-    by ``__loaded_at = now()`` (constant within a transaction) and keep file order in their
-    row ids, so, still in the transaction: repeats of a key are dropped but the last, and each
-    new row whose key the table already held is resolved against the old one. The transaction
-    commits only when validation has passed; otherwise it rolls back and the rejects (plus,
-    within the tolerance, the valid rows, by record number) are written instead.
+    Before the transaction (parallel parses of the file): ``key_counts`` (a hash aggregate of
+    the keys) gives the keys that repeat; their rows are staged in ``repeat_rows`` in file order
+    (so the last row of each, the one that wins, is the one with the highest row id); a
+    semi-join with the table gives ``decisions`` for the keys it already holds. Then, in one
+    transaction: the old rows being replaced are deleted and the rows are cast and inserted
+    straight from the file (one parallel parse; the data is stored once), plus the last row of
+    each repeated key. It commits only when validation has passed; otherwise it rolls back and
+    the rejects (plus, within the tolerance, the valid rows, by record number) are written.
+    Nothing written in the transaction is deleted in it again: DuckDB then keeps its optimistic
+    writes and the commit is cheap.
     """
 
     def __init__(
@@ -504,6 +507,9 @@ class _Load:
         validation = _Validation(self.con, self.spec, source, self.settings)
         validation.start()
         try:
+            started = time.perf_counter()
+            self._stage_keys(source)
+            self.result.timings["keys_s"] = time.perf_counter() - started
             with attached_warehouse(
                 self.con, warehouse_path, self.settings.lock_wait_seconds
             ) as wh:
@@ -511,6 +517,39 @@ class _Load:
         finally:
             validation.thread.join()
             self.result.timings["validate_s"] = validation.seconds
+
+    def _stage_keys(self, source: _Source) -> None:
+        con, spec = self.con, self.spec
+        try:
+            con.execute(
+                f"CREATE TABLE key_counts AS SELECT {source.key} AS k, count(*) AS n "
+                f"FROM {source.plain} GROUP BY ALL"
+            )
+            con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
+            con.execute(
+                f"CREATE TABLE repeat_rows AS SELECT {source.typed} FROM {source.plain} "
+                f"WHERE {source.key} IN (SELECT k FROM repeated)"
+            )
+        except duckdb.ConversionException:
+            # a value that does not cast: validation names it; load nothing from the repeats
+            con.execute(
+                "CREATE OR REPLACE TABLE repeat_rows AS SELECT "
+                + ", ".join(f"NULL::{c.type} AS {quote_ident(c.name)}" for c in spec.columns)
+                + " WHERE false"
+            )
+            self._repeat_cast_failed = True
+        except duckdb.Error as exc:
+            raise BadFileError(
+                f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
+            ) from None
+        key = quote_ident(spec.key)
+        con.execute(
+            "CREATE VIEW repeat_winners AS SELECT * FROM repeat_rows WHERE rowid IN "
+            f"(SELECT max(rowid) FROM repeat_rows GROUP BY {key})"
+        )
+        _check_key_unique(con, spec, "SELECT k FROM key_counts")
+
+    _repeat_cast_failed = False
 
     # -- transaction -------------------------------------------------------------------------
 
@@ -536,12 +575,13 @@ class _Load:
         cast_error: duckdb.ConversionException | None = None
         try:
             try:
-                self._begin()
-                self._prepare_tables(wh, with_rejects=False)
-                self._load_rows(wh, f"SELECT {source.typed} FROM {source.plain}")
+                if self._repeat_cast_failed:
+                    raise duckdb.ConversionException("a repeated key's row does not cast")
+                self._fast_path(wh, source)
             except duckdb.ConversionException as exc:  # validation will say which value
                 cast_error = exc
-                self._rollback()
+                if self._open:
+                    self._rollback()
             validation.join()
             result.rows_read = validation.records
             # a fresh connection: the open transaction's snapshot predates the rejects
@@ -577,6 +617,83 @@ class _Load:
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
         result.timings["write_s"] = time.perf_counter() - started
 
+    def _fast_path(self, wh: str, source: _Source) -> None:
+        con, spec, result = self.con, self.spec, self.result
+        target = self._target(wh)
+        key = quote_ident(spec.key)
+        once = (
+            f"SELECT {source.typed} FROM {source.plain} "
+            f"WHERE {source.key} NOT IN (SELECT k FROM repeated)"
+        )
+        counts = self._decide(wh, once)
+        self._begin()
+        self._prepare_tables(wh, with_rejects=False)
+        con.execute(
+            f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM decisions WHERE action = 'update')"
+        )
+        names = ", ".join(quote_ident(c.name) for c in spec.columns)
+        for rows in (once, "SELECT * FROM repeat_winners"):
+            con.execute(
+                f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
+                f"FROM ({rows}) WHERE {key} NOT IN "
+                "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
+                [self.download.remote.path],
+            )
+        keys, rows = con.execute("SELECT count(*), sum(n) FROM key_counts").fetchall()[0]
+        result.duplicates_dropped = int(rows or 0) - int(keys)
+        result.rows_updated = counts.get("update", 0)
+        result.rows_unchanged = counts.get("unchanged", 0)
+        result.rows_skipped_older = counts.get("older", 0)
+        result.rows_inserted = int(keys) - sum(counts.values())
+
+    def _decide(self, wh: str, once: str) -> dict[str, int]:
+        """``decisions``: what happens to each incoming key that the table already holds.
+
+        ``update`` (the file is newer, or the same date with other content: the old row goes),
+        ``unchanged`` (same date, same content: left alone, so a re-run changes nothing) or
+        ``older`` (the table holds the key from a newer file: never overwritten). Other keys are
+        inserts. We hold the warehouse's write lock: nothing changes before the transaction.
+        """
+        con, spec = self.con, self.spec
+        target = self._target(wh)
+        key = quote_ident(spec.key)
+        con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
+        exists = _scalar(
+            con,
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
+            "AND schema_name = ? AND table_name = ?",
+            [wh, spec.schema, spec.table],
+        )
+        overlap = exists and _scalar(
+            con, f"SELECT count(*) FROM {target} WHERE {key} IN (SELECT k FROM key_counts)"
+        )
+        if overlap:
+            content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
+            differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
+            con.execute(
+                f"""
+                INSERT INTO decisions
+                WITH existing AS (
+                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM key_counts)
+                ), incoming AS (
+                    SELECT * FROM ({once}) WHERE {key} IN (SELECT {key} FROM existing)
+                    UNION ALL
+                    SELECT * FROM repeat_winners
+                )
+                SELECT i.{key}, CASE
+                    WHEN t.__file_date > DATE '{self.day}' THEN 'older'
+                    WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
+                    ELSE 'unchanged' END
+                FROM existing t JOIN incoming i ON t.{key} = i.{key}
+                """
+            )
+        return {
+            action: int(n)
+            for action, n in con.execute(
+                "SELECT action, count(*) FROM decisions GROUP BY ALL"
+            ).fetchall()
+        }
+
     def _prepare_tables(self, wh: str, *, with_rejects: bool) -> None:
         """Create the tables if needed; replace the partition's rejects."""
         rejects = f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.rejects_table)}"
@@ -589,6 +706,15 @@ class _Load:
                 'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
                 [self.download.remote.path, self.run_id],
             )
+
+    def _reject_path(self, wh: str, source: _Source) -> None:
+        """Rejects found: write them; within the tolerance also the valid rows (by record
+        number: a single-threaded parse, and a slower commit, on this rare path only)."""
+        self._begin()
+        self._prepare_tables(wh, with_rejects=True)
+        if self.result.rejected_share <= self.tolerance:
+            valid = "__record NOT IN (SELECT record FROM rejects)"
+            self._load_rows(wh, f"SELECT {source.typed} FROM {source.numbered(valid)}")
 
     def _load_rows(self, wh: str, rows: str) -> None:
         """Insert ``rows`` (typed, file order), then resolve them in the open transaction."""
@@ -671,18 +797,6 @@ class _Load:
             action: int(n)
             for action, n in con.sql("SELECT action, count(*) FROM decided GROUP BY ALL").fetchall()
         }
-
-    def _reject_path(self, wh: str, source: _Source) -> None:
-        """Rejects found: write them; within the tolerance also the valid rows (by record
-        number: a single-threaded parse, on this rare path only)."""
-        if self.result.rejected_share > self.tolerance:
-            self._begin()
-            self._prepare_tables(wh, with_rejects=True)
-            return
-        self._begin()
-        self._prepare_tables(wh, with_rejects=True)
-        valid = "__record NOT IN (SELECT record FROM rejects)"
-        self._load_rows(wh, f"SELECT {source.typed} FROM {source.numbered(valid)}")
 
 
 def _summarize_rejects(
