@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pyarrow
+import pyarrow.compute as pc
 
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
@@ -414,18 +416,34 @@ class _Validation:
 
     def _run(self) -> None:
         started = time.perf_counter()
-        cols = ", ".join(quote_ident(c) for c in self.spec.ruled_columns)
+        ruled = list(self.spec.ruled_columns)
         schema = self.spec.validation_schema
+        key = self.source.key
         try:
+            # the keys that repeat, known before the stream starts
+            repeated = self.con.cursor().sql("SELECT k FROM repeated").to_arrow_table()["k"]
+            capture = len(repeated) > 0
+            select = (
+                f"SELECT * FROM {self.source.plain}"
+                if capture
+                else (f"SELECT {', '.join(quote_ident(c) for c in ruled)} FROM {self.source.plain}")
+            )
             with self.con.cursor() as scan, self.con.cursor() as sink:
-                reader = scan.sql(f"SELECT {cols} FROM {self.source.plain}").to_arrow_reader(
-                    self.settings.validation_batch_rows
-                )
+                reader = scan.sql(select).to_arrow_reader(self.settings.validation_batch_rows)
                 seen = 0
                 for batch in reader:
-                    frame = _arrow_to_pandas(batch)
-                    frame.index = pd.RangeIndex(seen + 1, seen + batch.num_rows + 1)
+                    records = np.arange(seen + 1, seen + batch.num_rows + 1, dtype=np.int64)
                     seen += batch.num_rows
+                    if capture:  # rows of repeated keys, in file order, for the dedupe
+                        mask = pc.is_in(batch.column(key.strip('"')), value_set=repeated)
+                        picked = batch.filter(mask)
+                        if picked.num_rows:
+                            rows = picked.append_column(  # noqa: F841 - read by DuckDB
+                                "__record", pyarrow.array(records[mask.to_numpy(False)])
+                            )
+                            sink.execute("INSERT INTO repeat_raw SELECT * FROM rows")
+                    frame = _arrow_to_pandas(batch.select(ruled))
+                    frame.index = pd.RangeIndex(records[0], records[-1] + 1)
                     try:
                         schema.validate(frame, lazy=True)
                     except pa.errors.SchemaErrors as errors:
@@ -504,12 +522,12 @@ class _Load:
         self.con.execute(
             'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
         )
+        started = time.perf_counter()
+        self._stage_keys(source)
+        self.result.timings["keys_s"] = time.perf_counter() - started
         validation = _Validation(self.con, self.spec, source, self.settings)
         validation.start()
         try:
-            started = time.perf_counter()
-            self._stage_keys(source)
-            self.result.timings["keys_s"] = time.perf_counter() - started
             with attached_warehouse(
                 self.con, warehouse_path, self.settings.lock_wait_seconds
             ) as wh:
@@ -519,38 +537,23 @@ class _Load:
             self.result.timings["validate_s"] = validation.seconds
 
     def _stage_keys(self, source: _Source) -> None:
-        con, spec = self.con, self.spec
+        """``key_counts`` (one parallel parse reading only the key's columns, a hash
+        aggregate) and ``repeated``, the keys seen more than once."""
+        con = self.con
         try:
             con.execute(
                 f"CREATE TABLE key_counts AS SELECT {source.key} AS k, count(*) AS n "
                 f"FROM {source.plain} GROUP BY ALL"
             )
-            con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
-            con.execute(
-                f"CREATE TABLE repeat_rows AS SELECT {source.typed} FROM {source.plain} "
-                f"WHERE {source.key} IN (SELECT k FROM repeated)"
-            )
-        except duckdb.ConversionException:
-            # a value that does not cast: validation names it; load nothing from the repeats
-            con.execute(
-                "CREATE OR REPLACE TABLE repeat_rows AS SELECT "
-                + ", ".join(f"NULL::{c.type} AS {quote_ident(c.name)}" for c in spec.columns)
-                + " WHERE false"
-            )
-            self._repeat_cast_failed = True
         except duckdb.Error as exc:
             raise BadFileError(
                 f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
             ) from None
-        key = quote_ident(spec.key)
+        con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
         con.execute(
-            "CREATE VIEW repeat_winners AS SELECT * FROM repeat_rows WHERE rowid IN "
-            f"(SELECT max(rowid) FROM repeat_rows GROUP BY {key})"
+            f"CREATE TABLE repeat_raw AS SELECT *, 0::BIGINT AS __record FROM {source.plain} "
+            "LIMIT 0"
         )
-        # Keys seen once are unique by their count; pandera checks what the dedupe produced.
-        _check_key_unique(con, spec, f"SELECT {key} AS k FROM repeat_winners")
-
-    _repeat_cast_failed = False
 
     # -- transaction -------------------------------------------------------------------------
 
@@ -576,9 +579,7 @@ class _Load:
         cast_error: duckdb.ConversionException | None = None
         try:
             try:
-                if self._repeat_cast_failed:
-                    raise duckdb.ConversionException("a repeated key's row does not cast")
-                self._fast_path(wh, source)
+                self._fast_path(wh, source, validation)
             except duckdb.ConversionException as exc:  # validation will say which value
                 cast_error = exc
                 if self._open:
@@ -618,7 +619,7 @@ class _Load:
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
         result.timings["write_s"] = time.perf_counter() - started
 
-    def _fast_path(self, wh: str, source: _Source) -> None:
+    def _fast_path(self, wh: str, source: _Source, validation: _Validation) -> None:
         con, spec, result = self.con, self.spec, self.result
         target = self._target(wh)
         key = quote_ident(spec.key)
@@ -633,21 +634,49 @@ class _Load:
             f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM decisions WHERE action = 'update')"
         )
         names = ", ".join(quote_ident(c.name) for c in spec.columns)
-        for rows in (once, "SELECT * FROM repeat_winners"):
-            con.execute(
-                f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
-                f"FROM ({rows}) WHERE {key} NOT IN "
-                "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
-                [self.download.remote.path],
-            )
+        insert = f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
+        con.execute(
+            f"{insert} FROM ({once}) WHERE {key} NOT IN "
+            "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
+            [self.download.remote.path],
+        )
         keys, rows = con.execute("SELECT count(*), sum(n) FROM key_counts").fetchall()[0]
         result.duplicates_dropped = int(rows or 0) - int(keys)
+        if result.duplicates_dropped:
+            validation.join()  # it has captured the rows of the repeated keys, in file order
+            # The transaction's snapshot predates those rows: read them through a fresh
+            # connection and hand them over as Arrow (a read, not a write, in the transaction).
+            with con.cursor() as side:
+                side.execute(
+                    f"CREATE TABLE repeat_winners AS SELECT {source.typed} FROM repeat_raw "
+                    f"WHERE __record IN (SELECT max(__record) FROM repeat_raw GROUP BY "
+                    f"{source.key})"
+                )
+                # pandera: the dedupe leaves one row per key (keys seen once are unique by count)
+                _check_key_unique(side, spec, f"SELECT {key} AS k FROM repeat_winners")
+                # the transaction has not touched these keys: the committed table is current
+                more = self._decide(wh, None, con=side)
+                winners = side.sql("SELECT * FROM repeat_winners").to_arrow_table()  # noqa: F841
+                updates = side.sql(  # noqa: F841 - read by DuckDB below
+                    "SELECT k FROM decisions_repeats WHERE action = 'update'"
+                ).to_arrow_table()
+                kept = side.sql(  # noqa: F841 - read by DuckDB below
+                    "SELECT k FROM decisions_repeats WHERE action IN ('unchanged', 'older')"
+                ).to_arrow_table()
+            con.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM updates)")
+            con.execute(
+                f"{insert} FROM winners WHERE {key} NOT IN (SELECT k FROM kept)",
+                [self.download.remote.path],
+            )
+            counts = {a: counts.get(a, 0) + more.get(a, 0) for a in {*counts, *more}}
         result.rows_updated = counts.get("update", 0)
         result.rows_unchanged = counts.get("unchanged", 0)
         result.rows_skipped_older = counts.get("older", 0)
         result.rows_inserted = int(keys) - sum(counts.values())
 
-    def _decide(self, wh: str, once: str) -> dict[str, int]:
+    def _decide(
+        self, wh: str, once: str | None, con: duckdb.DuckDBPyConnection | None = None
+    ) -> dict[str, int]:
         """``decisions``: what happens to each incoming key that the table already holds.
 
         ``update`` (the file is newer, or the same date with other content: the old row goes),
@@ -655,10 +684,19 @@ class _Load:
         ``older`` (the table holds the key from a newer file: never overwritten). Other keys are
         inserts. We hold the warehouse's write lock: nothing changes before the transaction.
         """
-        con, spec = self.con, self.spec
+        con = con or self.con
+        spec = self.spec
         target = self._target(wh)
         key = quote_ident(spec.key)
-        con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
+        # once=None: the last rows of the repeated keys (``repeat_winners``)
+        table = "decisions" if once is not None else "decisions_repeats"
+        incoming = (
+            f"SELECT * FROM ({once}) WHERE {key} IN (SELECT {key} FROM existing)"
+            if once is not None
+            else "SELECT * FROM repeat_winners"
+        )
+        keyset = "key_counts WHERE n = 1" if once is not None else "repeated"
+        con.execute(f"CREATE OR REPLACE TABLE {table} (k VARCHAR, action VARCHAR)")
         exists = _scalar(
             con,
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
@@ -666,21 +704,17 @@ class _Load:
             [wh, spec.schema, spec.table],
         )
         overlap = exists and _scalar(
-            con, f"SELECT count(*) FROM {target} WHERE {key} IN (SELECT k FROM key_counts)"
+            con, f"SELECT count(*) FROM {target} WHERE {key} IN (SELECT k FROM {keyset})"
         )
         if overlap:
             content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
             differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
             con.execute(
                 f"""
-                INSERT INTO decisions
+                INSERT INTO {table}
                 WITH existing AS (
-                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM key_counts)
-                ), incoming AS (
-                    SELECT * FROM ({once}) WHERE {key} IN (SELECT {key} FROM existing)
-                    UNION ALL
-                    SELECT * FROM repeat_winners
-                )
+                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM {keyset})
+                ), incoming AS ({incoming})
                 SELECT i.{key}, CASE
                     WHEN t.__file_date > DATE '{self.day}' THEN 'older'
                     WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
@@ -691,7 +725,7 @@ class _Load:
         return {
             action: int(n)
             for action, n in con.execute(
-                "SELECT action, count(*) FROM decisions GROUP BY ALL"
+                f"SELECT action, count(*) FROM {table} GROUP BY ALL"
             ).fetchall()
         }
 
