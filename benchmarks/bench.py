@@ -209,9 +209,16 @@ def table(result: dict) -> str:
         f"{'step':32} {'seconds':>8} {'MB/s':>7} {'rows/s':>10} {'peak RSS MB':>12}",
     ]
     for name, r in rows:
+        if not r.get("completed", True):  # stopped at its time cap
+            lines.append(
+                f"{name:32} {'>' + format(r['seconds'], '.0f'):>8} "
+                f"{'<' + format(r['mb_per_s'], '.1f'):>7} {'n/a':>10} {'n/a':>12}"
+            )
+            continue
+        rows_per_s = format(r["rows_per_s"], ",") if "rows_per_s" in r else "n/a"
         lines.append(
             f"{name:32} {r['seconds']:>8.2f} {r['mb_per_s']:>7.1f} "
-            f"{r.get('rows_per_s', 0):>10,} {r.get('peak_rss_mb', 0):>12.0f}"
+            f"{rows_per_s:>10} {r.get('peak_rss_mb', 0):>12.0f}"
         )
     lines.append(
         f"floor total {result['floor']['seconds']:.2f} s; "

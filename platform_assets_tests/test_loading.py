@@ -353,3 +353,29 @@ def test_a_header_only_file_loads_zero_rows_and_an_empty_file_fails(sftp, remote
     (remote_dir / f"attentive_conversions_{ymd(D2)}.csv").write_bytes(b"")
     with pytest.raises(BadFileError, match="empty"):
         load_partition(CONVERSIONS, D2, sftp, warehouse)
+
+
+def test_repeated_keys_rerun_and_newer_file_keep_the_table_exact(sftp, remote_dir, warehouse):
+    first = [
+        conversion("+15551230001", "2026-10-01T10:00:00.1Z", amount="1.00"),
+        conversion("+15551230002", "2026-10-01T10:00:00Z", amount="5.00"),
+        conversion("+15551230001", "2026-10-01T10:00:00.9Z", amount="2.00"),  # same key: wins
+    ]
+    put_conversions(remote_dir, D1, first)
+    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    before = dump(warehouse, "attentive_mobile.conversions")
+    again = load_partition(CONVERSIONS, D1, sftp, warehouse)  # re-run: nothing changes
+    assert dump(warehouse, "attentive_mobile.conversions") == before
+    assert (again.rows_unchanged, again.rows_inserted, again.duplicates_dropped) == (2, 0, 1)
+    newer = [
+        conversion("+15551230001", "2026-10-01T10:00:00.5Z", amount="3.00"),
+        conversion("+15551230001", "2026-10-01T10:00:00.7Z", amount="4.00"),  # wins
+    ]
+    put_conversions(remote_dir, D2, newer)
+    update = load_partition(CONVERSIONS, D2, sftp, warehouse)
+    assert (update.rows_updated, update.duplicates_dropped) == (1, 1)
+    got = dict(query(warehouse, "SELECT __sync_key, amount FROM attentive_mobile.conversions"))
+    assert got == {
+        conversion_key(first[0]): Decimal("4.00"),
+        conversion_key(first[1]): Decimal("5"),
+    }

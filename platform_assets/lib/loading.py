@@ -5,15 +5,14 @@ The path a file takes, with no per-row Python anywhere, and the data stored once
 1. **download**: streamed from SFTP into a private work folder (atomic rename, size checked,
    SHA-256 computed on the way).
 2. **header**: read with Python's csv module; the documented columns are found by name.
-3. **validate** (a thread): DuckDB's CSV reader streams every row as text in Arrow batches through
-   the table's pandera schema; failures become rejects (file, line, column, rule, value).
-4. **keys** (meanwhile, in DuckDB): a second parse computes each row's key and record number; a
-   hash aggregate finds the repeated keys (the last row of a key wins), and a semi-join with the
-   table finds the keys it already holds and what to do with them (update, leave, or keep the
-   newer version).
-5. **write** (meanwhile, in one transaction on the warehouse, attached only now): a third parse
-   casts and inserts the rows. The transaction commits only when validation has passed; on any
-   failure it rolls back and the table is as it was.
+3. **keys**: a parallel DuckDB parse counts each key (hash aggregate): the repeated keys.
+4. **validate** (a thread): DuckDB streams the rows in file order as Arrow batches through the
+   table's pandera schema; failures become rejects (file, line, column, rule, value). The same
+   stream sets aside the rows of repeated keys with their record numbers.
+5. **write** (meanwhile, in one transaction on the warehouse, attached only now): old rows being
+   replaced are deleted; rows are cast and inserted straight from the file (a parallel parse),
+   then the last row of each repeated key. The transaction commits only when validation has
+   passed; on any failure it rolls back and the table is as it was.
 
 Parsing is cheap (DuckDB, parallel); storing is what costs, and it happens once, into the table.
 """
@@ -391,8 +390,8 @@ class _Validation:
     """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
 
     It parses the file through its own cursor (the stream keeps file order, so record numbers
-    are counted here) and writes failures to ``rejects`` through another, while the main
-    connection writes the rows optimistically.
+    are counted here), writes failures to ``rejects`` and sets aside the rows of repeated keys,
+    with their record numbers, in ``repeat_raw``, while the main connection writes.
     """
 
     def __init__(
@@ -484,16 +483,15 @@ def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys_sql:
 class _Load:
     """One partition load: pandera validates in a thread while DuckDB prepares and writes.
 
-    Before the transaction (parallel parses of the file): ``key_counts`` (a hash aggregate of
-    the keys) gives the keys that repeat; their rows are staged in ``repeat_rows`` in file order
-    (so the last row of each, the one that wins, is the one with the highest row id); a
-    semi-join with the table gives ``decisions`` for the keys it already holds. Then, in one
-    transaction: the old rows being replaced are deleted and the rows are cast and inserted
-    straight from the file (one parallel parse; the data is stored once), plus the last row of
-    each repeated key. It commits only when validation has passed; otherwise it rolls back and
-    the rejects (plus, within the tolerance, the valid rows, by record number) are written.
-    Nothing written in the transaction is deleted in it again: DuckDB then keeps its optimistic
-    writes and the commit is cheap.
+    Before the transaction: ``key_counts`` (a parallel parse of the key's columns, a hash
+    aggregate) gives the keys that repeat, and a semi-join with the table gives ``decisions``
+    for the keys it already holds. Then, in one transaction: the old rows being replaced are
+    deleted and the rows of keys seen once are cast and inserted straight from the file (one
+    parallel parse; the data is stored once); the last row of each repeated key follows, from the
+    rows the validation stream set aside in file order. It commits only when validation has
+    passed; otherwise it rolls back and the rejects (plus, within the tolerance, the valid rows,
+    by record number) are written. Nothing written in the fast path is deleted in it again:
+    DuckDB then keeps its optimistic writes and the commit is cheap.
     """
 
     def __init__(
