@@ -341,11 +341,12 @@ def _key_aliases(spec: TableSpec) -> dict[str, str]:
 
 
 class _Source:
-    """The downloaded CSV as SQL: each use is a fresh, parallel DuckDB parse.
+    """The downloaded CSV as SQL: each use is a fresh DuckDB parse (parsing is cheap).
 
-    Rows carry ``__record`` (1-based, in file order: DuckDB's streaming ``row_number() OVER ()``
-    keeps the reader's order), the needed CSV columns under their documented names, the extra
-    columns, and the derived keys.
+    ``plain``: the needed CSV columns under their documented names, the extra columns and the
+    derived keys; a parallel parse whose streamed result keeps file order. ``sql`` and
+    ``numbered(where)`` add ``__record`` (1-based, file order) with DuckDB's streaming
+    ``row_number() OVER ()``, which runs on one core: used only on the rare reject paths.
     """
 
     def __init__(self, spec: TableSpec, download: DownloadResult):
