@@ -247,26 +247,23 @@ def _csv_error(exc: duckdb.Error) -> str:
 
 
 def _failures_frame(errors: pa.errors.SchemaErrors) -> pd.DataFrame:
-    """pandera's failure cases as (record, column, rule, value) rows."""
+    """pandera's failure cases as (record, column, rule, value) rows (vectorized)."""
     fc = errors.failure_cases
     fc = fc[fc["index"].notna()]
+    # a row-level rule is reported under every column of the frame: keep the ones it reads
     row_level = fc["schema_context"] == "DataFrameSchema"
-    if row_level.any():
-        wanted = fc["check"].map(lambda rule: ROW_RULE_COLUMNS.get(rule, ()))
-        keep = [
-            not is_row or not cols or col in cols
-            for is_row, cols, col in zip(row_level, wanted, fc["column"], strict=True)
-        ]
-        fc = fc[keep]
-    out = pd.DataFrame(
+    known = fc["check"].isin(list(ROW_RULE_COLUMNS))
+    allowed = [(rule, col) for rule, cols in ROW_RULE_COLUMNS.items() for col in cols]
+    reads = pd.MultiIndex.from_arrays([fc["check"], fc["column"]]).isin(allowed)
+    fc = fc[~row_level | ~known | reads]
+    return pd.DataFrame(
         {
             "record": fc["index"].astype("int64"),
             "column": fc["column"].astype("string"),
             "rule": fc["check"].astype("string"),
-            "value": fc["failure_case"].map(lambda v: None if pd.isna(v) else str(v)),
+            "value": fc["failure_case"].astype("string"),
         }
     )
-    return out
 
 
 _PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
