@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
-from platform_assets.lib.specs import Column, Md5Key, TableSpec, quote_ident, quote_literal
+from platform_assets.lib.specs import Md5Key, TableSpec, quote_ident, quote_literal
 
 LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("__file_date", "DATE", "Date of the file the row was loaded from (the partition)."),
@@ -903,7 +903,6 @@ def _rejects_message(
 
 __all__ = [
     "BadFileError",
-    "Column",
     "LoadError",
     "LoadResult",
     "LoaderSettings",
