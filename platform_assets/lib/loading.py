@@ -20,14 +20,16 @@ Parsing is cheap (DuckDB, parallel); storing is what costs, and it happens once,
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
+import gzip
 import logging
 import math
 import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +43,15 @@ import pyarrow.compute as pc
 
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
-from platform_assets.lib.specs import Md5Key, TableSpec, quote_ident, quote_literal
+from platform_assets.lib.specs import (
+    APP_FIELD,
+    DAY_FIELD,
+    Extras,
+    Md5Key,
+    TableSpec,
+    quote_ident,
+    quote_literal,
+)
 
 LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("__file_date", "DATE", "Date of the file the row was loaded from (the partition)."),
@@ -60,6 +70,8 @@ REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 VALIDATION_BATCH_ROWS = 250_000
 LOCK_WAIT_SECONDS = 300.0
+MAX_INFLATED_BYTES = 20 * 1024**3
+INFLATE_CHUNK = 1 << 20
 
 
 class LoadError(Exception):
@@ -98,6 +110,8 @@ class LoadResult:
     partition_rows: int = 0
     table_rows: int = 0
     extra_columns: list[str] = field(default_factory=list)
+    app_id: str | None = None
+    inflated_bytes: int | None = None
     failure_summary: list[dict] = field(default_factory=list)
     failure_samples: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -126,9 +140,22 @@ class LoaderSettings:
     work_dir: str | None = field(default_factory=lambda: os.environ.get("PLATFORM_WORK_DIR"))
     validation_batch_rows: int = VALIDATION_BATCH_ROWS
     lock_wait_seconds: float = LOCK_WAIT_SECONDS
+    max_inflated_bytes: int = field(
+        default_factory=lambda: (
+            int(os.environ.get("PLATFORM_MAX_INFLATED_BYTES") or 0) or MAX_INFLATED_BYTES
+        )
+    )
+    """A gzip file that inflates past this many bytes is refused (a decompression bomb)."""
 
 
 # -- DDL -------------------------------------------------------------------------------------
+
+
+def reject_columns(spec: TableSpec) -> tuple[tuple[str, str], ...]:
+    """The rejects table's columns (with the app id after the date for app-partitioned tables)."""
+    if spec.app_column is None:
+        return REJECT_COLUMNS
+    return (REJECT_COLUMNS[0], (spec.app_column, "VARCHAR"), *REJECT_COLUMNS[1:])
 
 
 def table_ddl(spec: TableSpec, catalog: str | None = None) -> list[str]:
@@ -136,7 +163,7 @@ def table_ddl(spec: TableSpec, catalog: str | None = None) -> list[str]:
     schema = f"{prefix}{quote_ident(spec.schema)}"
     cols = [f"{quote_ident(c.name)} {c.type}" for c in spec.columns]
     cols += [f"{quote_ident(n)} {t}" for n, t, _ in LINEAGE_COLUMNS]
-    rejects = [f"{quote_ident(n)} {t}" for n, t in REJECT_COLUMNS]
+    rejects = [f"{quote_ident(n)} {t}" for n, t in reject_columns(spec)]
     return [
         f"CREATE SCHEMA IF NOT EXISTS {schema}",
         f"CREATE TABLE IF NOT EXISTS {schema}.{quote_ident(spec.table)} ({', '.join(cols)})",
@@ -217,18 +244,26 @@ def _read_header(path: Path, spec: TableSpec, display: str) -> list[str]:
 
 
 def _header_map(
-    header: list[str], spec: TableSpec, display: str
+    header: list[str],
+    spec: TableSpec,
+    display: str,
+    column_sources: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
-    """Map each CSV column the spec needs to the file's header (by name, case-insensitively)."""
+    """Map each CSV column the spec needs to the file's header (by name, case-insensitively).
+
+    ``column_sources`` renames a documented column for this file (e.g. Accengage's client-id
+    column, whose name is set per app)."""
     by_norm: dict[str, str] = {}
     for name in header:
         by_norm.setdefault(name.strip().lower(), name)
     mapping: dict[str, str] = {}
     missing = []
+    renames = column_sources or {}
     for wanted in spec.csv_columns:
-        found = by_norm.get(wanted.lower())
+        expected = renames.get(wanted, wanted)
+        found = by_norm.get(expected.lower())
         if found is None:
-            missing.append(wanted)
+            missing.append(expected)
         else:
             mapping[wanted] = found
     if missing:
@@ -290,27 +325,32 @@ def load_partition(
     log: logging.Logger | None = None,
     settings: LoaderSettings | None = None,
     reject_tolerance: float | None = None,
+    app_id: str | None = None,
+    column_sources: Mapping[str, str] | None = None,
 ) -> LoadResult:
-    """Download, validate and upsert the file of ``partition_date`` into ``spec``'s table."""
+    """Download, validate and upsert the file of ``partition_date`` (and ``app_id``, for tables
+    with one file per app) into ``spec``'s table.
+
+    ``column_sources`` maps a documented column to the header it has in this file."""
     log = log or logging.getLogger(__name__)
     settings = settings or LoaderSettings()
     tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
-    name = spec.file_name(partition_date)
-    if spec.file_date(name) != partition_date:  # the pattern must round-trip
+    try:
+        name = spec.file_name(partition_date, app_id)
+    except ValueError as exc:
+        raise LoadError(str(exc)) from None
+    ref = spec.parse_file_name(name)
+    if ref is None or ref.day != partition_date or ref.app != app_id:  # must round-trip
         raise LoadError(f"{spec.qualified_name}: file pattern does not round-trip for {name!r}")
+    label = partition_date.isoformat() + (f" app {app_id}" if app_id else "")
 
     if settings.work_dir:
         Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="load_", dir=settings.work_dir) as tmp:
         work = Path(tmp)
         started = time.perf_counter()
-        try:
-            download = sftp.download(name, work / name)
-        except SFTPFileNotFound as exc:
-            raise RemoteFileMissing(
-                f"{spec.qualified_name} partition {partition_date.isoformat()}: {exc}"
-            ) from None
-        result = LoadResult(spec, partition_date, download)
+        download = _download(spec, sftp, name, work, label)
+        result = LoadResult(spec, partition_date, download, app_id=app_id)
         result.timings["download_s"] = time.perf_counter() - started
         log.info(
             "downloaded %s (%d bytes) in %.2fs",
@@ -318,14 +358,68 @@ def load_partition(
             download.remote.size,
             result.timings["download_s"],
         )
+        if download.local_path.suffix == ".gz":
+            started = time.perf_counter()
+            download = _inflate(download, settings.max_inflated_bytes)
+            result.download = download
+            result.inflated_bytes = download.local_path.stat().st_size
+            result.timings["inflate_s"] = time.perf_counter() - started
         con = _staging_connection(settings, work)
         try:
-            _Load(con, spec, download, result, settings, run_id, tolerance).run(warehouse_path)
+            _Load(
+                con, spec, download, result, settings, run_id, tolerance, column_sources
+            ).run(warehouse_path)
         finally:
             con.close()
     if result.rows_rejected > 0 and result.rejected_share > tolerance:
         raise RejectsExceeded(_rejects_message(spec, download, result, tolerance), result)
     return result
+
+
+def _download(
+    spec: TableSpec, sftp: SFTPResource, name: str, work: Path, label: str
+) -> DownloadResult:
+    """The partition's file; for a table whose files may be gzipped later, the ``.gz`` when the
+    plain file is gone. Never both: the plain file wins while it is there (it is complete; a
+    ``.gz`` seen beside it may still be being written by the vendor's compression job)."""
+    try:
+        return sftp.download(name, work / name)
+    except SFTPFileNotFound as exc:
+        if not spec.gzip_variant:
+            raise RemoteFileMissing(f"{spec.qualified_name} partition {label}: {exc}") from None
+    try:
+        return sftp.download(name + ".gz", work / (name + ".gz"))
+    except SFTPFileNotFound:
+        raise RemoteFileMissing(
+            f"{spec.qualified_name} partition {label}: neither {name} nor {name}.gz is on the "
+            f"server in {sftp.remote_dir}"
+        ) from None
+
+
+def _inflate(download: DownloadResult, limit: int) -> DownloadResult:
+    """Decompress a gzip download next to it, in chunks, refusing past ``limit`` bytes."""
+    source = download.local_path
+    target = source.with_suffix("")
+    written = 0
+    try:
+        with gzip.open(source, "rb") as fh, target.open("wb") as out:
+            while chunk := fh.read(INFLATE_CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise BadFileError(
+                        f"{download.remote.path}: inflates past the limit of {limit} bytes "
+                        "(PLATFORM_MAX_INFLATED_BYTES); refused as a possible decompression bomb"
+                    )
+                out.write(chunk)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        target.unlink(missing_ok=True)
+        raise BadFileError(f"{download.remote.path}: not a valid gzip file: {exc}") from None
+    except BadFileError:
+        target.unlink(missing_ok=True)
+        raise
+    finally:
+        source.unlink(missing_ok=True)
+    return dataclasses.replace(download, local_path=target)
 
 
 def _key_aliases(spec: TableSpec) -> dict[str, str]:
@@ -346,11 +440,18 @@ class _Source:
     ``row_number() OVER ()``, which runs on one core: used only on the rare reject paths.
     """
 
-    def __init__(self, spec: TableSpec, download: DownloadResult):
+    def __init__(
+        self,
+        spec: TableSpec,
+        download: DownloadResult,
+        day: dt.date,
+        app_id: str | None = None,
+        column_sources: Mapping[str, str] | None = None,
+    ):
         display = download.remote.path
         self.path = download.local_path
         self.header = _read_header(self.path, spec, display)
-        self.mapping, self.extra_columns = _header_map(self.header, spec, display)
+        self.mapping, self.extra_columns = _header_map(self.header, spec, display, column_sources)
         self.aliases = _key_aliases(spec)
         key_col = next(c for c in spec.columns if c.name == spec.key)
         self.key = (
@@ -363,6 +464,9 @@ class _Source:
             for wanted, actual in self.mapping.items()
         )
         extras = "".join(f", {quote_ident(e)}" for e in self.extra_columns)
+        # the partition's values, as constant columns a key part or a column can read
+        extras += f", {quote_literal(app_id or '')} AS {quote_ident(APP_FIELD)}"
+        extras += f", {quote_literal(day.strftime('%Y%m%d'))} AS {quote_ident(DAY_FIELD)}"
         keys = "".join(f", {sql} AS {alias}" for sql, alias in self.aliases.items())
         read = (
             f"read_csv({quote_literal(str(self.path))}, "
@@ -373,11 +477,20 @@ class _Source:
         # without record numbers the parse runs on every core (the streaming window does not)
         self.plain = f"(SELECT *{keys} FROM (SELECT {cols}{extras} FROM {read}))"
         self._numbered_raw, self._keys = numbered, keys
-        self.typed = ", ".join(
-            f"{self.aliases[c.select_sql()] if isinstance(c, Md5Key) else c.select_sql()} "
-            f"AS {quote_ident(c.name)}"
-            for c in spec.columns
-        )
+        json_pairs = ", ".join(f"{quote_literal(e)}, {quote_ident(e)}" for e in self.extra_columns)
+
+        def typed(col: object) -> str:
+            if isinstance(col, Md5Key):
+                return self.aliases[col.select_sql()]
+            if isinstance(col, Extras):  # the undocumented columns, kept as one JSON object
+                return f"json_object({json_pairs})"
+            return col.select_sql()  # type: ignore[attr-defined]
+
+        self.typed = ", ".join(f"{typed(c)} AS {quote_ident(c.name)}" for c in spec.columns)
+        self.version_raw: str | None = None
+        if spec.version_column:  # the version's typed value, computed over the CSV text
+            version = next(c for c in spec.loaded_columns if c.name == spec.version_column)
+            self.version_raw = version.select_sql()
 
     def numbered(self, where: str) -> str:
         """The rows whose ``__record`` passes ``where``; keys computed only for those."""
@@ -501,6 +614,7 @@ class _Load:
         settings: LoaderSettings,
         run_id: str,
         tolerance: float,
+        column_sources: Mapping[str, str] | None = None,
     ):
         self.con = con
         self.spec = spec
@@ -509,11 +623,43 @@ class _Load:
         self.settings = settings
         self.run_id = run_id
         self.tolerance = tolerance
+        self.column_sources = column_sources
         self.day = result.partition_date.isoformat()
+        # the partition's rows in the table and in its rejects table
+        self.partition = f"__file_date = DATE '{self.day}'"
+        if spec.app_column:
+            self.partition += (
+                f" AND {quote_ident(spec.app_column)} = {quote_literal(result.app_id or '')}"
+            )
         self._open = False
 
+    def _newer_first(self, version: str | None, position: str) -> str:
+        """ORDER BY for the rows of one key in one file: the winner first."""
+        return f"{version} DESC NULLS LAST, {position} DESC" if version else f"{position} DESC"
+
+    def _version_cases(self, old: str, new: str) -> str:
+        """CASE arms deciding on the versions ``old`` (in the table) and ``new`` (incoming):
+        the larger wins, a missing one loses; equal ones fall through to the file dates.
+        An empty string for tables without a version column."""
+        if not self.spec.version_column:
+            return ""
+        return (
+            f"WHEN {old} > {new} OR ({old} IS NOT NULL AND {new} IS NULL) THEN 'older' "
+            f"WHEN {old} < {new} OR ({old} IS NULL AND {new} IS NOT NULL) THEN 'update' "
+        )
+
+    def _version_of(self, alias: str) -> str:
+        v = self.spec.version_column
+        return f"{alias}.{quote_ident(v)}" if v else "NULL"
+
     def run(self, warehouse_path: str) -> None:
-        source = _Source(self.spec, self.download)
+        source = _Source(
+            self.spec,
+            self.download,
+            self.result.partition_date,
+            self.result.app_id,
+            self.column_sources,
+        )
         self.result.extra_columns = source.extra_columns
         self.con.execute(
             'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
@@ -610,7 +756,7 @@ class _Load:
             raise
         target = self._target(wh)
         result.partition_rows = _scalar(
-            con, f"SELECT count(*) FROM {target} WHERE __file_date = DATE '{self.day}'"
+            con, f"SELECT count(*) FROM {target} WHERE {self.partition}"
         )
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
         result.timings["write_s"] = time.perf_counter() - started
@@ -643,10 +789,10 @@ class _Load:
             # The transaction's snapshot predates those rows: read them through a fresh
             # connection and hand them over as Arrow (a read, not a write, in the transaction).
             with con.cursor() as side:
+                order = self._newer_first(source.version_raw, "__record")
                 side.execute(
                     f"CREATE TABLE repeat_winners AS SELECT {source.typed} FROM repeat_raw "
-                    f"WHERE __record IN (SELECT max(__record) FROM repeat_raw GROUP BY "
-                    f"{source.key})"
+                    f"QUALIFY row_number() OVER (PARTITION BY {source.key} ORDER BY {order}) = 1"
                 )
                 # pandera: the dedupe leaves one row per key (keys seen once are unique by count)
                 _check_key_unique(side, spec, f"SELECT {key} AS k FROM repeat_winners")
@@ -711,7 +857,7 @@ class _Load:
                 WITH existing AS (
                     SELECT * FROM {target} WHERE {key} IN (SELECT k FROM {keyset})
                 ), incoming AS ({incoming})
-                SELECT i.{key}, CASE
+                SELECT i.{key}, CASE {self._version_cases(self._version_of("t"), self._version_of("i"))}
                     WHEN t.__file_date > DATE '{self.day}' THEN 'older'
                     WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
                     ELSE 'unchanged' END
@@ -730,11 +876,12 @@ class _Load:
         rejects = f"{wh}.{quote_ident(self.spec.schema)}.{quote_ident(self.spec.rejects_table)}"
         for ddl in table_ddl(self.spec, wh):
             self.con.execute(ddl)
-        self.con.execute(f"DELETE FROM {rejects} WHERE __file_date = DATE '{self.day}'")
+        self.con.execute(f"DELETE FROM {rejects} WHERE {self.partition}")
         if with_rejects and self.result.reject_failures:
+            app = "" if self.spec.app_column is None else f"{quote_literal(self.result.app_id)}, "
             self.con.execute(
-                f"INSERT INTO {rejects} SELECT DATE '{self.day}', ?, line, \"column\", rule, "
-                'value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
+                f"INSERT INTO {rejects} SELECT DATE '{self.day}', {app}?, line, \"column\", "
+                'rule, value, ?, now()::TIMESTAMP FROM rejects ORDER BY line, "column"',
                 [self.download.remote.path, self.run_id],
             )
 
@@ -759,7 +906,10 @@ class _Load:
             [self.download.remote.path],
         ).fetchall()[0][0]
         new = f"{target} WHERE __loaded_at = now()"
-        # repeats within the file: the last row (highest row id = file order) wins
+        # repeats within the file: the last row (highest row id = file order) wins, or the
+        # highest version and then the last row
+        version = quote_ident(spec.version_column) if spec.version_column else None
+        order = self._newer_first(version, "rowid")
         result.duplicates_dropped = int(
             con.execute(
                 f"""
@@ -768,7 +918,7 @@ class _Load:
                         SELECT {key} AS k FROM {new} GROUP BY ALL HAVING count(*) > 1
                     )
                     SELECT rowid FROM {new} AND {key} IN (SELECT k FROM repeated)
-                    QUALIFY rowid <> max(rowid) OVER (PARTITION BY {key})
+                    QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) > 1
                 )
                 """
             ).fetchall()[0][0]
@@ -789,12 +939,14 @@ class _Load:
         con, spec = self.con, self.spec
         key = quote_ident(spec.key)
         old = f"{target} WHERE __loaded_at <> now()"
+        version = quote_ident(spec.version_column) if spec.version_column else "NULL"
         pairs = con.sql(
             f"""
             SELECT n.rowid AS new_id, o.rowid AS old_id, n.__file_date AS new_date,
-                   o.__file_date AS old_date, n.{key} AS k
-            FROM (SELECT rowid, {key}, __file_date FROM {new}) n
-            JOIN (SELECT rowid, {key}, __file_date FROM {old}) o ON n.{key} = o.{key}
+                   o.__file_date AS old_date, n.{key} AS k, n.__v AS new_v, o.__v AS old_v
+            FROM (SELECT rowid, {key}, __file_date, {version} AS __v FROM {new}) n
+            JOIN (SELECT rowid, {key}, __file_date, {version} AS __v FROM {old}) o
+              ON n.{key} = o.{key}
             """
         ).to_arrow_table()
         if not pairs.num_rows:
@@ -804,7 +956,7 @@ class _Load:
         same_day = f"DATE '{self.day}'"
         decided = con.sql(  # noqa: F841 - read by DuckDB below
             f"""
-            SELECT p.new_id, p.old_id, CASE
+            SELECT p.new_id, p.old_id, CASE {self._version_cases("p.old_v", "p.new_v")}
                 WHEN p.old_date > p.new_date THEN 'older'
                 WHEN p.old_date < p.new_date THEN 'update'
                 WHEN s.k IS NOT NULL THEN 'update'

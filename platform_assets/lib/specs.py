@@ -9,6 +9,7 @@ assets; :mod:`platform_assets.lib.loading` loads a partition for any spec.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,14 @@ import pandera.pandas as pa
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 
 DATE_TOKEN = "{YYYYMMDD}"
+APP_TOKEN = "{APP_ID}"
+APP_FIELD = "__app_id"
+"""A ``source`` (or key part) holding the partition's app id, for sources with several apps."""
+DAY_FIELD = "__file_day"
+"""A ``source`` (or key part) holding the partition's file date as ``YYYYMMDD`` text."""
+PARTITION_FIELDS = (APP_FIELD, DAY_FIELD)
+APP_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+"""What an app id may look like: it stands in file names between underscores."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -81,6 +90,10 @@ class Column:
     type: str = "VARCHAR"
     source: str | None = None
     description: str = ""
+    utc_offset: str | None = None
+    """For TIMESTAMP text without an offset: the vendor's fixed offset (e.g. ``+01:00``)."""
+    decimal_comma: bool = False
+    """Numbers written with a decimal comma (``48,869``)."""
 
     @property
     def csv_name(self) -> str:
@@ -89,10 +102,14 @@ class Column:
     def select_sql(self) -> str:
         src = quote_ident(self.csv_name)
         kind = self.type.upper()
+        if self.decimal_comma:
+            src = f"replace({src}, ',', '.')"
         if kind == "VARCHAR":
             return src
         if kind == "TIMESTAMP":
             # ISO 8601 with or without an offset; stored as UTC (the connection runs in UTC)
+            if self.utc_offset:
+                src = f"({src} || {quote_literal(self.utc_offset)})"
             return f"CAST(CAST({src} AS TIMESTAMPTZ) AS TIMESTAMP)"
         return f"CAST({src} AS {self.type})"
 
@@ -134,7 +151,26 @@ class Md5Key:
         return "MD5(" + f" + '{self.separator}' + ".join(parts) + ")"
 
 
-TableColumn = Column | Md5Key
+@dataclass(frozen=True)
+class Extras:
+    """A JSON column holding the file's columns that the document does not list (custom fields
+    a vendor adds per customer): ``{"header": "value", ...}``, ``{}`` when there are none."""
+
+    name: str
+    description: str = ""
+    type: str = field(default="JSON", init=False)
+
+
+TableColumn = Column | Md5Key | Extras
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """What a remote file name says: the partition's date, app (if any), and compression."""
+
+    day: dt.date
+    app: str | None = None
+    gzip: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,7 +190,15 @@ class TableSpec:
     row_schema: pa.DataFrameSchema
     """Rules every CSV row must pass, over the CSV column names, on the raw text."""
     update_method: UpdateMethod = UpdateMethod.UPSERT
+    version_column: str | None = None
+    """UPSERT by version: of two rows with one key, the larger value of this (typed) column wins,
+    whatever order files arrive in; equal versions fall back to the newer file, then the later
+    row. None: the newer file wins, then the later row in a file."""
     dialect: CsvDialect = CsvDialect()
+    gzip_variant: bool = False
+    """The file may arrive as ``<name>.gz`` instead (loaded whichever is there, never both)."""
+    partition_timezone: str = "UTC"
+    """The time zone of the vendor's day (the daily partitions' time zone)."""
     reject_tolerance: float = 0.0
     """Share of a file's rows that may be rejected before the partition fails (0 = none)."""
     document: str = ""
@@ -165,8 +209,21 @@ class TableSpec:
                 raise ValueError(f"{self.table}: {name!r} is not a plain SQL identifier")
         if self.file_pattern.count(DATE_TOKEN) != 1:
             raise ValueError(f"{self.table}: file_pattern needs exactly one {DATE_TOKEN}")
-        if self.key not in {c.name for c in self.columns}:
+        if self.file_pattern.count(APP_TOKEN) > 1 or "/" in self.file_pattern:
+            raise ValueError(f"{self.table}: file_pattern is a file name with at most one app id")
+        names = {c.name for c in self.columns}
+        if self.key not in names:
             raise ValueError(f"{self.table}: key {self.key!r} is not a column")
+        if self.version_column is not None and self.version_column not in {
+            c.name for c in self.loaded_columns
+        }:
+            raise ValueError(f"{self.table}: version column {self.version_column!r} not loaded")
+        uses_app = any(isinstance(c, Column) and c.csv_name == APP_FIELD for c in self.columns)
+        if uses_app != self.has_app:
+            raise ValueError(
+                f"{self.table}: an app-partitioned table ({APP_TOKEN} in the file pattern) "
+                f"stores the app id in a column with source {APP_FIELD!r}, and only it"
+            )
         if not 0.0 <= self.reject_tolerance < 1.0:
             raise ValueError(f"{self.table}: reject_tolerance must be in [0, 1)")
         missing = set(self.csv_columns) - set(self.row_schema.columns)
@@ -188,22 +245,56 @@ class TableSpec:
         return f"{self.table}__rejects"
 
     @property
+    def has_app(self) -> bool:
+        """Partitioned by (date, app): one file per app and day."""
+        return APP_TOKEN in self.file_pattern
+
+    @property
+    def app_column(self) -> str | None:
+        for col in self.loaded_columns:
+            if col.csv_name == APP_FIELD:
+                return col.name
+        return None
+
+    @property
+    def extras_column(self) -> str | None:
+        return next((c.name for c in self.columns if isinstance(c, Extras)), None)
+
+    @property
     def file_regex(self) -> re.Pattern[str]:
-        head, tail = self.file_pattern.split(DATE_TOKEN)
-        return re.compile(rf"^{re.escape(head)}(?P<date>\d{{8}}){re.escape(tail)}$")
+        pattern = re.escape(self.file_pattern)
+        pattern = pattern.replace(re.escape(DATE_TOKEN), r"(?P<date>\d{8})")
+        pattern = pattern.replace(re.escape(APP_TOKEN), r"(?P<app>[A-Za-z0-9-]{1,64})")
+        gzip = r"(?P<gzip>\.gz)?" if self.gzip_variant else ""
+        return re.compile(rf"^{pattern}{gzip}$")
 
-    def file_name(self, day: dt.date) -> str:
-        return self.file_pattern.replace(DATE_TOKEN, day.strftime("%Y%m%d"))
+    def file_name(self, day: dt.date, app: str | None = None) -> str:
+        """The remote file name of one partition (uncompressed)."""
+        if self.has_app and (app is None or not APP_ID.match(app)):
+            raise ValueError(f"{self.qualified_name}: app id {app!r} is not valid")
+        name = self.file_pattern.replace(DATE_TOKEN, day.strftime("%Y%m%d"))
+        return name.replace(APP_TOKEN, app or "")
 
-    def file_date(self, name: str) -> dt.date | None:
-        """The date in a remote file name, or None when the name is not this table's file."""
+    def parse_file_name(self, name: str) -> FileRef | None:
+        """What a remote file name says, or None when it is not one of this table's files."""
         match = self.file_regex.match(name)
         if not match:
             return None
         try:
-            return dt.datetime.strptime(match["date"], "%Y%m%d").date()
+            day = dt.datetime.strptime(match["date"], "%Y%m%d").date()
         except ValueError:
             return None
+        groups = match.groupdict()
+        return FileRef(day=day, app=groups.get("app"), gzip=bool(groups.get("gzip")))
+
+    def file_date(self, name: str) -> dt.date | None:
+        """The date in a remote file name, or None when the name is not this table's file."""
+        ref = self.parse_file_name(name)
+        return ref.day if ref else None
+
+    def with_file_pattern(self, pattern: str | None) -> TableSpec:
+        """This spec reading files named by ``pattern`` (a per-table setting)."""
+        return dataclasses.replace(self, file_pattern=pattern) if pattern else self
 
     # -- columns ----------------------------------------------------------------------------
 
@@ -237,7 +328,7 @@ class TableSpec:
         for col in self.columns:
             if isinstance(col, Column):
                 names[col.csv_name] = None
-            else:
+            elif isinstance(col, Md5Key):
                 for part in col.parts:
                     names[part.source] = None
-        return tuple(names)
+        return tuple(n for n in names if n not in PARTITION_FIELDS)
