@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,8 @@ def sshd() -> Iterator[SshServer]:
 @pytest.fixture
 def remote_dir(sshd: SshServer, request: pytest.FixtureRequest) -> Path:
     """An empty folder on the SFTP server for this test."""
-    name = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:80]
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:60] + "_" + digest
     folder = sshd.remote_dir / name
     folder.mkdir()
     folder.chmod(0o755)

@@ -366,9 +366,9 @@ def load_partition(
             result.timings["inflate_s"] = time.perf_counter() - started
         con = _staging_connection(settings, work)
         try:
-            _Load(
-                con, spec, download, result, settings, run_id, tolerance, column_sources
-            ).run(warehouse_path)
+            _Load(con, spec, download, result, settings, run_id, tolerance, column_sources).run(
+                warehouse_path
+            )
         finally:
             con.close()
     if result.rows_rejected > 0 and result.rejected_share > tolerance:
@@ -838,6 +838,7 @@ class _Load:
             else "SELECT * FROM repeat_winners"
         )
         keyset = "key_counts WHERE n = 1" if once is not None else "repeated"
+        by_version = self._version_cases(self._version_of("t"), self._version_of("i"))
         con.execute(f"CREATE OR REPLACE TABLE {table} (k VARCHAR, action VARCHAR)")
         exists = _scalar(
             con,
@@ -857,7 +858,7 @@ class _Load:
                 WITH existing AS (
                     SELECT * FROM {target} WHERE {key} IN (SELECT k FROM {keyset})
                 ), incoming AS ({incoming})
-                SELECT i.{key}, CASE {self._version_cases(self._version_of("t"), self._version_of("i"))}
+                SELECT i.{key}, CASE {by_version}
                     WHEN t.__file_date > DATE '{self.day}' THEN 'older'
                     WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
                     ELSE 'unchanged' END

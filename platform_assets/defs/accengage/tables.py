@@ -1,0 +1,192 @@
+"""Accengage's three daily exports, as Accengage's SFTP interconnection guide documents them.
+
+Source: ``shared/seeds/002_9ca701afc5e10bd7.txt``. Files ``exportMessagesStatistics_{app-id}_
+{YYYYMMDD}.csv``, ``exportDevicesReactions_{app-id}_{YYYYMMDD}.csv`` and
+``exportDevices_{app-id}_{YYYYMMDD}.csv`` in ``ACCENGAGE_SFTP_REMOTE_DIR``, one per app and day,
+gzipped (``.csv.gz``) by the vendor after 24 hours: whichever is there loads, never both (the
+plain file while it exists). Semicolon separators, double-quoted fields, ``0``/``1`` flags
+(BOOLEAN), decimal commas in latitude/longitude/altitude (``48,869``), and dates in GMT+1 without
+an offset: stored as UTC (``2014-11-13 18:30:00`` -> ``17:30:00``); a partition's day is the
+vendor's GMT+1 day (the partitions' time zone is ``Etc/GMT-1``).
+
+Every table carries ``app_id`` (a brand has several apps, each with its own files: partitions are
+(date, app), so one app's day can be re-run alone). The client-id column's name differs per app
+(``[member_id]`` in the document): set it per app in ``ACCENGAGE_MEMBER_ID_COLUMNS``
+(``app=column,...``, default ``member_id``); it is stored as ``member_id``. Columns beyond the
+documented ones (custom data fields) are kept in the JSON column ``custom_data``.
+
+Keys (``__sync_key``, MD5 over the raw text, ``:``-separated, missing = ''), UPSERT:
+
+- ``message_statistics``: app + file date + ``message_id``. A file holds one day's counts per
+  message (reactions arriving the day after the send are in the next day's file, with 0 sent):
+  a message has one row per app and day, and summing the days gives its totals.
+- ``device_reactions``: app + ``device_id`` + ``message_id`` + ``sending_date``: one targeting of
+  a device by a message; a reaction reported in a later day's file updates that row.
+- ``devices``: app + ``device_id``: the device's latest known state; the newer file wins.
+"""
+
+from __future__ import annotations
+
+import pandera.pandas as pa
+
+from platform_assets.lib import checks
+from platform_assets.lib.specs import (
+    APP_FIELD,
+    DAY_FIELD,
+    Column,
+    CsvDialect,
+    Extras,
+    KeyPart,
+    Md5Key,
+    TableSpec,
+)
+
+DOCUMENT = "shared/seeds/002_9ca701afc5e10bd7.txt"
+SOURCE = "accengage"
+DIALECT = CsvDialect(delimiter=";")
+VENDOR_OFFSET = "+01:00"
+"""GMT+1, as the document says (a fixed offset: the document names no daylight-saving rule)."""
+PARTITION_TIMEZONE = "Etc/GMT-1"
+"""The IANA name of the fixed GMT+1 zone (POSIX signs are inverted)."""
+MEMBER_ID = "member_id"
+
+_KINDS: dict[str, tuple[Column, pa.Check | None]] = {
+    "text": (Column("_"), None),
+    "int": (Column("_", "BIGINT"), checks.integer()),
+    "flag": (Column("_", "BOOLEAN"), checks.boolean("1", "0")),
+    "date": (Column("_", "TIMESTAMP", utc_offset=VENDOR_OFFSET), checks.local_timestamp()),
+    "comma": (Column("_", "DOUBLE", decimal_comma=True), checks.number(decimal_comma=True)),
+}
+
+
+def _column(name: str, kind: str, description: str = "") -> Column:
+    proto = _KINDS[kind][0]
+    db_name = name.replace("-", "_")
+    return Column(
+        db_name,
+        proto.type,
+        source=name if db_name != name else None,
+        description=description,
+        utc_offset=proto.utc_offset,
+        decimal_comma=proto.decimal_comma,
+    )
+
+
+def _table(
+    table: str,
+    pattern: str,
+    description: str,
+    fields: tuple[tuple[str, str, bool], ...],
+    key_parts: tuple[str, ...],
+    key_reason: str,
+) -> TableSpec:
+    rules = {
+        name: checks.text(*([_KINDS[k][1]] if _KINDS[k][1] else []), required=required)
+        for name, k, required in fields
+    }
+    names = {APP_FIELD: "app", DAY_FIELD: "file date"}
+    return TableSpec(
+        source=SOURCE,
+        schema="accengage",
+        table=table,
+        description=(
+            f"{description} Loaded daily per app from {pattern} (or .csv.gz); UPSERT on "
+            f"__sync_key = MD5({' : '.join(names.get(p, p) for p in key_parts)}): {key_reason}"
+        ),
+        file_pattern=pattern.replace("{app-id}", "{APP_ID}").replace("{date}", "{YYYYMMDD}"),
+        columns=(
+            Column("app_id", source=APP_FIELD, description="Accengage app id (from the file name)."),
+            *(_column(n, k) for n, k, _ in fields),
+            Extras("custom_data", description="Columns the document does not list, as JSON."),
+            Md5Key(
+                "__sync_key",
+                tuple(KeyPart(p) for p in key_parts),
+                description="UPSERT key: MD5 of "
+                + " + ':' + ".join(names.get(p, p) for p in key_parts)
+                + ".",
+            ),
+        ),
+        key="__sync_key",
+        row_schema=pa.DataFrameSchema(rules, name=f"accengage_{table}_csv"),
+        dialect=DIALECT,
+        gzip_variant=True,
+        partition_timezone=PARTITION_TIMEZONE,
+        document=DOCUMENT,
+    )
+
+
+MESSAGE_STATISTICS = _table(
+    "message_statistics",
+    "exportMessagesStatistics_{app-id}_{date}.csv",
+    "Accengage message statistics: one row per message (push, in-app, automated...) per app and "
+    "day, with that day's targets, bounces, messages sent and reactions (GMT+1 day).",
+    (
+        ("message_id", "text", True),
+        ("message_name", "text", False),
+        ("message_type", "text", False),
+        ("campaign_id", "text", False),
+        ("campaign_name", "text", False),
+        ("send_date", "date", False),
+        ("number_of_targets", "int", False),
+        ("number_of_bounces", "int", False),
+        ("number_of_messages_sent", "int", False),
+        ("number_of_reactions", "int", False),
+    ),
+    (APP_FIELD, DAY_FIELD, "message_id"),
+    "the file holds one day's counts per message.",
+)
+DEVICE_REACTIONS = _table(
+    "device_reactions",
+    "exportDevicesReactions_{app-id}_{date}.csv",
+    "Accengage device reactions: one row per device a message targeted, with opt-in, bounce "
+    "and whether and when the device reacted.",
+    (
+        (MEMBER_ID, "text", False),
+        ("device_id", "text", True),
+        ("message_id", "text", True),
+        ("message_name", "text", False),
+        ("campaign_id", "text", False),
+        ("campaign_name", "text", False),
+        ("optin", "flag", False),
+        ("bounce", "flag", False),
+        ("reaction", "flag", False),
+        ("sending_date", "date", True),
+        ("reaction_date", "date", False),
+    ),
+    (APP_FIELD, "device_id", "message_id", "sending_date"),
+    "one targeting of a device; a later reaction updates it.",
+)
+DEVICES = _table(
+    "devices",
+    "exportDevices_{app-id}_{date}.csv",
+    "Accengage devices: the latest known state of each device that opened an app (visits, "
+    "install and last open, model, OS, language, location, push opt-ins, client id, custom data).",
+    (
+        ("device_id", "text", True),
+        ("IDFA", "text", False),
+        ("token", "text", False),
+        ("number_of_visits", "int", False),
+        ("install_date", "date", False),
+        ("last_opened", "date", False),
+        ("device_model", "text", False),
+        ("os_version", "text", False),
+        ("language", "text", False),
+        ("bundle_version", "text", False),
+        ("latitude", "comma", False),
+        ("longitude", "comma", False),
+        ("altitude", "comma", False),
+        ("geolocation_date", "date", False),
+        ("sdk_version", "text", False),
+        ("feedback", "int", False),
+        ("timezone", "text", False),
+        ("system_push_opt-in", "flag", False),
+        ("enabled_push", "flag", False),
+        ("enabled_inapps", "flag", False),
+        ("country_code", "text", False),
+        (MEMBER_ID, "text", False),
+    ),
+    (APP_FIELD, "device_id"),
+    "a device's latest state; the newer file wins.",
+)
+
+TABLES: tuple[TableSpec, ...] = (MESSAGE_STATISTICS, DEVICE_REACTIONS, DEVICES)

@@ -1,0 +1,345 @@
+"""Postscript, ASAPP and Accengage tables: real sshd, real DuckDB file, expectations computed
+from the documents (hashlib for keys, the csv/gzip modules for files), not from the platform."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from platform_assets.defs.accengage.tables import TABLES as ACCENGAGE
+from platform_assets.defs.asapp.tables import TABLES as ASAPP
+from platform_assets.defs.postscript.tables import TABLES as POSTSCRIPT
+from platform_assets.lib.loading import (
+    BadFileError,
+    LoaderSettings,
+    RejectsExceeded,
+    RemoteFileMissing,
+    load_partition,
+)
+from platform_assets.lib.specs import TableSpec
+from platform_assets_tests.conftest import make_sftp
+from platform_assets_tests.vendorfiles import (
+    ACCENGAGE_HEADERS,
+    ASAPP_HEADERS,
+    POSTSCRIPT_HEADERS,
+    POSTSCRIPT_KEYS,
+    Row,
+    accengage_name,
+    accengage_row,
+    asapp_key,
+    asapp_row,
+    md5_key,
+    postscript_row,
+    write_rows,
+)
+
+D1 = dt.date(2026, 10, 1)
+D2 = dt.date(2026, 10, 2)
+APP = "6"
+SPECS = {s.qualified_name: s for s in (*POSTSCRIPT, *ASAPP, *ACCENGAGE)}
+LINEAGE = ["__file_date", "__source_file", "__loaded_at"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """How the documents say one table's file looks."""
+
+    name: str  # schema.table
+
+    @property
+    def spec(self) -> TableSpec:
+        return SPECS[self.name]
+
+    @property
+    def vendor(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".")[1]
+
+    @property
+    def header(self) -> list[str]:
+        return {"postscript": POSTSCRIPT_HEADERS, "asapp": ASAPP_HEADERS}.get(
+            self.vendor, ACCENGAGE_HEADERS
+        )[self.table]
+
+    @property
+    def delimiter(self) -> str:
+        return ";" if self.vendor == "accengage" else ","
+
+    @property
+    def app(self) -> str | None:
+        return APP if self.vendor == "accengage" else None
+
+    def file_name(self, day: dt.date, app: str | None = None) -> str:
+        ymd = day.strftime("%Y%m%d")
+        if self.vendor == "accengage":
+            return accengage_name(self.table, app or APP, ymd)
+        return f"{self.vendor}_{self.table}_{ymd}.csv"
+
+    def row(self, i: int = 0, **kw: str | None) -> Row:
+        """A valid row; ``i`` makes its key distinct."""
+        if self.vendor == "postscript":
+            key = POSTSCRIPT_KEYS[self.table]
+            return postscript_row(self.table, **{key: f"k-{i}", **kw})
+        if self.vendor == "asapp":
+            field = {
+                "call_metadata": "customer_id",
+                "transcripts": "conversation_externalId",
+                "transactions": "product_id",
+            }[self.table]
+            return asapp_row(self.table, **{field: f"id-{i}", **kw})
+        field = "message_id" if self.table == "message_statistics" else "device_id"
+        return accengage_row(self.table, **{field: f"id-{i}", **kw})
+
+    def key(self, row: Row, day: dt.date, app: str | None = None) -> str:
+        """The row's key in the table, computed independently from the spec's docstrings."""
+        if self.vendor == "postscript":
+            return row[POSTSCRIPT_KEYS[self.table]]  # type: ignore[return-value]
+        if self.vendor == "asapp":
+            return asapp_key(self.table, row)
+        app = app or APP
+        if self.table == "message_statistics":
+            return md5_key(app, day.strftime("%Y%m%d"), row["message_id"])
+        if self.table == "device_reactions":
+            return md5_key(app, row["device_id"], row["message_id"], row["sending_date"])
+        return md5_key(app, row["device_id"])
+
+    @property
+    def key_column(self) -> str:
+        return POSTSCRIPT_KEYS[self.table] if self.vendor == "postscript" else "__sync_key"
+
+    def put(
+        self, folder: Path, day: dt.date, rows: list[Row], app: str | None = None, **kw
+    ) -> Path:
+        header = kw.pop("header", self.header)
+        name = self.file_name(day, app) + (".gz" if kw.get("compress") else "")
+        return write_rows(folder / name, header, rows, delimiter=self.delimiter, **kw)
+
+    def load(self, sftp, warehouse: str, day: dt.date, app: str | None = None, **kw):
+        return load_partition(self.spec, day, sftp, warehouse, app_id=app or self.app, **kw)
+
+
+ALL = [Table(name) for name in SPECS]
+FREE_TEXT = {  # a free-text column per table, for quoting tests
+    "fct_attribution": "ACTION_TYPE",
+    "dim_messages": "TEXT",
+    "fct_messages": "DIRECTION",
+    "dim_platform_action_details": "ACTION_DATA",
+    "dim_platform_actions": "ACTION_TYPE",
+    "dim_shops": "ENTITY_NAME",
+    "dim_subscribers": "DO_NOT_SEND_REASON",
+    "call_metadata": "disposition_notes",
+    "transcripts": "text",
+    "transactions": "product_name",
+    "message_statistics": "message_name",
+    "device_reactions": "campaign_name",
+    "devices": "device_model",
+}
+IDS = [t.name for t in ALL]
+
+
+def query(warehouse: str, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(warehouse, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def dump(warehouse: str, t: Table) -> list[tuple]:
+    return query(warehouse, f'SELECT * FROM {t.name} ORDER BY "{t.key_column}"')
+
+
+def columns(warehouse: str, t: Table) -> list[str]:
+    return [
+        r[0]
+        for r in query(
+            warehouse,
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [t.vendor, t.table],
+        )
+    ]
+
+
+# -- every table ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_loads_documented_columns_idempotently(t: Table, sftp, remote_dir, warehouse):
+    rows = [t.row(i) for i in range(3)]
+    t.put(remote_dir, D1, rows)
+    first = t.load(sftp, warehouse, D1)
+    assert (first.rows_read, first.rows_inserted, first.rows_rejected) == (3, 3, 0)
+    expected_cols = [c.replace("-", "_") for c in t.header]
+    if t.vendor == "accengage":
+        expected_cols = ["app_id", *expected_cols, "custom_data", "__sync_key"]
+    elif t.vendor == "asapp":
+        expected_cols = [*expected_cols, "__sync_key"]
+    assert columns(warehouse, t) == [*expected_cols, *LINEAGE]
+    keys = query(warehouse, f'SELECT "{t.key_column}" FROM {t.name} ORDER BY 1')
+    assert [k for (k,) in keys] == sorted(t.key(r, D1) for r in rows)
+    before = dump(warehouse, t)
+    again = t.load(sftp, warehouse, D1)
+    assert (again.rows_inserted, again.rows_updated, again.rows_unchanged) == (0, 0, 3)
+    assert dump(warehouse, t) == before  # a re-run changes nothing, not even __loaded_at
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_quoting_newlines_bom_reordered_and_extra_columns(t: Table, sftp, remote_dir, warehouse):
+    text_col = FREE_TEXT[t.table]
+    tricky = f'line one{t.delimiter} "quoted"\nline two'
+    rows = [t.row(0, **{text_col: tricky}), t.row(1)]
+    header = [*reversed(t.header), "custom_field"]
+    for r in rows:
+        r["custom_field"] = "x;y"
+    t.put(remote_dir, D1, rows, header=header, bom=True, quote_all=True)
+    result = t.load(sftp, warehouse, D1)
+    assert result.rows_inserted == 2 and result.extra_columns == ["custom_field"]
+    db_col = text_col.replace("-", "_")
+    values = query(warehouse, f'SELECT "{db_col}" FROM {t.name} ORDER BY "{t.key_column}"')
+    assert tricky in [v for (v,) in values]
+    if t.vendor == "accengage":  # undocumented columns are kept, as JSON
+        custom = query(warehouse, f"SELECT custom_data->>'custom_field' FROM {t.name}")
+        assert custom == [("x;y",), ("x;y",)]
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_repeated_key_in_a_file_keeps_the_winner(t: Table, sftp, remote_dir, warehouse):
+    text_col = "ENTITY_NAME" if t.table == "dim_shops" else None
+    first, last = t.row(0), t.row(0)
+    if t.vendor == "postscript":
+        # the later _UPDATED_AT wins even when it comes first in the file
+        text_col = "ENTITY_NAME" if t.table == "dim_shops" else "SHOP_ID"
+        first = t.row(0, _UPDATED_AT="2026-10-01T12:00:05Z", **{text_col: "winner"})
+        last = t.row(0, _UPDATED_AT="2026-10-01T12:00:00Z", **{text_col: "loser"})
+    else:
+        text_col = {
+            "call_metadata": "customer_type",
+            "transcripts": "text",
+            "transactions": "customer_category",
+            "message_statistics": "message_name",
+            "device_reactions": "message_name",
+            "devices": "device_model",
+        }[t.table]
+        first[text_col] = "loser"
+        last[text_col] = "winner"
+    t.put(remote_dir, D1, [first, t.row(1), last])
+    result = t.load(sftp, warehouse, D1)
+    assert result.duplicates_dropped == 1
+    got = query(
+        warehouse,
+        f'SELECT "{text_col}" FROM {t.name} WHERE "{t.key_column}" = ?',
+        [t.key(first, D1)],
+    )
+    assert got == [("winner",)]
+
+
+# -- update methods: same data twice, out of order ----------------------------------------------
+
+
+@pytest.mark.parametrize("t", [t for t in ALL if t.vendor == "postscript"], ids=lambda t: t.name)
+def test_postscript_latest_updated_at_wins_in_any_file_order(t: Table, sftp, remote_dir, tmp_path):
+    key = POSTSCRIPT_KEYS[t.table]
+    col = "ENTITY_NAME" if t.table == "dim_shops" else "SHOP_ID"
+    newer = t.row(0, _UPDATED_AT="2026-10-01T12:00:00Z", **{col: "new"})
+    older = t.row(0, _UPDATED_AT="2026-09-30T12:00:00Z", **{col: "old"})
+    # the day-2 file re-sends an older version of the row (late, stale export)
+    t.put(remote_dir, D1, [newer, t.row(1)])
+    t.put(remote_dir, D2, [older])
+    states = []
+    for order in ((D1, D2), (D2, D1), (D1, D2, D1, D2)):
+        wh = str(tmp_path / f"wh_{len(states)}.duckdb")
+        for day in order:
+            t.load(sftp, wh, day)
+        states.append(query(wh, f'SELECT "{key}", "{col}", _UPDATED_AT FROM {t.name} ORDER BY 1'))
+    assert states[0] == states[1] == states[2]
+    assert states[0][0][:2] == ("k-0", "new")
+
+
+@pytest.mark.parametrize(
+    "t",
+    [t for t in ALL if t.table in ("call_metadata", "transcripts", "transactions", "devices")],
+    ids=lambda t: t.name,
+)
+def test_newer_file_wins_in_any_order(t: Table, sftp, remote_dir, tmp_path):
+    col = {
+        "devices": "device_model",
+        "transcripts": "text",
+        "transactions": "customer_category",
+    }.get(t.table, "customer_type")
+    t.put(remote_dir, D1, [t.row(0, **{col: "day1"}), t.row(1, **{col: "other"})])
+    t.put(remote_dir, D2, [t.row(0, **{col: "day2"})])
+    states = []
+    for order in ((D1, D2), (D2, D1), (D2, D1, D2)):
+        wh = str(tmp_path / f"wh_{len(states)}.duckdb")
+        for day in order:
+            t.load(sftp, wh, day)
+        states.append(query(wh, f'SELECT "{col}", __file_date FROM {t.name} ORDER BY 1'))
+    assert states[0] == states[1] == states[2] == [("day2", D2), ("other", D1)]
+
+
+# -- each rule failing once ---------------------------------------------------------------------
+
+FAILURES = [
+    # (table, column, bad value, rule)
+    ("postscript.fct_attribution", "ATTRIBUTION_ID", None, "not_nullable"),
+    ("postscript.fct_attribution", "AMOUNT_IN_CENTS", "25.99", "integer"),
+    ("postscript.fct_attribution", "COUPON_USED", "yes", "boolean(true/false/t/f/1/0)"),
+    ("postscript.fct_attribution", "ORDER_CREATED_AT", "2026-02-30 10:00:00", "iso8601_timestamp"),
+    ("postscript.dim_messages", "_UPDATED_AT", None, "not_nullable"),
+    ("postscript.dim_subscribers", "DO_NOT_SEND", "N", "boolean(true/false/t/f/1/0)"),
+    ("asapp.call_metadata", "customer_id", "NULL", "not_nullable"),
+    ("asapp.call_metadata", "call_start", "2020-01-03T20:02:13+02:00", "iso8601_utc_timestamp"),
+    ("asapp.call_metadata", "call_end", "2020-01-03T20:00:00Z", "call_end_not_before_call_start"),
+    ("asapp.call_metadata", "survey_offered", "yes", "boolean(true/false)"),
+    ("asapp.call_metadata", "time_in_queue", "6.5", "integer"),
+    ("asapp.call_metadata", "caller_account_value", "12,50", "decimal(18,4)"),
+    ("asapp.transcripts", "sender_role", "system", "one_of(agent,customer,bot)"),
+    ("asapp.transcripts", "text", "", "not_nullable"),
+    ("asapp.transactions", "issue_id", None, "one_of_present(external_customer_id,issue_id)"),
+    ("asapp.transactions", "transaction_value_one_time", "$65", "number"),
+    ("asapp.transactions", "product_quantity", None, "not_nullable"),
+    ("accengage.message_statistics", "number_of_targets", "54 000", "integer"),
+    (
+        "accengage.message_statistics",
+        "send_date",
+        "2014-11-13T18:30:00Z",
+        "local_timestamp_no_offset",
+    ),
+    ("accengage.device_reactions", "reaction", "true", "boolean(1/0)"),
+    ("accengage.device_reactions", "device_id", None, "not_nullable"),
+    ("accengage.devices", "latitude", "48.869", "decimal_comma_number"),
+]
+
+
+@pytest.mark.parametrize(
+    "name,column,value,rule", FAILURES, ids=[f"{f[0]}:{f[3]}" for f in FAILURES]
+)
+def test_each_rule_fails_once(name, column, value, rule, sftp, remote_dir, warehouse):
+    t = Table(name)
+    bad = t.row(1, **{column: value})
+    if rule.startswith("one_of_present"):
+        bad["external_customer_id"] = None
+    t.put(remote_dir, D1, [t.row(0), bad, t.row(2)])
+    with pytest.raises(RejectsExceeded) as info:
+        t.load(sftp, warehouse, D1)
+    message = str(info.value)
+    assert t.file_name(D1) in message and "line 3" in message and rule in message
+    assert query(warehouse, f"SELECT count(*) FROM {t.name}") == [(0,)]  # nothing written
+    rejects = query(
+        warehouse,
+        f'SELECT line, "column", rule FROM {t.vendor}.{t.table}__rejects ORDER BY "column"',
+    )
+    expected_columns = {column}
+    if rule.startswith("one_of_present"):
+        expected_columns = {"external_customer_id", "issue_id"}
+    if rule.endswith("not_before_call_start"):
+        expected_columns = {"call_end", "call_start"}
+    assert {r[1] for r in rejects} == expected_columns
+    assert {(r[0], r[2]) for r in rejects} == {(3, rule)}
