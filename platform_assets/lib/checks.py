@@ -105,7 +105,8 @@ def boolean(true: str = "true", false: str = "false", *, case_sensitive: bool = 
 def boolean_any() -> pa.Check:
     """A boolean as a warehouse export writes it: true/false, t/f or 1/0, any case."""
     return pa.Check.str_matches(
-        r"(?i)^(true|false|t|f|1|0)$", name="boolean(true/false/t/f/1/0)",
+        r"(?i)^(true|false|t|f|1|0)$",
+        name="boolean(true/false/t/f/1/0)",
         error="boolean(true/false/t/f/1/0)",
     )
 

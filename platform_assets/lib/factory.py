@@ -1,8 +1,7 @@
 """Build Dagster assets, checks and lineage from table specs (one builder for every table)."""
 
-import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -15,8 +14,19 @@ from platform_assets.lib.loading import (
     RejectsExceeded,
     load_partition,
 )
+from platform_assets.lib.partitions import parse_partition_key
 from platform_assets.lib.sftp import SFTPError, SFTPResource, SFTPTransientError
-from platform_assets.lib.specs import Md5Key, TableSpec
+from platform_assets.lib.specs import (
+    APP_TOKEN,
+    DATE_TOKEN,
+    PARTITION_FIELDS,
+    Extras,
+    Md5Key,
+    TableSpec,
+)
+
+ColumnSources = Mapping[str, Mapping[str, str]]
+"""Per app: documented column -> the header it has in that app's files."""
 
 SCHEMA_CHECK = "pandera_schema"
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -46,11 +56,14 @@ def remote_file_key(spec: TableSpec) -> dg.AssetKey:
 
 
 def remote_file_spec(spec: TableSpec) -> dg.AssetSpec:
+    pattern = spec.file_pattern.replace(DATE_TOKEN, "YYYYMMDD").replace(APP_TOKEN, "{app-id}")
+    per = "app and day" if spec.has_app else "day"
+    gz = " (or .gz)" if spec.gzip_variant else ""
     return dg.AssetSpec(
         key=remote_file_key(spec),
         description=(
-            f"{spec.source} SFTP export {spec.file_pattern.replace('{YYYYMMDD}', 'YYYYMMDD')}, "
-            f"one file per day in {spec.source.upper()}_SFTP_REMOTE_DIR (external; read-only)."
+            f"{spec.source} SFTP export {pattern}{gz}, one file per {per} in "
+            f"{spec.source.upper()}_SFTP_REMOTE_DIR (external; read-only)."
         ),
         group_name=spec.source,
         kinds={"sftp", "csv"},
@@ -64,6 +77,8 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
     for c in spec.columns:
         if isinstance(c, Md5Key):
             desc = f"{c.formula}. {c.description}".strip()
+        elif isinstance(c, Extras) or c.csv_name in PARTITION_FIELDS:
+            desc = c.description
         else:
             desc = f"CSV column {c.csv_name}. {c.description}".strip()
         cols.append(dg.TableColumn(c.name, c.type, description=desc))
@@ -90,6 +105,8 @@ def _materialization_metadata(spec: TableSpec, result: LoadResult) -> dict[str, 
         "rows_skipped_newer_in_table": result.rows_skipped_older,
         "table_rows_total": result.table_rows,
         "extra_csv_columns": dg.MetadataValue.json(result.extra_columns),
+        **({"app_id": result.app_id} if result.app_id else {}),
+        **({"inflated_bytes": result.inflated_bytes} if result.inflated_bytes else {}),
         **{f"seconds_{k.removesuffix('_s')}": round(v, 3) for k, v in result.timings.items()},
     }
 
@@ -116,9 +133,14 @@ def _check_result(spec: TableSpec, result: LoadResult, tolerance: float) -> dg.A
 
 
 def build_table_asset(
-    spec: TableSpec, partitions_def: dg.PartitionsDefinition
+    spec: TableSpec,
+    partitions_def: dg.PartitionsDefinition,
+    column_sources: ColumnSources | None = None,
 ) -> dg.AssetsDefinition:
-    """The asset that loads ``spec``'s daily files, with its pandera check (blocking)."""
+    """The asset that loads ``spec``'s daily files, with its pandera check (blocking).
+
+    ``column_sources``: per app id, documented column -> header in that app's files."""
+    renames = {app: dict(cols) for app, cols in (column_sources or {}).items()}
     sftp_key = sftp_resource_key(spec.source)
 
     @dg.asset(
@@ -148,6 +170,8 @@ def build_table_asset(
             "file_pattern": spec.file_pattern,
             "key": spec.key,
             "update_method": spec.update_method.value,
+            **({"version_column": spec.version_column} if spec.version_column else {}),
+            **({"column_names_by_app": dg.MetadataValue.json(renames)} if renames else {}),
             "document": spec.document,
         },
         pool=WAREHOUSE_POOL,
@@ -157,7 +181,7 @@ def build_table_asset(
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         sftp: SFTPResource = getattr(context.resources, sftp_key)
         warehouse: DuckDBResource = context.resources.duckdb
-        day = dt.date.fromisoformat(context.partition_key)
+        day, app = parse_partition_key(context.partition_key)
         tolerance = (
             spec.reject_tolerance if config.reject_tolerance is None else config.reject_tolerance
         )
@@ -170,6 +194,8 @@ def build_table_asset(
                 run_id=context.run.run_id,
                 log=context.log,
                 reject_tolerance=tolerance,
+                app_id=app,
+                column_sources=renames.get(app or ""),
             )
         except RejectsExceeded as exc:
             yield _check_result(spec, exc.result, tolerance)
@@ -199,10 +225,12 @@ def build_table_asset(
 
 
 def build_source_assets(
-    specs: Sequence[TableSpec], partitions_def: dg.PartitionsDefinition
+    specs: Sequence[TableSpec],
+    partitions_def: dg.PartitionsDefinition,
+    column_sources: ColumnSources | None = None,
 ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """Table assets plus the external SFTP-file assets that feed them."""
     return [
         *(remote_file_spec(s) for s in specs),
-        *(build_table_asset(s, partitions_def) for s in specs),
+        *(build_table_asset(s, partitions_def, column_sources) for s in specs),
     ]

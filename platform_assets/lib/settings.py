@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from platform_assets.lib.sftp import SFTPResource
+from platform_assets.lib.specs import APP_ID, TableSpec
 
 VENDOR_PREFIXES = ("ATTENTIVE", "POSTSCRIPT", "ASAPP", "ACCENGAGE")
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
@@ -66,3 +67,37 @@ def start_date() -> str:
             f"PLATFORM_START_DATE must be a date as YYYY-MM-DD, got {value!r}"
         ) from None
     return value
+
+
+def app_ids(prefix: str) -> list[str]:
+    """The vendor's app ids (``<prefix>_APP_IDS``, comma-separated), checked: an app id stands
+    in remote file names, so only letters, digits and ``-`` are accepted."""
+    raw = os.environ.get(f"{prefix}_APP_IDS", "")
+    ids = [a.strip() for a in raw.split(",") if a.strip()]
+    bad = [a for a in ids if not APP_ID.match(a)]
+    if bad:
+        raise ValueError(f"{prefix}_APP_IDS: {bad} are not app ids (letters, digits, '-')")
+    return list(dict.fromkeys(ids))
+
+
+def column_names_by_app(prefix: str, column: str) -> dict[str, dict[str, str]]:
+    """Per-app header of a documented column (``<prefix>_<COLUMN>_COLUMNS``, ``app=header,...``),
+    e.g. ``ACCENGAGE_MEMBER_ID_COLUMNS="6=member_id,7=customer_ref"``."""
+    variable = f"{prefix}_{column.upper()}_COLUMNS"
+    result: dict[str, dict[str, str]] = {}
+    for item in filter(None, (i.strip() for i in os.environ.get(variable, "").split(","))):
+        app, sep, header = (p.strip() for p in item.partition("="))
+        if not sep or not APP_ID.match(app) or not header:
+            raise ValueError(f"{variable}: {item!r} is not app=header")
+        result[app] = {column: header}
+    return result
+
+
+def file_pattern(prefix: str, table: str) -> str | None:
+    """A table's file pattern override (``<prefix>_<TABLE>_FILE_PATTERN``), if set."""
+    return os.environ.get(f"{prefix}_{table.upper()}_FILE_PATTERN") or None
+
+
+def configured_tables(prefix: str, tables: tuple[TableSpec, ...]) -> tuple[TableSpec, ...]:
+    """The source's table specs with their file patterns as configured (per-table setting)."""
+    return tuple(t.with_file_pattern(file_pattern(prefix, t.table)) for t in tables)

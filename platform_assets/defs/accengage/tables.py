@@ -95,7 +95,7 @@ def _table(
         ),
         file_pattern=pattern.replace("{app-id}", "{APP_ID}").replace("{date}", "{YYYYMMDD}"),
         columns=(
-            Column("app_id", source=APP_FIELD, description="Accengage app id (from the file name)."),
+            Column("app_id", source=APP_FIELD, description="Accengage app id (file name)."),
             *(_column(n, k) for n, k, _ in fields),
             Extras("custom_data", description="Columns the document does not list, as JSON."),
             Md5Key(
