@@ -226,5 +226,5 @@ def test_daily_schedule_loads_the_previous_day():
     schedule = build_daily_schedule("attentive", TABLES, PARTITIONS)
     tick = dt.datetime(2026, 10, 2, 7, 0, tzinfo=dt.UTC)
     with dg.build_schedule_context(scheduled_execution_time=tick) as context:
-        request = schedule(context)
+        [request] = schedule(context)
     assert request.partition_key == "2026-10-01"

@@ -343,3 +343,230 @@ def test_each_rule_fails_once(name, column, value, rule, sftp, remote_dir, wareh
         expected_columns = {"call_end", "call_start"}
     assert {r[1] for r in rejects} == expected_columns
     assert {(r[0], r[2]) for r in rejects} == {(3, rule)}
+
+
+# -- Accengage specifics ------------------------------------------------------------------------
+
+DEVICES = Table("accengage.devices")
+STATS = Table("accengage.message_statistics")
+REACTIONS = Table("accengage.device_reactions")
+
+
+def test_accengage_gmt1_dates_decimal_commas_and_flags(sftp, remote_dir, warehouse):
+    row = DEVICES.row(0, latitude="-48,8691", longitude="2", altitude="2587,5")
+    DEVICES.put(remote_dir, D1, [row])
+    DEVICES.load(sftp, warehouse, D1)
+    got = query(
+        warehouse,
+        "SELECT app_id, install_date, latitude, longitude, altitude, system_push_opt_in, "
+        "enabled_inapps, number_of_visits, member_id FROM accengage.devices",
+    )
+    # 2014-11-13 18:30:00 GMT+1 is 17:30:00 UTC
+    assert got == [
+        ("6", dt.datetime(2014, 11, 13, 17, 30), -48.8691, 2.0, 2587.5, True, False, 34, "1425")
+    ]
+
+
+def test_accengage_apps_are_separate_partitions(sftp, remote_dir, warehouse):
+    """Two apps' files of one day load and re-run independently; the client-id column's name
+    is set per app and stored as member_id."""
+    ios = [REACTIONS.row(i) for i in range(2)]
+    android = [REACTIONS.row(i) for i in range(3)]
+    header_android = ["client_ref" if h == "member_id" else h for h in REACTIONS.header]
+    for r in android:
+        r["client_ref"] = "and-" + r["member_id"]
+    REACTIONS.put(remote_dir, D1, ios, app="ios")
+    REACTIONS.put(remote_dir, D1, android, app="android", header=header_android)
+    REACTIONS.load(sftp, warehouse, D1, app="ios")
+    second = REACTIONS.load(
+        sftp, warehouse, D1, app="android", column_sources={"member_id": "client_ref"}
+    )
+    assert second.rows_inserted == 3
+    counts = query(
+        warehouse,
+        "SELECT app_id, count(*), min(member_id) FROM accengage.device_reactions GROUP BY 1 "
+        "ORDER BY 1",
+    )
+    assert counts == [("android", 3, "and-1425"), ("ios", 2, "1425")]
+    keys = {k for (k,) in query(warehouse, "SELECT __sync_key FROM accengage.device_reactions")}
+    assert keys == {REACTIONS.key(r, D1, "ios") for r in ios} | {
+        REACTIONS.key(r, D1, "android") for r in android
+    }
+    # re-running one app's day touches that app only
+    before = query(warehouse, "SELECT * FROM accengage.device_reactions WHERE app_id = 'ios'")
+    rerun = REACTIONS.load(
+        sftp, warehouse, D1, app="android", column_sources={"member_id": "client_ref"}
+    )
+    assert rerun.rows_unchanged == 3
+    assert query(warehouse, "SELECT * FROM accengage.device_reactions WHERE app_id = 'ios'") == (
+        before
+    )
+    # without the app's column name, the file lacks a documented column
+    with pytest.raises(BadFileError, match="member_id"):
+        REACTIONS.load(sftp, warehouse, D1, app="android")
+
+
+def test_accengage_rejects_are_per_app(sftp, remote_dir, warehouse):
+    STATS.put(remote_dir, D1, [STATS.row(0)], app="a1")
+    STATS.put(remote_dir, D1, [STATS.row(0, number_of_targets="x")], app="a2")
+    STATS.load(sftp, warehouse, D1, app="a1")
+    with pytest.raises(RejectsExceeded):
+        STATS.load(sftp, warehouse, D1, app="a2")
+    assert query(
+        warehouse, "SELECT app_id, line, rule FROM accengage.message_statistics__rejects"
+    ) == [("a2", 2, "integer")]
+    assert query(warehouse, "SELECT app_id FROM accengage.message_statistics") == [("a1",)]
+
+
+def test_accengage_statistics_keep_one_row_per_day(sftp, remote_dir, warehouse):
+    """The same message on two days: two rows (each file holds that day's counts)."""
+    STATS.put(remote_dir, D1, [STATS.row(0, number_of_reactions="25000")])
+    STATS.put(remote_dir, D2, [STATS.row(0, number_of_messages_sent="0", number_of_reactions="50")])
+    STATS.load(sftp, warehouse, D2)
+    STATS.load(sftp, warehouse, D1)
+    got = query(
+        warehouse,
+        "SELECT __file_date, number_of_messages_sent, number_of_reactions "
+        "FROM accengage.message_statistics ORDER BY 1",
+    )
+    assert got == [(D1, 50000, 25000), (D2, 0, 50)]
+
+
+def test_accengage_gzip_is_loaded_when_the_plain_file_is_gone(sftp, remote_dir, warehouse):
+    rows = [STATS.row(i) for i in range(3)]
+    STATS.put(remote_dir, D1, rows, compress=True)
+    result = STATS.load(sftp, warehouse, D1)
+    assert result.rows_inserted == 3
+    assert result.download.remote.name == STATS.file_name(D1) + ".gz"
+    assert result.inflated_bytes == len(
+        gzip.decompress((remote_dir / (STATS.file_name(D1) + ".gz")).read_bytes())
+    )
+
+
+def test_accengage_plain_file_wins_over_gzip_never_both(sftp, remote_dir, warehouse):
+    STATS.put(remote_dir, D1, [STATS.row(0)])
+    STATS.put(remote_dir, D1, [STATS.row(0), STATS.row(1)], compress=True)
+    result = STATS.load(sftp, warehouse, D1)
+    assert result.rows_read == 1 and result.download.remote.name == STATS.file_name(D1)
+    assert query(warehouse, "SELECT __source_file FROM accengage.message_statistics") == [
+        (str(remote_dir / STATS.file_name(D1)),)
+    ]
+
+
+def test_accengage_gzip_bomb_is_refused(sftp, remote_dir, warehouse):
+    path = remote_dir / (STATS.file_name(D1) + ".gz")
+    header = ";".join(STATS.header).encode() + b"\n"
+    with gzip.open(path, "wb") as fh:
+        fh.write(header)
+        fh.write(b"\n" * (4 * 1024 * 1024))  # 4 MiB of nothing, ~4 KiB compressed
+    assert path.stat().st_size < 64 * 1024
+    settings = LoaderSettings(max_inflated_bytes=1024 * 1024)
+    with pytest.raises(BadFileError, match="inflates past the limit of 1048576 bytes"):
+        STATS.load(sftp, warehouse, D1, settings=settings)
+    assert not Path(warehouse).exists() or query(
+        warehouse, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'accengage'"
+    ) == [(0,)]
+
+
+def test_accengage_corrupt_gzip_is_a_clear_error(sftp, remote_dir, warehouse):
+    (remote_dir / (STATS.file_name(D1) + ".gz")).write_bytes(b"\x1f\x8b\x08garbage")
+    with pytest.raises(BadFileError, match="not a valid gzip file"):
+        STATS.load(sftp, warehouse, D1)
+
+
+def test_accengage_missing_file_names_both_variants(sftp, remote_dir, warehouse):
+    with pytest.raises(RemoteFileMissing, match=r"neither .*\.csv nor .*\.csv\.gz"):
+        STATS.load(sftp, warehouse, D1)
+
+
+def test_accengage_app_id_must_be_safe(sftp, warehouse):
+    from platform_assets.lib.loading import LoadError
+
+    with pytest.raises(LoadError, match="app id"):
+        STATS.load(sftp, warehouse, D1, app="../etc")
+
+
+# -- ASAPP specifics ----------------------------------------------------------------------------
+
+
+def test_asapp_null_literal_is_missing_and_key_auth_works(sshd, remote_dir, warehouse):
+    t = Table("asapp.transactions")
+    rows = [
+        t.row(0, product_id="NULL", issue_id="NULL"),  # external_customer_id suffices
+        t.row(1, transaction_value_recurring="NULL", customer_category=""),
+    ]
+    t.put(remote_dir, D1, rows)
+    sftp = make_sftp(sshd, remote_dir, "rsa")  # ASAPP logins are key-based
+    assert sftp.password is None and sftp.private_key_path
+    t.load(sftp, warehouse, D1)
+    got = query(
+        warehouse,
+        "SELECT product_id, issue_id, transaction_value_recurring, customer_category, "
+        "__sync_key FROM asapp.transactions ORDER BY product_id NULLS FIRST",
+    )
+    assert got == [
+        (None, None, 7.95, "US", t.key(rows[0], D1)),
+        ("id-1", "1E10412200CC60EEABBF32", None, None, t.key(rows[1], D1)),
+    ]
+    # the key treats NULL as missing (''), as the document's NULL convention implies
+    assert t.key(rows[0], D1) == md5_key(rows[0]["transaction_id"], "", "Broadband Gold Package")
+
+
+def test_asapp_timestamps_are_stored_as_utc(sftp, remote_dir, warehouse):
+    t = Table("asapp.transcripts")
+    t.put(remote_dir, D1, [t.row(0, timestamp="2022-03-16T18:42:24.488424+00:00")])
+    t.load(sftp, warehouse, D1)
+    assert query(warehouse, 'SELECT "timestamp" FROM asapp.transcripts') == [
+        (dt.datetime(2022, 3, 16, 18, 42, 24, 488424),)
+    ]
+
+
+def test_asapp_call_metadata_types(sftp, remote_dir, warehouse):
+    t = Table("asapp.call_metadata")
+    t.put(remote_dir, D1, [t.row(0)])
+    t.load(sftp, warehouse, D1)
+    got = query(
+        warehouse,
+        "SELECT call_start, call_end, survey_offered, survey_taken, time_in_queue, transfer, "
+        "caller_account_value FROM asapp.call_metadata",
+    )
+    assert got == [
+        (
+            dt.datetime(2020, 1, 3, 20, 2, 13),
+            dt.datetime(2020, 1, 3, 20, 12, 13),
+            True,
+            False,
+            600,
+            None,  # the document's NULL
+            Decimal("129.4500"),
+        )
+    ]
+
+
+def test_postscript_types(sftp, remote_dir, warehouse):
+    t = Table("postscript.fct_attribution")
+    t.put(remote_dir, D1, [t.row(0, COUPON_USED="TRUE"), t.row(1, COUPON_USED="0")])
+    t.load(sftp, warehouse, D1)
+    got = query(
+        warehouse,
+        "SELECT ATTRIBUTION_ID, AMOUNT_IN_CENTS, COUPON_USED, MINUTES_FROM_ACTION, "
+        "ORDER_CREATED_AT, _UPDATED_AT FROM postscript.fct_attribution ORDER BY 1",
+    )
+    stamp = dt.datetime(2026, 10, 1, 12, 0)
+    assert got == [
+        ("k-0", 2599, True, 42, dt.datetime(2026, 10, 1, 10, 0), stamp),
+        ("k-1", 2599, False, 42, dt.datetime(2026, 10, 1, 10, 0), stamp),
+    ]
+    types = dict(
+        query(
+            warehouse,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'postscript' AND table_name = 'fct_attribution'",
+        )
+    )
+    assert (types["ATTRIBUTION_ID"], types["AMOUNT_IN_CENTS"], types["COUPON_USED"]) == (
+        "VARCHAR",
+        "BIGINT",
+        "BOOLEAN",
+    )
+    assert types["ORDER_CREATED_AT"] == types["__SYNCED_AT"] == "TIMESTAMP"

@@ -83,9 +83,7 @@ def _table(
         file_pattern=f"asapp_{table}_{{YYYYMMDD}}.csv",
         columns=(*(Column(n, _KINDS[k][0]) for n, k, _ in fields), key),
         key="__sync_key",
-        row_schema=pa.DataFrameSchema(
-            rules, checks=list(extra_checks), name=f"asapp_{table}_csv"
-        ),
+        row_schema=pa.DataFrameSchema(rules, checks=list(extra_checks), name=f"asapp_{table}_csv"),
         dialect=DIALECT,
         document=DOCUMENT,
     )
