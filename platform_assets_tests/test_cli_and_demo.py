@@ -105,18 +105,30 @@ def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path)
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    summary = [
-        line.split() for line in done.stdout.splitlines() if line.startswith("attentive_mobile.")
-    ]
-    assert len(summary) == 4  # 2 tables x 2 days
+    schemas = ("attentive_mobile.", "postscript.", "asapp.", "accengage.")
+    summary = [line.split() for line in done.stdout.splitlines() if line.startswith(schemas)]
+    assert len(summary) == 15  # every documented table
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
-        for table, day, rows_read, rows, keys, rejects in summary:
-            count, distinct = con.execute(
-                f"SELECT count(*), count(DISTINCT __sync_key) FROM {table} "
-                "WHERE __file_date = ?::DATE",
-                [day],
+        for table, partitions, rows_read, rows, keys, rejects in summary:
+            key = con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || "
+                "table_name = ? AND column_name IN ('__sync_key', 'ATTRIBUTION_ID', 'MESSAGE_ID', "
+                "'PLATFORM_ACTION_DETAIL_ID', 'PLATFORM_ACTION_ID', 'SHOP_ID', 'SUBSCRIBER_ID') "
+                "ORDER BY column_name = '__sync_key' DESC, ordinal_position LIMIT 1",
+                [table],
+            ).fetchone()[0]
+            count, distinct, days = con.execute(
+                f'SELECT count(*), count(DISTINCT "{key}"), count(DISTINCT __file_date) '
+                f"FROM {table}"
             ).fetchone()
-            assert (int(rows), int(keys), int(rejects)) == (count, distinct, 0)
-            assert int(rows_read) >= count > 0
+            assert (int(rows), int(keys), int(rejects)) == (count, distinct, 0), table
+            assert int(rows_read) >= count > 0 and days == 2
+            assert int(partitions) == (4 if table.startswith("accengage.") else 2)
+        # the older Accengage day was served gzipped, as the vendor does after 24 hours
+        sources = con.execute(
+            "SELECT DISTINCT regexp_extract(__source_file, '\\.csv(\\.gz)?$') "
+            "FROM accengage.devices ORDER BY 1"
+        ).fetchall()
+        assert sources == [(".csv",), (".csv.gz",)]
     for secret_var in ("ATTENTIVE_SFTP_PASSWORD",):
         assert secret_var not in done.stdout

@@ -1,8 +1,9 @@
 """The embedded default: ``python -m platform_assets.demo run|dev``.
 
-``run`` (``make demo``) generates realistic Attentive files for the last N days, serves them from
-an embedded SFTP server on 127.0.0.1, materializes every Attentive partition into the DuckDB file
-(``DUCKDB_PATH``, default ``data/warehouse.duckdb``) and prints a per-table, per-partition summary.
+``run`` (``make demo``) generates sample files of every vendor (Attentive, Postscript, ASAPP,
+Accengage with two apps) for the last N days, serves them from an embedded SFTP server on
+127.0.0.1 (one folder per vendor), materializes every partition of every table into the DuckDB
+file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``) and prints a per-table summary.
 ``dev`` (``make dev``) does the same set-up and then runs ``dagster dev`` against that server.
 Both keep Dagster's run history in ``data/dagster_home`` so the UI shows the demo's runs.
 """
@@ -29,53 +30,78 @@ telemetry:
 
 
 def _prepare(data_dir: Path, days: int, rows: int) -> tuple[object, list[dt.date]]:
+    import shutil
+
     from platform_assets.demo.samples import write_attentive_day
     from platform_assets.demo.server import EmbeddedSFTPServer
+    from platform_assets.demo.vendor_samples import DEMO_APPS, write_vendor_day
 
     today = dt.datetime.now(dt.UTC).date()
     dates = [today - dt.timedelta(days=n) for n in range(days, 0, -1)]
     sftp_root = data_dir / "demo" / "sftp"
+    shutil.rmtree(sftp_root, ignore_errors=True)
     for day in dates:
-        write_attentive_day(sftp_root, day, conversions=max(rows // 10, 1), notifications=rows)
+        write_attentive_day(
+            sftp_root / "attentive", day, conversions=max(rows // 10, 1), notifications=rows
+        )
+        write_vendor_day(sftp_root, day, today, rows=max(rows // 20, 10))
     server = EmbeddedSFTPServer(root=sftp_root, known_hosts=data_dir / "demo" / "known_hosts")
     server.start()
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    os.environ.update(server.env("ATTENTIVE"))
+    for vendor, folder in VENDOR_FOLDERS.items():
+        os.environ.update(server.env(vendor.upper()))
+        os.environ[f"{vendor.upper()}_SFTP_REMOTE_DIR"] = folder
+    os.environ["ACCENGAGE_APP_IDS"] = ",".join(DEMO_APPS)
+    os.environ["ACCENGAGE_MEMBER_ID_COLUMNS"] = ",".join(f"{a}={h}" for a, h in DEMO_APPS.items())
     os.environ.setdefault("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
     os.environ.setdefault("PLATFORM_START_DATE", (today - dt.timedelta(days=30)).isoformat())
     os.environ["DAGSTER_HOME"] = str(home.resolve())
     return server, dates
 
 
-def _summary(days: list[dt.date], read: dict[tuple[str, str], int]) -> str:
+VENDOR_FOLDERS = {
+    "attentive": "/attentive",
+    "postscript": "/postscript",
+    "asapp": "/asapp/out",
+    "accengage": "/accengage",
+}
+
+
+def _summary(read: dict[str, int], partitions: dict[str, int]) -> str:
+    """Per table: partitions loaded, rows read from files, rows and keys in the table, rejects."""
     import duckdb
 
-    from platform_assets.defs.attentive.tables import TABLES
+    from platform_assets.lib.specs import quote_ident
 
     lines = [
-        f"{'table':32} {'partition':10} {'rows read':>9} {'rows':>7} {'keys':>7} {'rejects':>7}"
+        f"{'table':40} {'partitions':>10} {'rows read':>9} {'rows':>7} {'keys':>7} {'rejects':>7}"
     ]
     with duckdb.connect(os.environ["DUCKDB_PATH"], read_only=True) as con:
-        for spec in TABLES:
-            for day in days:
-                rows, keys = con.execute(
-                    f"SELECT count(*), count(DISTINCT {spec.key}) FROM {spec.qualified_name} "
-                    "WHERE __file_date = ?",
-                    [day],
-                ).fetchone()
-                rejects = con.execute(
-                    f"SELECT count(DISTINCT line) FROM {spec.schema}.{spec.rejects_table} "
-                    "WHERE __file_date = ?",
-                    [day],
-                ).fetchone()[0]
-                n_read = read.get((spec.qualified_name, day.isoformat()), 0)
-                lines.append(
-                    f"{spec.qualified_name:32} {day.isoformat():10} {n_read:>9} {rows:>7} "
-                    f"{keys:>7} {rejects:>7}"
-                )
+        for spec in _all_tables():
+            rows, keys = con.execute(
+                f"SELECT count(*), count(DISTINCT {quote_ident(spec.key)}) "
+                f"FROM {spec.qualified_name}"
+            ).fetchone()
+            rejects = con.execute(
+                f"SELECT count(*) FROM {spec.schema}.{spec.rejects_table}"
+            ).fetchone()[0]
+            name = spec.qualified_name
+            lines.append(
+                f"{name:40} {partitions.get(name, 0):>10} {read.get(name, 0):>9} {rows:>7} "
+                f"{keys:>7} {rejects:>7}"
+            )
     return "\n".join(lines)
+
+
+def _all_tables() -> list:
+    from platform_assets.defs.accengage.tables import TABLES as ACCENGAGE
+    from platform_assets.defs.asapp.tables import TABLES as ASAPP
+    from platform_assets.defs.attentive.tables import TABLES as ATTENTIVE
+    from platform_assets.defs.postscript.tables import TABLES as POSTSCRIPT
+
+    return [*ATTENTIVE, *POSTSCRIPT, *ASAPP, *ACCENGAGE]
 
 
 def run(data_dir: Path, days: int, rows: int) -> int:
@@ -85,30 +111,38 @@ def run(data_dir: Path, days: int, rows: int) -> int:
 
         definitions = importlib.import_module("platform_assets.definitions")
         defs: dg.Definitions = definitions.defs
-        job = defs.resolve_implicit_global_asset_job_def()
-        from platform_assets.defs.attentive.tables import TABLES
+        from platform_assets.lib.partitions import partition_key_for
+        from platform_assets.lib.settings import app_ids
 
-        read: dict[tuple[str, str], int] = {}
+        read: dict[str, int] = {}
+        partitions: dict[str, int] = {}
         failed = 0
         with dg.DagsterInstance.get() as instance:
-            for day in dates:
-                result = job.execute_in_process(
-                    partition_key=day.isoformat(),
-                    asset_selection=[s.asset_key for s in TABLES],
-                    instance=instance,
-                    raise_on_error=False,
-                    tags={"launched_by": "make demo"},
-                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                )
-                failed += 0 if result.success else 1
-                for event in result.get_asset_materialization_events():
-                    mat = event.event_specific_data.materialization
-                    assert mat is not None
-                    read[(".".join(mat.asset_key.path), day.isoformat())] = int(
-                        mat.metadata["rows_read"].value
-                    )
-        print(f"\nLoaded {len(dates)} days of Attentive files into {os.environ['DUCKDB_PATH']}")
-        print(_summary(dates, read))
+            for vendor in VENDOR_FOLDERS:
+                job = defs.resolve_job_def(f"{vendor}_daily_job")
+                apps = app_ids(vendor.upper()) if vendor == "accengage" else [None]
+                for day in dates:
+                    for app in apps:
+                        result = job.execute_in_process(
+                            partition_key=partition_key_for(day, app),
+                            instance=instance,
+                            raise_on_error=False,
+                            tags={"launched_by": "make demo"},
+                            run_config={
+                                "loggers": {"console": {"config": {"log_level": "WARNING"}}}
+                            },
+                        )
+                        failed += 0 if result.success else 1
+                        for event in result.get_asset_materialization_events():
+                            mat = event.event_specific_data.materialization
+                            assert mat is not None
+                            name = ".".join(mat.asset_key.path)
+                            read[name] = read.get(name, 0) + int(mat.metadata["rows_read"].value)
+                            partitions[name] = partitions.get(name, 0) + 1
+        print(
+            f"\nLoaded {len(dates)} days of every vendor's files into {os.environ['DUCKDB_PATH']}"
+        )
+        print(_summary(read, partitions))
         if failed:
             print(f"\n{failed} partition run(s) failed; see the logs above.")
             return 1

@@ -1,0 +1,177 @@
+"""Sample files for Postscript, ASAPP and Accengage, written as each document describes them.
+
+Small (hundreds of rows a day) and deliberately awkward: quoted text with the delimiter, quotes
+and newlines inside, ``NULL`` literals (ASAPP), semicolons and decimal commas (Accengage), a
+per-app client-id header and custom columns (Accengage), files older than a day gzipped (as
+Accengage does after 24 hours), ids that reappear on later days with a later ``_UPDATED_AT``
+(Postscript upserts). Generated with the csv and gzip modules (a demo helper, not a load path).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import json
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from platform_assets.defs.accengage import tables as accengage
+from platform_assets.defs.asapp import tables as asapp
+from platform_assets.defs.postscript import tables as postscript
+from platform_assets.lib.specs import APP_FIELD, Column, TableSpec
+
+DEMO_APPS = {"ios": "member_id", "android": "client_ref"}
+"""Demo Accengage apps and the header each uses for the client id."""
+
+_TEXTS = (
+    "Flash sale, today only: 20% off",
+    'Reply "STOP" to opt out',
+    "Thanks for joining; here is 10% off\nyour first order",
+    "Free shipping ends at midnight",
+)
+
+
+def _write(path: Path, header: list[str], rows: Iterator[list[str]], delimiter: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gz = path.suffix == ".gz"
+    with (
+        gzip.open(path, "wt", encoding="utf-8", newline="")
+        if gz
+        else path.open("w", encoding="utf-8", newline="")
+    ) as fh:
+        writer = csv.writer(fh, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _stamp(day: dt.date, rnd: random.Random, fmt: str = "%Y-%m-%dT%H:%M:%S.%fZ") -> str:
+    moment = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=rnd.randrange(86_000))
+    return moment.strftime(fmt)
+
+
+def _postscript_value(name: str, kind: str, day: dt.date, rnd: random.Random) -> str | None:
+    if name == "ACTION_DATA":
+        return json.dumps({"url": "https://shop.example.com/p?a=1,b=2", "label": 'the "best"'})
+    if name in ("TEXT", "ENTITY_NAME", "DO_NOT_SEND_REASON", "TYPE_NAME"):
+        return rnd.choice(_TEXTS)
+    if kind == "BOOLEAN":
+        return rnd.choice(["true", "false", "TRUE", "FALSE"])
+    if kind == "BIGINT":
+        return str(rnd.randrange(100, 50_000))
+    if kind == "TIMESTAMP":
+        return None if name in ("FAILED_AT", "DO_NOT_SEND_AT") else _stamp(day, rnd)
+    if name == "PHONE_NUMBER":
+        return f"+1555{rnd.randrange(10**7):07d}"
+    if name.endswith("_ID"):
+        return f"{name[:3].lower()}-{rnd.randrange(1, 400)}"
+    return rnd.choice(["sms", "mms", "click", "outbound", "campaign"])
+
+
+def _postscript_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
+    for _ in range(n):
+        yield [
+            _postscript_value(c.name, c.type, day, rnd) for c in spec.columns
+        ]  # header = the documented columns, in order
+
+
+_ASAPP_FIXED: dict[str, Callable[[dt.date, random.Random], str | None]] = {
+    "sender_role": lambda d, r: r.choice(["agent", "customer", "bot"]),
+    "toll_free_number": lambda d, r: "888-929-1467",
+    "transfer": lambda d, r: r.choice(["NULL", "Sales Group"]),
+    "caller_account_value": lambda d, r: f"{r.randrange(1, 99999) / 100:.2f}",
+    "issue_id": lambda d, r: r.choice(["NULL", f"1E1{r.randrange(10**9):09d}"]),
+}
+
+
+def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
+    for i in range(n):
+        start = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=rnd.randrange(80_000))
+        row: dict[str, str | None] = {}
+        for col in spec.loaded_columns:
+            name = col.name
+            if name in _ASAPP_FIXED:
+                row[name] = _ASAPP_FIXED[name](day, rnd)
+            elif name in ("call_start", "transaction_time", "timestamp"):
+                row[name] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+            elif name == "call_end":
+                row[name] = (start + dt.timedelta(seconds=rnd.randrange(60, 3600))).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                )
+            elif name == "call_assigned_to_agent":
+                row[name] = (start + dt.timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            elif col.type == "BOOLEAN":
+                row[name] = rnd.choice(["true", "false", "NULL"])
+            elif col.type == "BIGINT":
+                row[name] = str(rnd.randrange(1, 900))
+            elif col.type == "DOUBLE":
+                row[name] = f"{rnd.randrange(100, 20000) / 100:.2f}"
+            elif name in ("text", "disposition_notes", "survey_answer"):
+                row[name] = rnd.choice(_TEXTS)
+            else:
+                row[name] = f"{name[:4]}-{day:%m%d}-{i}"
+        yield [row[c] for c in spec.csv_columns]
+
+
+def _accengage_value(col: Column, day: dt.date, i: int, rnd: random.Random) -> str | None:
+    name = col.csv_name
+    if col.type == "BOOLEAN":
+        return rnd.choice(["0", "1"])
+    if col.type == "BIGINT":
+        return str(rnd.randrange(0, 60_000))
+    if col.type == "TIMESTAMP":
+        return _stamp(day, rnd, "%Y-%m-%d %H:%M:%S")
+    if col.decimal_comma:
+        return f"{rnd.uniform(-80, 80):.3f}".replace(".", ",")
+    if name in ("device_id", "member_id"):
+        return f"{name[:3]}-{rnd.randrange(1, 300)}"
+    if name == "message_id":
+        return str(3000 + i)
+    return rnd.choice(["Christmas; promotion", 'Hello "user" !', "fr", "iPhone4,1", "4.1.2"])
+
+
+def _accengage_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
+    for i in range(n):
+        cols = [c for c in spec.loaded_columns if c.csv_name != APP_FIELD]
+        yield [*(_accengage_value(c, day, i, rnd) for c in cols), rnd.choice(["gold", "silver"])]
+
+
+def write_vendor_day(root: Path, day: dt.date, today: dt.date, rows: int = 300) -> list[Path]:
+    """One day of every Postscript, ASAPP and Accengage file under ``root/<vendor>/``."""
+    rnd = random.Random(day.toordinal())
+    written = []
+    for spec in postscript.TABLES:
+        header = [c.name for c in spec.loaded_columns]
+        written.append(
+            _write(
+                root / "postscript" / spec.file_name(day),
+                header,
+                _postscript_rows(spec, day, rows, rnd),
+                ",",
+            )
+        )
+    for spec in asapp.TABLES:
+        written.append(
+            _write(
+                root / "asapp" / "out" / spec.file_name(day),
+                list(spec.csv_columns),
+                _asapp_rows(spec, day, rows, rnd),
+                ",",
+            )
+        )
+    for app, member_header in DEMO_APPS.items():
+        for spec in accengage.TABLES:
+            cols = [c for c in spec.loaded_columns if c.csv_name != APP_FIELD]
+            header = [member_header if c.name == "member_id" else c.csv_name for c in cols]
+            name = spec.file_name(day, app) + (".gz" if (today - day).days > 1 else "")
+            written.append(
+                _write(
+                    root / "accengage" / name,
+                    [*header, "loyalty_tier"],
+                    _accengage_rows(spec, day, rows, rnd),
+                    ";",
+                )
+            )
+    return written
