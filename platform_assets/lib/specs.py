@@ -145,8 +145,12 @@ class Md5Key:
 
     @property
     def formula(self) -> str:
+        names = {APP_FIELD: "{app-id}", DAY_FIELD: "{YYYYMMDD}"}
         parts = [
-            f"SUBSTRING({p.source},1,{p.length})" if p.length else p.source for p in self.parts
+            f"SUBSTRING({names.get(p.source, p.source)},1,{p.length})"
+            if p.length
+            else names.get(p.source, p.source)
+            for p in self.parts
         ]
         return "MD5(" + f" + '{self.separator}' + ".join(parts) + ")"
 
