@@ -270,6 +270,7 @@ def test_postscript_latest_updated_at_wins_in_any_file_order(t: Table, sftp, rem
 def test_newer_file_wins_in_any_order(t: Table, sftp, remote_dir, tmp_path):
     col = {
         "devices": "device_model",
+        "device_reactions": "campaign_name",
         "transcripts": "text",
         "transactions": "customer_category",
     }.get(t.table, "customer_type")
@@ -570,3 +571,50 @@ def test_postscript_types(sftp, remote_dir, warehouse):
         "BOOLEAN",
     )
     assert types["ORDER_CREATED_AT"] == types["__SYNCED_AT"] == "TIMESTAMP"
+
+
+# every column rule of every spec, failing once (bad values chosen here, per rule name)
+BAD_VALUES = {
+    "not_nullable": None,
+    "integer": "1.5",
+    "boolean(true/false/t/f/1/0)": "yes",
+    "boolean(true/false)": "True",
+    "boolean(1/0)": "true",
+    "iso8601_timestamp": "2026-13-01 10:00:00",
+    "iso8601_utc_timestamp": "2020-01-03T20:02:13",
+    "local_timestamp_no_offset": "2014-11-13 18:30:00+01:00",
+    "decimal(18,4)": "1e5",
+    "number": "6,5",
+    "decimal_comma_number": "48.869",
+    "one_of(agent,customer,bot)": "Agent",
+}
+
+
+def _column_rules() -> list[tuple[str, str, str]]:
+    cases = []
+    for t in ALL:
+        for name, column in t.spec.row_schema.columns.items():
+            rules = ([] if column.nullable else ["not_nullable"]) + [c.name for c in column.checks]
+            cases += [(t.name, name, rule) for rule in rules]
+    return cases
+
+
+COLUMN_RULES = _column_rules()
+
+
+def test_every_rule_has_a_bad_value():
+    assert {rule for _, _, rule in COLUMN_RULES} <= set(BAD_VALUES)
+    assert len(COLUMN_RULES) > 60
+
+
+@pytest.mark.parametrize(
+    "name,column,rule", COLUMN_RULES, ids=[f"{n}:{c}:{r}" for n, c, r in COLUMN_RULES]
+)
+def test_every_column_rule_fails_once(name, column, rule, sftp, remote_dir, warehouse):
+    t = Table(name)
+    t.put(remote_dir, D1, [t.row(0), t.row(1, **{column: BAD_VALUES[rule]})])
+    with pytest.raises(RejectsExceeded):
+        t.load(sftp, warehouse, D1)
+    rejects = query(warehouse, f'SELECT line, "column", rule FROM {t.vendor}.{t.table}__rejects')
+    assert (3, column, rule) in rejects
+    assert query(warehouse, f"SELECT count(*) FROM {t.name}") == [(0,)]

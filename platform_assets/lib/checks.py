@@ -44,7 +44,7 @@ def iso_timestamp() -> pa.Check:
 
 
 _UTC_DESIGNATOR = r".*(Z|[+-]00:?00)"
-_NO_OFFSET = r".*:\d{2}(\.\d{1,9})?"
+_NO_OFFSET = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?"
 
 
 def utc_timestamp() -> pa.Check:
