@@ -618,3 +618,25 @@ def test_every_column_rule_fails_once(name, column, rule, sftp, remote_dir, ware
     rejects = query(warehouse, f'SELECT line, "column", rule FROM {t.vendor}.{t.table}__rejects')
     assert (3, column, rule) in rejects
     assert query(warehouse, f"SELECT count(*) FROM {t.name}") == [(0,)]
+
+
+def test_postscript_tolerated_rejects_keep_the_latest_version(sftp, remote_dir, warehouse):
+    """Within a reject tolerance the valid rows load (the record-numbered path): the repeated
+    id still resolves to its latest _UPDATED_AT, not to its last row."""
+    t = Table("postscript.dim_shops")
+    rows = [
+        t.row(0, ENTITY_NAME="newest", _UPDATED_AT="2026-10-01T12:00:09Z"),
+        t.row(1, _UPDATED_AT="not a time"),
+        t.row(0, ENTITY_NAME="stale", _UPDATED_AT="2026-10-01T12:00:00Z"),
+        t.row(2),
+    ]
+    t.put(remote_dir, D1, rows)
+    result = t.load(sftp, warehouse, D1, reject_tolerance=0.5)
+    assert (result.rows_rejected, result.duplicates_dropped, result.rows_inserted) == (1, 1, 2)
+    assert query(warehouse, "SELECT SHOP_ID, ENTITY_NAME FROM postscript.dim_shops ORDER BY 1") == [
+        ("k-0", "newest"),
+        ("k-2", "Example, Inc."),
+    ]
+    assert query(warehouse, "SELECT line, rule FROM postscript.dim_shops__rejects") == [
+        (3, "iso8601_timestamp")
+    ]
