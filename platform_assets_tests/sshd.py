@@ -1,6 +1,8 @@
 """A real OpenSSH ``sshd`` on 127.0.0.1 for the tests, with generated host and client keys.
 
-As root (CI) it creates a dedicated user ``platformtest`` with a fresh random password so that
+As root (CI) it creates a dedicated user ``platformtest<random>`` (one per test session, removed
+at the end, so concurrent sessions on one machine do not reset each other's password) with a
+fresh random password so that
 password authentication is tested for real; as another user, sshd runs as that user with key
 authentication only.
 """
@@ -88,18 +90,20 @@ class SshServer:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self.password and self.user.startswith(TEST_USER):  # the session's own user
+            subprocess.run(["userdel", self.user], capture_output=True)
 
 
-def _ensure_user(password: str) -> None:
-    exists = subprocess.run(["id", TEST_USER], capture_output=True).returncode == 0
+def _ensure_user(user: str, password: str) -> None:
+    exists = subprocess.run(["id", user], capture_output=True).returncode == 0
     if not exists:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", TEST_USER],
+            ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", user],
             check=True,
             capture_output=True,
         )
     subprocess.run(
-        ["chpasswd"], input=f"{TEST_USER}:{password}\n", text=True, check=True, capture_output=True
+        ["chpasswd"], input=f"{user}:{password}\n", text=True, check=True, capture_output=True
     )
 
 
@@ -110,9 +114,10 @@ def start_sshd() -> SshServer:
     as_root = os.geteuid() == 0
     password = secrets.token_urlsafe(18) if as_root else None
     if as_root:
-        _ensure_user(password)  # type: ignore[arg-type]
+        session_user = f"{TEST_USER}{secrets.token_hex(3)}"
+        _ensure_user(session_user, password)  # type: ignore[arg-type]
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-    user = TEST_USER if as_root else getpass.getuser()
+    user = session_user if as_root else getpass.getuser()
 
     host_keys = [keygen(root / f"host_{k}", k) for k in ("ed25519", "ecdsa", "rsa")]
     client_keys = {

@@ -6,9 +6,10 @@ The path a file takes, with no per-row Python anywhere, and the data stored once
    SHA-256 computed on the way).
 2. **header**: read with Python's csv module; the documented columns are found by name.
 3. **keys**: a parallel DuckDB parse counts each key (hash aggregate): the repeated keys.
-4. **validate** (a thread): DuckDB streams the rows in file order as Arrow batches through the
-   table's pandera schema; failures become rejects (file, line, column, rule, value). The same
-   stream sets aside the rows of repeated keys with their record numbers.
+4. **validate** (a thread): first DuckDB filters the rows of repeated keys (a parallel parse)
+   and streams them in file order into a small table; then it streams the rule-bearing columns
+   of every row, in file order, as Arrow batches through the table's pandera schema; failures
+   become rejects (file, line, column, rule, value).
 5. **write** (meanwhile, in one transaction on the warehouse, attached only now): old rows being
    replaced are deleted; rows are cast and inserted straight from the file (a parallel parse),
    then the last row of each repeated key. The transaction commits only when validation has
@@ -39,7 +40,6 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pyarrow
-import pyarrow.compute as pc
 
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.sftp import DownloadResult, SFTPFileNotFound, SFTPResource
@@ -500,9 +500,11 @@ class _Source:
 class _Validation:
     """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
 
-    It parses the file through its own cursor (the stream keeps file order, so record numbers
-    are counted here), writes failures to ``rejects`` and sets aside the rows of repeated keys,
-    with their record numbers, in ``repeat_raw``, while the main connection writes.
+    First it sets aside the rows of repeated keys in ``repeat_raw``: DuckDB filters them in a
+    parallel parse and streams them in file order (a streamed result keeps it), so their order
+    is counted here (``__record``: increasing in file order). Then it streams the rule-bearing
+    columns of every row, in file order (record numbers counted here), through pandera and
+    writes failures to ``rejects``. All while the main connection writes.
     """
 
     def __init__(
@@ -519,6 +521,7 @@ class _Validation:
         self.error: BaseException | None = None
         self.seconds = 0.0
         self.records = 0
+        self.captured = threading.Event()
         self.thread = threading.Thread(target=self._run, name="pandera-validation", daemon=True)
 
     def start(self) -> None:
@@ -530,28 +533,17 @@ class _Validation:
         schema = self.spec.validation_schema
         key = self.source.key
         try:
-            # the keys that repeat, known before the stream starts
-            repeated = self.con.cursor().sql("SELECT k FROM repeated").to_arrow_table()["k"]
-            capture = len(repeated) > 0
-            select = (
-                f"SELECT * FROM {self.source.plain}"
-                if capture
-                else (f"SELECT {', '.join(quote_ident(c) for c in ruled)} FROM {self.source.plain}")
-            )
+            try:
+                self._capture_repeats(key)
+            finally:
+                self.captured.set()
+            select = f"SELECT {', '.join(quote_ident(c) for c in ruled)} FROM {self.source.plain}"
             with self.con.cursor() as scan, self.con.cursor() as sink:
                 reader = scan.sql(select).to_arrow_reader(self.settings.validation_batch_rows)
                 seen = 0
                 for batch in reader:
                     records = np.arange(seen + 1, seen + batch.num_rows + 1, dtype=np.int64)
                     seen += batch.num_rows
-                    if capture:  # rows of repeated keys, in file order, for the dedupe
-                        mask = pc.is_in(batch.column(key.strip('"')), value_set=repeated)
-                        picked = batch.filter(mask)
-                        if picked.num_rows:
-                            rows = picked.append_column(  # noqa: F841 - read by DuckDB
-                                "__record", pyarrow.array(records[mask.to_numpy(False)])
-                            )
-                            sink.execute("INSERT INTO repeat_raw SELECT * FROM rows")
                     frame = _arrow_to_pandas(batch.select(ruled))
                     frame.index = pd.RangeIndex(records[0], records[-1] + 1)
                     try:
@@ -564,6 +556,29 @@ class _Validation:
         except BaseException as exc:  # re-raised in the caller's thread by join()
             self.error = exc
         self.seconds = time.perf_counter() - started
+
+    def _capture_repeats(self, key: str) -> None:
+        """The rows of repeated keys, in file order, into ``repeat_raw`` (with ``__record``)."""
+        with self.con.cursor() as scan, self.con.cursor() as sink:
+            if not _scalar(sink, "SELECT count(*) FROM repeated"):
+                return
+            reader = scan.sql(
+                f"SELECT * FROM {self.source.plain} WHERE {key} IN (SELECT k FROM repeated)"
+            ).to_arrow_reader(self.settings.validation_batch_rows)
+            seen = 0
+            for batch in reader:
+                rows = batch.append_column(  # noqa: F841 - read by DuckDB below
+                    "__record", pyarrow.array(np.arange(seen, seen + batch.num_rows))
+                )
+                seen += batch.num_rows
+                sink.execute("INSERT INTO repeat_raw SELECT * FROM rows")
+            reader.close()
+
+    def wait_captured(self) -> None:
+        """Wait until ``repeat_raw`` is complete (validation itself may still be running)."""
+        self.captured.wait()
+        if self.error is not None:
+            raise self.error
 
     def join(self) -> None:
         self.thread.join()
@@ -785,7 +800,7 @@ class _Load:
         keys, rows = con.execute("SELECT count(*), sum(n) FROM key_counts").fetchall()[0]
         result.duplicates_dropped = int(rows or 0) - int(keys)
         if result.duplicates_dropped:
-            validation.join()  # it has captured the rows of the repeated keys, in file order
+            validation.wait_captured()  # the rows of the repeated keys, in file order
             # The transaction's snapshot predates those rows: read them through a fresh
             # connection and hand them over as Arrow (a read, not a write, in the transaction).
             with con.cursor() as side:
