@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import random
 import socket
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,6 +81,36 @@ class DownloadResult:
     local_path: Path
     sha256: str
     seconds: float
+
+
+class _Hasher:
+    """SHA-256 of a stream in a thread beside the download (hashlib releases the GIL on large
+    blocks, so hashing overlaps paramiko's decryption instead of adding to it). The queue is
+    bounded: at most 8 blocks (8 MiB) wait."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            self._digest.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._queue.put(block)
+
+    def result(self) -> str:
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
 
 
 class _RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
@@ -378,7 +410,7 @@ class SFTPResource(dg.ConfigurableResource):
             started = time.perf_counter()
             remote_file = self._stat(sftp, name)
             size = remote_file.size
-            digest = hashlib.sha256()
+            hasher = _Hasher()
             received = 0
             try:
                 with sftp.open(path, "rb") as remote, part.open("wb") as out:
@@ -389,19 +421,21 @@ class SFTPResource(dg.ConfigurableResource):
                         if not block:
                             break
                         out.write(block)
-                        digest.update(block)
+                        hasher.update(block)
                         received += len(block)
+                digest = hasher.result()
                 if received != size:
                     raise DownloadIncompleteError(
                         f"download of {path} got {received} bytes, server reported {size}"
                     )
                 os.replace(part, local_path)
             finally:
+                hasher.close()
                 part.unlink(missing_ok=True)
             return DownloadResult(
                 remote=remote_file,
                 local_path=local_path,
-                sha256=digest.hexdigest(),
+                sha256=digest,
                 seconds=time.perf_counter() - started,
             )
 
