@@ -379,3 +379,27 @@ def test_repeated_keys_rerun_and_newer_file_keep_the_table_exact(sftp, remote_di
         conversion_key(first[0]): Decimal("4.00"),
         conversion_key(first[1]): Decimal("5"),
     }
+
+
+def test_identical_and_returning_rows_of_a_key_leave_exactly_the_last(sftp, remote_dir, warehouse):
+    """A key whose rows are A, B, A (the last equals the first, byte for byte) and a key repeated
+    three times identically: one row each, and it is the last one's content."""
+    a = conversion(message_name="A")
+    b = conversion(message_name="B")
+    same = conversion("+15550000009")
+    rows = [a, b, same, a, same, same, conversion("+15550000001")]
+    put_conversions(remote_dir, D1, rows)
+    result = load_partition(CONVERSIONS, D1, sftp, warehouse)
+    assert (result.rows_read, result.duplicates_dropped, result.rows_inserted) == (7, 4, 3)
+    got = query(
+        warehouse,
+        "SELECT __sync_key, message_name, count(*) OVER (PARTITION BY __sync_key) "
+        "FROM attentive_mobile.conversions ORDER BY 1",
+    )
+    assert sorted(got) == sorted(
+        [
+            (conversion_key(a), "A", 1),
+            (conversion_key(same), "Fall sale", 1),
+            (conversion_key(conversion("+15550000001")), "Fall sale", 1),
+        ]
+    )

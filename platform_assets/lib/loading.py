@@ -27,6 +27,7 @@ import gzip
 import logging
 import math
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -488,9 +489,14 @@ class _Source:
 
         self.typed = ", ".join(f"{typed(c)} AS {quote_ident(c.name)}" for c in spec.columns)
         self.version_raw: str | None = None
+        self.version_try: str | None = None
         if spec.version_column:  # the version's typed value, computed over the CSV text
             version = next(c for c in spec.loaded_columns if c.name == spec.version_column)
             self.version_raw = version.select_sql()
+            self.version_try = version.select_sql(try_cast=True)
+        # a row's identity within the file: a hash of all its raw text (repeated keys only)
+        raw = [*self.mapping, *self.extra_columns]
+        self.row_hash = f"hash({', '.join(quote_ident(c) for c in raw)})"
 
     def numbered(self, where: str) -> str:
         """The rows whose ``__record`` passes ``where``; keys computed only for those."""
@@ -498,13 +504,14 @@ class _Source:
 
 
 class _Validation:
-    """Every row through the table's pandera schema, streamed in Arrow batches, in a thread.
+    """Every row through the table's pandera schema, streamed in Arrow batches in file order.
 
-    First it sets aside the rows of repeated keys in ``repeat_raw``: DuckDB filters them in a
-    parallel parse and streams them in file order (a streamed result keeps it), so their order
-    is counted here (``__record``: increasing in file order). Then it streams the rule-bearing
-    columns of every row, in file order (record numbers counted here), through pandera and
-    writes failures to ``rejects``. All while the main connection writes.
+    DuckDB parses the file (in parallel) and streams the rule-bearing columns, the row's key and,
+    for repeated keys, a hash of the row's raw text and its version; a feeder thread fetches the
+    next batch while pandera checks the current one (DuckDB releases the GIL while it parses).
+    Record numbers are counted here (a streamed result keeps file order). Failures go to
+    ``rejects``; the repeated keys' (key, row hash, record, version) go to ``repeat_pos``, from
+    which the winning row of each key is known before anything is written.
     """
 
     def __init__(
@@ -518,72 +525,76 @@ class _Validation:
         self.spec = spec
         self.source = source
         self.settings = settings
-        self.error: BaseException | None = None
-        self.seconds = 0.0
         self.records = 0
-        self.captured = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="pandera-validation", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
+    def _select(self) -> str:
+        src = self.source
+        cols = [quote_ident(c) for c in self.spec.ruled_columns]
+        repeated = f"{src.key} IN (SELECT k FROM repeated)"
+        cols += [
+            f"{src.key} AS __k",
+            f"CASE WHEN {repeated} THEN {src.row_hash} END AS __h",
+            f"CASE WHEN {repeated} THEN {src.version_try or 'NULL'} END AS __v",
+        ]
+        return f"SELECT {', '.join(cols)} FROM {src.plain}"
 
-    def _run(self) -> None:
-        started = time.perf_counter()
+    def run(self) -> None:
         ruled = list(self.spec.ruled_columns)
         schema = self.spec.validation_schema
-        key = self.source.key
-        try:
+        batches: queue.Queue[pyarrow.RecordBatch | BaseException | None] = queue.Queue(2)
+        stop = threading.Event()
+
+        def feed(reader: pyarrow.RecordBatchReader) -> None:
             try:
-                self._capture_repeats(key)
-            finally:
-                self.captured.set()
-            select = f"SELECT {', '.join(quote_ident(c) for c in ruled)} FROM {self.source.plain}"
-            with self.con.cursor() as scan, self.con.cursor() as sink:
-                reader = scan.sql(select).to_arrow_reader(self.settings.validation_batch_rows)
-                seen = 0
                 for batch in reader:
-                    records = np.arange(seen + 1, seen + batch.num_rows + 1, dtype=np.int64)
+                    while not stop.is_set():
+                        try:
+                            batches.put(batch, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                batches.put(None)
+            except BaseException as exc:  # re-raised in the caller's thread
+                batches.put(exc)
+
+        with self.con.cursor() as scan, self.con.cursor() as sink:
+            reader = scan.sql(self._select()).to_arrow_reader(self.settings.validation_batch_rows)
+            feeder = threading.Thread(target=feed, args=(reader,), name="csv-feed", daemon=True)
+            feeder.start()
+            seen = 0
+            try:
+                while (batch := batches.get()) is not None:
+                    if isinstance(batch, BaseException):
+                        raise batch
+                    records = pyarrow.array(
+                        np.arange(seen + 1, seen + batch.num_rows + 1, dtype=np.int64)
+                    )
                     seen += batch.num_rows
+                    repeats = batch.column("__h").is_valid()
+                    if repeats.true_count:
+                        pos = pyarrow.table(  # noqa: F841 - read by DuckDB below
+                            {
+                                "k": batch.column("__k").filter(repeats),
+                                "h": batch.column("__h").filter(repeats),
+                                "record": records.filter(repeats),
+                                "v": batch.column("__v").filter(repeats),
+                            }
+                        )
+                        sink.execute("INSERT INTO repeat_pos SELECT k, h, record, v FROM pos")
                     frame = _arrow_to_pandas(batch.select(ruled))
-                    frame.index = pd.RangeIndex(records[0], records[-1] + 1)
+                    frame.index = pd.RangeIndex(seen - batch.num_rows + 1, seen + 1)
                     try:
                         schema.validate(frame, lazy=True)
                     except pa.errors.SchemaErrors as errors:
                         failures = _failures_frame(errors)  # noqa: F841 - read by DuckDB
                         sink.execute("INSERT INTO rejects SELECT * FROM failures")
+            finally:
+                stop.set()
+                feeder.join()
                 reader.close()
-                self.records = seen
-        except BaseException as exc:  # re-raised in the caller's thread by join()
-            self.error = exc
-        self.seconds = time.perf_counter() - started
-
-    def _capture_repeats(self, key: str) -> None:
-        """The rows of repeated keys, in file order, into ``repeat_raw`` (with ``__record``)."""
-        with self.con.cursor() as scan, self.con.cursor() as sink:
-            if not _scalar(sink, "SELECT count(*) FROM repeated"):
-                return
-            reader = scan.sql(
-                f"SELECT * FROM {self.source.plain} WHERE {key} IN (SELECT k FROM repeated)"
-            ).to_arrow_reader(self.settings.validation_batch_rows)
-            seen = 0
-            for batch in reader:
-                rows = batch.append_column(  # noqa: F841 - read by DuckDB below
-                    "__record", pyarrow.array(np.arange(seen, seen + batch.num_rows))
-                )
-                seen += batch.num_rows
-                sink.execute("INSERT INTO repeat_raw SELECT * FROM rows")
-            reader.close()
-
-    def wait_captured(self) -> None:
-        """Wait until ``repeat_raw`` is complete (validation itself may still be running)."""
-        self.captured.wait()
-        if self.error is not None:
-            raise self.error
-
-    def join(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+            self.records = seen
 
 
 def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys_sql: str) -> None:
@@ -682,16 +693,21 @@ class _Load:
         started = time.perf_counter()
         self._stage_keys(source)
         self.result.timings["keys_s"] = time.perf_counter() - started
+        started = time.perf_counter()
         validation = _Validation(self.con, self.spec, source, self.settings)
-        validation.start()
         try:
-            with attached_warehouse(
-                self.con, warehouse_path, self.settings.lock_wait_seconds
-            ) as wh:
-                self._write(wh, source, validation)
-        finally:
-            validation.thread.join()
-            self.result.timings["validate_s"] = validation.seconds
+            validation.run()
+        except duckdb.Error as exc:
+            if "CSV Error" in str(exc):
+                raise BadFileError(
+                    f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
+                ) from None
+            raise
+        self.result.rows_read = validation.records
+        _summarize_rejects(self.con, self.spec, source, self.result)
+        self.result.timings["validate_s"] = time.perf_counter() - started
+        with attached_warehouse(self.con, warehouse_path, self.settings.lock_wait_seconds) as wh:
+            self._write(wh, source)
 
     def _stage_keys(self, source: _Source) -> None:
         """``key_counts`` (one parallel parse reading only the key's columns, a hash
@@ -707,9 +723,10 @@ class _Load:
                 f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
             ) from None
         con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
+        version = "NULL" if source.version_try is None else source.version_try
         con.execute(
-            f"CREATE TABLE repeat_raw AS SELECT *, 0::BIGINT AS __record FROM {source.plain} "
-            "LIMIT 0"
+            f"CREATE TABLE repeat_pos AS SELECT {source.key} AS k, {source.row_hash} AS h, "
+            f"0::BIGINT AS record, {version} AS v FROM {source.plain} LIMIT 0"
         )
 
     # -- transaction -------------------------------------------------------------------------
@@ -729,34 +746,25 @@ class _Load:
         self.con.execute("COMMIT")
         self._open = False
 
-    def _write(self, wh: str, source: _Source, validation: _Validation) -> None:
-        """Write optimistically while validation runs; commit only when it has passed."""
+    def _write(self, wh: str, source: _Source) -> None:
+        """Validation is done: write the valid rows in one transaction (or, with rejects, the
+        rejects and, within the tolerance, the valid rows); roll back on any failure."""
         con, result = self.con, self.result
         started = time.perf_counter()
-        cast_error: duckdb.ConversionException | None = None
         try:
-            try:
-                self._fast_path(wh, source, validation)
-            except duckdb.ConversionException as exc:  # validation will say which value
-                cast_error = exc
-                if self._open:
-                    self._rollback()
-            validation.join()
-            result.rows_read = validation.records
-            # a fresh connection: the open transaction's snapshot predates the rejects
-            with con.cursor() as side:
-                _summarize_rejects(side, self.spec, source, result)
-            if cast_error is not None and not result.rows_rejected:
-                raise LoadError(
-                    f"{self.download.remote.path}: a value passed {self.spec.qualified_name}'s "
-                    "rules but does not convert to its column type (the spec's rules are too "
-                    f"loose): {cast_error}"
-                ) from None
             if result.rows_rejected:
-                if self._open:
-                    self._rollback()
                 self._reject_path(wh, source)
+            else:
+                self._fast_path(wh, source)
             self._commit()
+        except duckdb.ConversionException as exc:
+            if self._open:
+                self._rollback()
+            raise LoadError(
+                f"{self.download.remote.path}: a value passed {self.spec.qualified_name}'s "
+                "rules but does not convert to its column type (the spec's rules are too "
+                f"loose): {exc}"
+            ) from None
         except duckdb.Error as exc:
             if self._open:
                 self._rollback()
@@ -776,85 +784,67 @@ class _Load:
         result.table_rows = _scalar(con, f"SELECT count(*) FROM {target}")
         result.timings["write_s"] = time.perf_counter() - started
 
-    def _fast_path(self, wh: str, source: _Source, validation: _Validation) -> None:
+    def _fast_path(self, wh: str, source: _Source) -> None:
+        """Every row valid: insert, straight from the file, the rows of keys seen once and the
+        winning row of each repeated key (known by its row hash), in one parallel parse."""
         con, spec, result = self.con, self.spec, self.result
         target = self._target(wh)
         key = quote_ident(spec.key)
-        once = (
-            f"SELECT {source.typed} FROM {source.plain} "
-            f"WHERE {source.key} NOT IN (SELECT k FROM repeated)"
+        # the winner of each repeated key: the highest version, then the last row
+        order = self._newer_first("v" if source.version_try else None, "record")
+        con.execute(
+            "CREATE TABLE winners AS SELECT k, h FROM repeat_pos "
+            f"QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1"
         )
-        counts = self._decide(wh, once)
+        incoming = (
+            f"SELECT {source.typed} FROM {source.plain} "
+            f"WHERE {source.key} NOT IN (SELECT k FROM repeated) "
+            f"OR {source.row_hash} IN (SELECT h FROM winners)"
+        )
+        counts = self._decide(wh, incoming)
         self._begin()
         self._prepare_tables(wh, with_rejects=False)
         con.execute(
             f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM decisions WHERE action = 'update')"
         )
         names = ", ".join(quote_ident(c.name) for c in spec.columns)
-        insert = f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
         con.execute(
-            f"{insert} FROM ({once}) WHERE {key} NOT IN "
+            f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
+            f"FROM ({incoming}) WHERE {key} NOT IN "
             "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
             [self.download.remote.path],
         )
+        new_repeats = f"{target} WHERE __loaded_at = now() AND {key} IN (SELECT k FROM repeated)"
+        # identical rows of one key share the winner's hash: keep one (rare; costs a slower commit)
+        extra = _scalar(con, f"SELECT count(*) - count(DISTINCT {key}) FROM {new_repeats}")
+        if extra:
+            con.execute(
+                f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM {new_repeats} "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid DESC) > 1)"
+            )
+        # pandera: the dedupe left one row per key (keys seen once are unique by count)
+        _check_key_unique(con, spec, f"SELECT {key} AS k FROM {new_repeats}")
         keys, rows = con.execute("SELECT count(*), sum(n) FROM key_counts").fetchall()[0]
         result.duplicates_dropped = int(rows or 0) - int(keys)
-        if result.duplicates_dropped:
-            validation.wait_captured()  # the rows of the repeated keys, in file order
-            # The transaction's snapshot predates those rows: read them through a fresh
-            # connection and hand them over as Arrow (a read, not a write, in the transaction).
-            with con.cursor() as side:
-                order = self._newer_first(source.version_raw, "__record")
-                side.execute(
-                    f"CREATE TABLE repeat_winners AS SELECT {source.typed} FROM repeat_raw "
-                    f"QUALIFY row_number() OVER (PARTITION BY {source.key} ORDER BY {order}) = 1"
-                )
-                # pandera: the dedupe leaves one row per key (keys seen once are unique by count)
-                _check_key_unique(side, spec, f"SELECT {key} AS k FROM repeat_winners")
-                # the transaction has not touched these keys: the committed table is current
-                more = self._decide(wh, None, con=side)
-                winners = side.sql("SELECT * FROM repeat_winners").to_arrow_table()  # noqa: F841
-                updates = side.sql(  # noqa: F841 - read by DuckDB below
-                    "SELECT k FROM decisions_repeats WHERE action = 'update'"
-                ).to_arrow_table()
-                kept = side.sql(  # noqa: F841 - read by DuckDB below
-                    "SELECT k FROM decisions_repeats WHERE action IN ('unchanged', 'older')"
-                ).to_arrow_table()
-            con.execute(f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM updates)")
-            con.execute(
-                f"{insert} FROM winners WHERE {key} NOT IN (SELECT k FROM kept)",
-                [self.download.remote.path],
-            )
-            counts = {a: counts.get(a, 0) + more.get(a, 0) for a in {*counts, *more}}
         result.rows_updated = counts.get("update", 0)
         result.rows_unchanged = counts.get("unchanged", 0)
         result.rows_skipped_older = counts.get("older", 0)
         result.rows_inserted = int(keys) - sum(counts.values())
 
-    def _decide(
-        self, wh: str, once: str | None, con: duckdb.DuckDBPyConnection | None = None
-    ) -> dict[str, int]:
+    def _decide(self, wh: str, incoming: str) -> dict[str, int]:
         """``decisions``: what happens to each incoming key that the table already holds.
 
-        ``update`` (the file is newer, or the same date with other content: the old row goes),
-        ``unchanged`` (same date, same content: left alone, so a re-run changes nothing) or
-        ``older`` (the table holds the key from a newer file: never overwritten). Other keys are
-        inserts. We hold the warehouse's write lock: nothing changes before the transaction.
+        ``update`` (a larger version, or at equal or no version a newer file, or the same file
+        date with other content: the old row goes), ``unchanged`` (same date, same content: left
+        alone, so a re-run changes nothing) or ``older`` (the table holds a larger version, or
+        the key from a newer file: never overwritten). Other keys are inserts. We hold the
+        warehouse's write lock: nothing changes before the transaction.
         """
-        con = con or self.con
-        spec = self.spec
+        con, spec = self.con, self.spec
         target = self._target(wh)
         key = quote_ident(spec.key)
-        # once=None: the last rows of the repeated keys (``repeat_winners``)
-        table = "decisions" if once is not None else "decisions_repeats"
-        incoming = (
-            f"SELECT * FROM ({once}) WHERE {key} IN (SELECT {key} FROM existing)"
-            if once is not None
-            else "SELECT * FROM repeat_winners"
-        )
-        keyset = "key_counts WHERE n = 1" if once is not None else "repeated"
         by_version = self._version_cases(self._version_of("t"), self._version_of("i"))
-        con.execute(f"CREATE OR REPLACE TABLE {table} (k VARCHAR, action VARCHAR)")
+        con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
         exists = _scalar(
             con,
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
@@ -862,17 +852,19 @@ class _Load:
             [wh, spec.schema, spec.table],
         )
         overlap = exists and _scalar(
-            con, f"SELECT count(*) FROM {target} WHERE {key} IN (SELECT k FROM {keyset})"
+            con, f"SELECT count(*) FROM {target} WHERE {key} IN (SELECT k FROM key_counts)"
         )
         if overlap:
             content = [quote_ident(c.name) for c in spec.columns if c.name != spec.key]
             differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content) or "false"
             con.execute(
                 f"""
-                INSERT INTO {table}
+                INSERT INTO decisions
                 WITH existing AS (
-                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM {keyset})
-                ), incoming AS ({incoming})
+                    SELECT * FROM {target} WHERE {key} IN (SELECT k FROM key_counts)
+                ), incoming AS (
+                    SELECT * FROM ({incoming}) WHERE {key} IN (SELECT {key} FROM existing)
+                )
                 SELECT i.{key}, CASE {by_version}
                     WHEN t.__file_date > DATE '{self.day}' THEN 'older'
                     WHEN t.__file_date < DATE '{self.day}' OR {differs} THEN 'update'
@@ -883,7 +875,7 @@ class _Load:
         return {
             action: int(n)
             for action, n in con.execute(
-                f"SELECT action, count(*) FROM {table} GROUP BY ALL"
+                "SELECT action, count(*) FROM decisions GROUP BY ALL"
             ).fetchall()
         }
 

@@ -99,7 +99,9 @@ class Column:
     def csv_name(self) -> str:
         return self.source or self.name
 
-    def select_sql(self) -> str:
+    def select_sql(self, try_cast: bool = False) -> str:
+        """The typed value from the CSV text (``try_cast``: NULL where it does not convert)."""
+        cast = "TRY_CAST" if try_cast else "CAST"
         src = quote_ident(self.csv_name)
         kind = self.type.upper()
         if self.decimal_comma:
@@ -110,8 +112,8 @@ class Column:
             # ISO 8601 with or without an offset; stored as UTC (the connection runs in UTC)
             if self.utc_offset:
                 src = f"({src} || {quote_literal(self.utc_offset)})"
-            return f"CAST(CAST({src} AS TIMESTAMPTZ) AS TIMESTAMP)"
-        return f"CAST({src} AS {self.type})"
+            return f"{cast}({cast}({src} AS TIMESTAMPTZ) AS TIMESTAMP)"
+        return f"{cast}({src} AS {self.type})"
 
 
 @dataclass(frozen=True)
