@@ -756,7 +756,9 @@ class _Load:
                 self._reject_path(wh, source)
             else:
                 self._fast_path(wh, source)
+            started_commit = time.perf_counter()
             self._commit()
+            result.timings["commit_s"] = time.perf_counter() - started_commit
         except duckdb.ConversionException as exc:
             if self._open:
                 self._rollback()
@@ -801,34 +803,43 @@ class _Load:
             f"WHERE {source.key} NOT IN (SELECT k FROM repeated) "
             f"OR {source.row_hash} IN (SELECT h FROM winners)"
         )
+        started = time.perf_counter()
         counts = self._decide(wh, incoming)
+        result.timings["decide_s"] = time.perf_counter() - started
+        started = time.perf_counter()
         self._begin()
         self._prepare_tables(wh, with_rejects=False)
         con.execute(
             f"DELETE FROM {target} WHERE {key} IN (SELECT k FROM decisions WHERE action = 'update')"
         )
         names = ", ".join(quote_ident(c.name) for c in spec.columns)
-        con.execute(
+        inserted = _scalar(
+            con,
             f"INSERT INTO {target} SELECT {names}, DATE '{self.day}', ?, now()::TIMESTAMP "
             f"FROM ({incoming}) WHERE {key} NOT IN "
             "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
             [self.download.remote.path],
         )
-        new_repeats = f"{target} WHERE __loaded_at = now() AND {key} IN (SELECT k FROM repeated)"
-        # identical rows of one key share the winner's hash: keep one (rare; costs a slower commit)
-        extra = _scalar(con, f"SELECT count(*) - count(DISTINCT {key}) FROM {new_repeats}")
-        if extra:
+        result.timings["insert_s"] = time.perf_counter() - started
+        keys, rows = con.execute("SELECT count(*), sum(n) FROM key_counts").fetchall()[0]
+        kept = counts.get("unchanged", 0) + counts.get("older", 0)
+        expected = int(keys) - kept  # every key written yields at least its winner's row
+        if inserted != expected:
+            # identical rows of one key share the winner's hash: keep one of them (rare; it
+            # costs a slower commit). Then pandera checks that one row per key is left.
+            new = f"{target} WHERE __loaded_at = now()"
             con.execute(
-                f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM {new_repeats} "
+                f"DELETE FROM {target} WHERE rowid IN (SELECT rowid FROM {new} AND {key} IN "
+                "(SELECT k FROM repeated) "
                 f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY rowid DESC) > 1)"
             )
-        # pandera: the dedupe left one row per key (keys seen once are unique by count)
-        _check_key_unique(con, spec, f"SELECT {key} AS k FROM {new_repeats}")
-        keys, rows = con.execute("SELECT count(*), sum(n) FROM key_counts").fetchall()[0]
+            _check_key_unique(con, spec, f"SELECT {key} AS k FROM {new}")
+            if _scalar(con, f"SELECT count(*) FROM {new}") != expected:
+                raise LoadError(f"{spec.qualified_name}: rows written do not match the keys")
         result.duplicates_dropped = int(rows or 0) - int(keys)
         result.rows_updated = counts.get("update", 0)
         result.rows_unchanged = counts.get("unchanged", 0)
-        result.rows_skipped_older = counts.get("older", 0)
+        result.rows_skipped_older = kept - result.rows_unchanged
         result.rows_inserted = int(keys) - sum(counts.values())
 
     def _decide(self, wh: str, incoming: str) -> dict[str, int]:
