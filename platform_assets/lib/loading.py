@@ -489,11 +489,13 @@ class _Source:
 
         self.typed = ", ".join(f"{typed(c)} AS {quote_ident(c.name)}" for c in spec.columns)
         self.version_raw: str | None = None
-        self.version_try: str | None = None
+        self.version_try: str
         if spec.version_column:  # the version's typed value, computed over the CSV text
             version = next(c for c in spec.loaded_columns if c.name == spec.version_column)
             self.version_raw = version.select_sql()
             self.version_try = version.select_sql(try_cast=True)
+        else:
+            self.version_try = "NULL::TIMESTAMP"
         # a row's identity within the file: a hash of all its raw text (repeated keys only)
         raw = [*self.mapping, *self.extra_columns]
         self.row_hash = f"hash({', '.join(quote_ident(c) for c in raw)})"
@@ -506,12 +508,12 @@ class _Source:
 class _Validation:
     """Every row through the table's pandera schema, streamed in Arrow batches in file order.
 
-    DuckDB parses the file (in parallel) and streams the rule-bearing columns, the row's key and,
-    for repeated keys, a hash of the row's raw text and its version; a feeder thread fetches the
-    next batch while pandera checks the current one (DuckDB releases the GIL while it parses).
-    Record numbers are counted here (a streamed result keeps file order). Failures go to
-    ``rejects``; the repeated keys' (key, row hash, record, version) go to ``repeat_pos``, from
-    which the winning row of each key is known before anything is written.
+    DuckDB parses the file (in parallel) and streams the rule-bearing columns, the row's key, a
+    hash of the row's raw text and its version; a feeder thread fetches the next batch while
+    pandera checks the current one (DuckDB releases the GIL while it parses). Record numbers are
+    counted here (a streamed result keeps file order). Failures go to ``rejects``; every row's
+    (key, row hash, record, version) goes to ``positions``, from which the repeated keys and the
+    winning row of each are known before anything is written.
     """
 
     def __init__(
@@ -530,12 +532,7 @@ class _Validation:
     def _select(self) -> str:
         src = self.source
         cols = [quote_ident(c) for c in self.spec.ruled_columns]
-        repeated = f"{src.key} IN (SELECT k FROM repeated)"
-        cols += [
-            f"{src.key} AS __k",
-            f"CASE WHEN {repeated} THEN {src.row_hash} END AS __h",
-            f"CASE WHEN {repeated} THEN {src.version_try or 'NULL'} END AS __v",
-        ]
+        cols += [f"{src.key} AS __k", f"{src.row_hash} AS __h", f"{src.version_try} AS __v"]
         return f"SELECT {', '.join(cols)} FROM {src.plain}"
 
     def run(self) -> None:
@@ -572,17 +569,15 @@ class _Validation:
                         np.arange(seen + 1, seen + batch.num_rows + 1, dtype=np.int64)
                     )
                     seen += batch.num_rows
-                    repeats = batch.column("__h").is_valid()
-                    if repeats.true_count:
-                        pos = pyarrow.table(  # noqa: F841 - read by DuckDB below
-                            {
-                                "k": batch.column("__k").filter(repeats),
-                                "h": batch.column("__h").filter(repeats),
-                                "record": records.filter(repeats),
-                                "v": batch.column("__v").filter(repeats),
-                            }
-                        )
-                        sink.execute("INSERT INTO repeat_pos SELECT k, h, record, v FROM pos")
+                    pos = pyarrow.table(  # noqa: F841 - read by DuckDB below
+                        {
+                            "k": batch.column("__k"),
+                            "h": batch.column("__h"),
+                            "record": records,
+                            "v": batch.column("__v"),
+                        }
+                    )
+                    sink.execute("INSERT INTO positions SELECT k, h, record, v FROM pos")
                     frame = _arrow_to_pandas(batch.select(ruled))
                     frame.index = pd.RangeIndex(seen - batch.num_rows + 1, seen + 1)
                     try:
@@ -690,9 +685,7 @@ class _Load:
         self.con.execute(
             'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
         )
-        started = time.perf_counter()
-        self._stage_keys(source)
-        self.result.timings["keys_s"] = time.perf_counter() - started
+        self._stage_tables(source)
         started = time.perf_counter()
         validation = _Validation(self.con, self.spec, source, self.settings)
         try:
@@ -704,30 +697,35 @@ class _Load:
                 ) from None
             raise
         self.result.rows_read = validation.records
-        _summarize_rejects(self.con, self.spec, source, self.result)
         self.result.timings["validate_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self._stage_keys()
+        self.result.timings["keys_s"] = time.perf_counter() - started
+        _summarize_rejects(self.con, self.spec, source, self.result)
         with attached_warehouse(self.con, warehouse_path, self.settings.lock_wait_seconds) as wh:
             self._write(wh, source)
 
-    def _stage_keys(self, source: _Source) -> None:
-        """``key_counts`` (one parallel parse reading only the key's columns, a hash
-        aggregate) and ``repeated``, the keys seen more than once."""
-        con = self.con
-        try:
-            con.execute(
-                f"CREATE TABLE key_counts AS SELECT {source.key} AS k, count(*) AS n "
-                f"FROM {source.plain} GROUP BY ALL"
-            )
-        except duckdb.Error as exc:
-            raise BadFileError(
-                f"{self.download.remote.path}: the CSV could not be parsed: {_csv_error(exc)}"
-            ) from None
-        con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
-        version = "NULL" if source.version_try is None else source.version_try
-        con.execute(
-            f"CREATE TABLE repeat_pos AS SELECT {source.key} AS k, {source.row_hash} AS h, "
-            f"0::BIGINT AS record, {version} AS v FROM {source.plain} LIMIT 0"
+    def _stage_tables(self, source: _Source) -> None:
+        """``positions``: each row's key, raw-text hash, record number and version."""
+        self.con.execute(
+            f"CREATE TABLE positions AS SELECT {source.key} AS k, {source.row_hash} AS h, "
+            f"0::BIGINT AS record, {source.version_try} AS v FROM {source.plain} LIMIT 0"
         )
+
+    def _stage_keys(self) -> None:
+        """From ``positions`` (a hash aggregate): ``key_counts``, ``repeated`` (keys seen more
+        than once) and ``winners`` (the row hash of each repeated key's winning row: the highest
+        version, then the last row)."""
+        con = self.con
+        con.execute("CREATE TABLE key_counts AS SELECT k, count(*) AS n FROM positions GROUP BY k")
+        con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
+        order = self._newer_first("v" if self.spec.version_column else None, "record")
+        con.execute(
+            "CREATE TABLE winners AS SELECT k, h FROM positions "
+            "WHERE k IN (SELECT k FROM repeated) "
+            f"QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1"
+        )
+        con.execute("DROP TABLE positions")
 
     # -- transaction -------------------------------------------------------------------------
 
@@ -792,12 +790,6 @@ class _Load:
         con, spec, result = self.con, self.spec, self.result
         target = self._target(wh)
         key = quote_ident(spec.key)
-        # the winner of each repeated key: the highest version, then the last row
-        order = self._newer_first("v" if source.version_try else None, "record")
-        con.execute(
-            "CREATE TABLE winners AS SELECT k, h FROM repeat_pos "
-            f"QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1"
-        )
         incoming = (
             f"SELECT {source.typed} FROM {source.plain} "
             f"WHERE {source.key} NOT IN (SELECT k FROM repeated) "
