@@ -101,7 +101,17 @@ def figures(result: dict, size_mb: float) -> dict:
     return out
 
 
-def bench(size: int, work: Path, with_dlt: bool) -> dict:
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median time (the upper one of an even count), with its own figures,
+    every run's seconds, and the largest peak RSS of all runs."""
+    chosen = dict(sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2])
+    chosen["runs_seconds"] = [round(r["seconds"], 2) for r in runs]
+    if all("peak_rss_mb" in r for r in runs):
+        chosen["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+    return chosen
+
+
+def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
     sshd = start_sshd()
     try:
         remote = sshd.remote_dir / "bench"
@@ -115,39 +125,60 @@ def bench(size: int, work: Path, with_dlt: bool) -> dict:
         key = sshd.client_keys["ed25519"]
         common = {"port": sshd.port, "user": sshd.user, "key": key}
 
-        local = work / "floor.csv"
-        download = run_step(
-            sys.executable,
-            "floor-download",
-            remote=path,
-            local=local,
-            known_hosts=sshd.known_hosts,
-            **common,
-        )
-        duck = run_step(sys.executable, "floor-duckdb", local=local, database=work / "floor.duckdb")
-        local.unlink()
-        floor_s = download["seconds"] + duck["seconds"]
-
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATTENTIVE_")}
         env.update(sshd.env("ATTENTIVE", auth="ed25519"))
         env["ATTENTIVE_SFTP_REMOTE_DIR"] = str(remote)
         env["PLATFORM_START_DATE"] = "2026-01-01"
         env["PLATFORM_WORK_DIR"] = str(work / "platform_work")
-        empty = run_step(
-            sys.executable,
-            "platform",
-            env=env,
-            database=work / "empty.duckdb",
-            partition=DAY.isoformat(),
-        )
-        run_step(sys.executable, "prefill", database=work / "full.duckdb", rows=PREFILL_ROWS)
-        full = run_step(
-            sys.executable,
-            "platform",
-            env=env,
-            database=work / "full.duckdb",
-            partition=DAY.isoformat(),
-        )
+        prefilled = work / "prefilled.duckdb"
+        run_step(sys.executable, "prefill", database=prefilled, rows=PREFILL_ROWS)
+
+        # the steps take turns, `repeat` rounds, so that the machine's drift (a shared VM's
+        # speed varies by +-20% over minutes) hits the floor and the platform alike; each
+        # step's figure is its median round
+        downloads, ducks, empties, fulls = [], [], [], []
+        for round_ in range(repeat):
+            local = work / "floor.csv"
+            downloads.append(
+                run_step(
+                    sys.executable,
+                    "floor-download",
+                    remote=path,
+                    local=local,
+                    known_hosts=sshd.known_hosts,
+                    **common,
+                )
+            )
+            floor_db = work / f"floor{round_}.duckdb"
+            ducks.append(run_step(sys.executable, "floor-duckdb", local=local, database=floor_db))
+            local.unlink()
+            floor_db.unlink()
+            empty_db = work / f"empty{round_}.duckdb"
+            empties.append(
+                run_step(
+                    sys.executable,
+                    "platform",
+                    env=env,
+                    database=empty_db,
+                    partition=DAY.isoformat(),
+                )
+            )
+            empty_db.unlink()
+            full_db = work / f"full{round_}.duckdb"
+            shutil.copyfile(prefilled, full_db)
+            fulls.append(
+                run_step(
+                    sys.executable,
+                    "platform",
+                    env=env,
+                    database=full_db,
+                    partition=DAY.isoformat(),
+                )
+            )
+            full_db.unlink()
+        download, duck = median_run(downloads), median_run(ducks)
+        empty, full = median_run(empties), median_run(fulls)
+        floor_s = download["seconds"] + duck["seconds"]
 
         peer = None
         if with_dlt:
@@ -189,6 +220,7 @@ def bench(size: int, work: Path, with_dlt: bool) -> dict:
             "python": host.python_version(),
             "system": f"{host.system()} {host.machine()}",
         },
+        "rounds": repeat,
         "command": " ".join(["benchmarks/bench.py", *sys.argv[1:]]),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
@@ -238,6 +270,9 @@ def main() -> int:
     parser.add_argument("--scaling", action="store_true", help="250 MB, 1 GB and 2 GB")
     parser.add_argument("--no-dlt", action="store_true", help="skip the dlt peer")
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of floor and platform steps (medians)"
+    )
     args = parser.parse_args()
     with_dlt = not args.no_dlt
     if with_dlt and not DLT_PYTHON.exists():
@@ -247,7 +282,7 @@ def main() -> int:
     results = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="bench_", dir=args.work_dir) as tmp:
-            result = bench(size, Path(tmp), with_dlt)
+            result = bench(size, Path(tmp), with_dlt, args.repeat)
         print(table(result), flush=True)
         print(flush=True)
         results.append(result)
