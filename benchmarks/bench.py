@@ -63,6 +63,7 @@ def run_step(
     cmd = [str(python), str(REPO / "benchmarks" / "steps.py"), step]
     for name, value in opts.items():
         cmd += [f"--{name.replace('_', '-')}", str(value)]
+    os.sync()  # the previous step's writes reach the disk now, not during this step
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,

@@ -3,17 +3,17 @@
 The path a file takes, with no per-row Python anywhere, and the data stored once:
 
 1. **download**: streamed from SFTP into a private work folder (atomic rename, size checked,
-   SHA-256 computed on the way).
+   SHA-256 computed on the way); a gzipped file is inflated, bounded.
 2. **header**: read with Python's csv module; the documented columns are found by name.
-3. **keys**: a parallel DuckDB parse counts each key (hash aggregate): the repeated keys.
-4. **validate** (a thread): first DuckDB filters the rows of repeated keys (a parallel parse)
-   and streams them in file order into a small table; then it streams the rule-bearing columns
-   of every row, in file order, as Arrow batches through the table's pandera schema; failures
-   become rejects (file, line, column, rule, value).
-5. **write** (meanwhile, in one transaction on the warehouse, attached only now): old rows being
-   replaced are deleted; rows are cast and inserted straight from the file (a parallel parse),
-   then the last row of each repeated key. The transaction commits only when validation has
-   passed; on any failure it rolls back and the table is as it was.
+3. **validate**: DuckDB parses the file (parallel) and streams, in file order, Arrow batches of the
+   rule-bearing columns plus each row's key, raw-text hash and version; pandera checks each batch
+   while a feeder thread fetches the next. Failures become rejects (file, line, column, rule,
+   value); each row's (key, hash, record number, version) goes to a staging table.
+4. **keys**: the repeated keys and each one's winning row (by version, then file order).
+5. **write** (one transaction on the warehouse, attached only now): old rows being replaced are
+   deleted; the rows of keys seen once and each repeated key's winner (by its hash) are cast and
+   inserted straight from the file (one parallel parse). On any failure it rolls back and the
+   table is as it was.
 
 Parsing is cheap (DuckDB, parallel); storing is what costs, and it happens once, into the table.
 """
@@ -613,17 +613,17 @@ def _check_key_unique(con: duckdb.DuckDBPyConnection, spec: TableSpec, keys_sql:
 
 
 class _Load:
-    """One partition load: pandera validates in a thread while DuckDB prepares and writes.
+    """One partition load: validate every row first, then write in one transaction.
 
-    Before the transaction: ``key_counts`` (a parallel parse of the key's columns, a hash
-    aggregate) gives the keys that repeat, and a semi-join with the table gives ``decisions``
-    for the keys it already holds. Then, in one transaction: the old rows being replaced are
-    deleted and the rows of keys seen once are cast and inserted straight from the file (one
-    parallel parse; the data is stored once); the last row of each repeated key follows, from the
-    rows the validation stream set aside in file order. It commits only when validation has
-    passed; otherwise it rolls back and the rejects (plus, within the tolerance, the valid rows,
-    by record number) are written. Nothing written in the fast path is deleted in it again:
-    DuckDB then keeps its optimistic writes and the commit is cheap.
+    Validation (pandera over a streamed, parallel parse) also records each row's key, raw-text
+    hash, record number and version; from those, ``key_counts``, ``repeated`` and ``winners``
+    (each repeated key's winning row hash). A semi-join with the table gives ``decisions`` for
+    the keys it already holds. Then, in one transaction: the old rows being replaced are deleted
+    and the rows of keys seen once plus the winners are cast and inserted straight from the file
+    (one parallel parse; the data is stored once). With rejects, the rejects (plus, within the
+    tolerance, the valid rows, by record number) are written instead. Nothing written in the
+    fast path is deleted in it again (unless a key repeats with byte-identical rows): DuckDB then
+    keeps its optimistic writes and the commit is cheap.
     """
 
     def __init__(
