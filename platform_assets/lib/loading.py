@@ -488,14 +488,10 @@ class _Source:
             return col.select_sql()  # type: ignore[attr-defined]
 
         self.typed = ", ".join(f"{typed(c)} AS {quote_ident(c.name)}" for c in spec.columns)
-        self.version_raw: str | None = None
-        self.version_try: str
-        if spec.version_column:  # the version's typed value, computed over the CSV text
+        self.version_try = "NULL::TIMESTAMP"  # the version's typed value (NULL if unparseable)
+        if spec.version_column:
             version = next(c for c in spec.loaded_columns if c.name == spec.version_column)
-            self.version_raw = version.select_sql()
             self.version_try = version.select_sql(try_cast=True)
-        else:
-            self.version_try = "NULL::TIMESTAMP"
         # a row's identity within the file: a hash of all its raw text (repeated keys only)
         raw = [*self.mapping, *self.extra_columns]
         self.row_hash = f"hash({', '.join(quote_ident(c) for c in raw)})"
