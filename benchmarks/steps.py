@@ -78,12 +78,12 @@ def platform(args: argparse.Namespace) -> dict:
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from platform_assets.defs.attentive.tables import NOTIFICATIONS
-    from platform_assets.lib.factory import build_source_assets
-    from platform_assets.lib.partitions import daily_file_partitions
-    from platform_assets.lib.settings import sftp_from_env
+    from platform_assets.defs.attentive import NOTIFICATIONS, SOURCE
+    from platform_assets.lib.assets import build_source_assets
+    from platform_assets.lib.settings import Settings
 
-    assets = build_source_assets([NOTIFICATIONS], daily_file_partitions())
+    settings = Settings.from_env()
+    assets = build_source_assets(SOURCE.configure(settings))
     started = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
@@ -91,7 +91,7 @@ def platform(args: argparse.Namespace) -> dict:
             selection=[NOTIFICATIONS.asset_key],
             partition_key=args.partition,
             resources={
-                "attentive_sftp": sftp_from_env("ATTENTIVE"),
+                "attentive_sftp": settings.sftp("ATTENTIVE"),
                 "duckdb": DuckDBResource(database=args.database),
             },
             instance=instance,
@@ -116,8 +116,8 @@ def prefill(args: argparse.Namespace) -> dict:
     """Fill the warehouse with N existing notifications (other keys, an older file date)."""
     import duckdb
 
-    from platform_assets.defs.attentive.tables import NOTIFICATIONS
-    from platform_assets.lib.loading import table_ddl
+    from platform_assets.defs.attentive import NOTIFICATIONS
+    from platform_assets.lib.loader.warehouse import table_ddl
 
     started = time.perf_counter()
     with duckdb.connect(args.database) as con:
@@ -177,7 +177,7 @@ def generate(args: argparse.Namespace) -> dict:
     """Write the Attentive notifications file of about ``--size`` bytes into ``--remote-dir``."""
     import datetime as dt
 
-    from platform_assets.defs.attentive.tables import NOTIFICATIONS
+    from platform_assets.defs.attentive import NOTIFICATIONS
     from platform_assets.demo.samples import write_notifications
 
     day = dt.date.fromisoformat(args.partition)

@@ -1,21 +1,16 @@
-"""The code location: every vendor source's definitions plus the shared DuckDB warehouse.
+"""The code location: every vendor source, configured from the environment when it loads.
 
 ``dagster dev`` (via workspace.yaml) and ``dagster asset materialize -m
-platform_assets.definitions`` load ``defs`` from here.
+platform_assets.definitions`` load ``defs`` from here; the environment is read then, not at import.
 """
 
 import dagster as dg
 
-from platform_assets.defs.accengage import definitions as accengage
-from platform_assets.defs.asapp import definitions as asapp
-from platform_assets.defs.attentive import definitions as attentive
-from platform_assets.defs.postscript import definitions as postscript
-from platform_assets.lib.settings import warehouse_from_env
+from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.lib.build import build_definitions
+from platform_assets.lib.settings import Settings
 
-defs = dg.Definitions.merge(
-    attentive.defs,
-    postscript.defs,
-    asapp.defs,
-    accengage.defs,
-    dg.Definitions(resources={"duckdb": warehouse_from_env()}),
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(VENDOR_SOURCES, Settings.from_env())

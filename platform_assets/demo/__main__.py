@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from platform_assets.defs import VENDOR_SOURCES
 
 DAGSTER_YAML = """\
 # Written by `python -m platform_assets.demo`: one warehouse writer at a time (DuckDB is a
@@ -50,9 +51,11 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[object, list[dt.date
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
-    for vendor, folder in VENDOR_FOLDERS.items():
-        os.environ.update(server.env(vendor.upper()))
-        os.environ[f"{vendor.upper()}_SFTP_REMOTE_DIR"] = folder
+    for source in VENDOR_SOURCES:
+        os.environ.update(server.env(source.prefix))
+        os.environ[f"{source.prefix}_SFTP_REMOTE_DIR"] = "/" + "/".join(
+            filter(None, (source.name, source.documented_folder))
+        )
     os.environ["ACCENGAGE_APP_IDS"] = ",".join(DEMO_APPS)
     os.environ["ACCENGAGE_MEMBER_ID_COLUMNS"] = ",".join(f"{a}={h}" for a, h in DEMO_APPS.items())
     os.environ.setdefault("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
@@ -61,15 +64,7 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[object, list[dt.date
     return server, dates
 
 
-VENDOR_FOLDERS = {
-    "attentive": "/attentive",
-    "postscript": "/postscript",
-    "asapp": "/asapp/out",
-    "accengage": "/accengage",
-}
-
-
-def _summary(read: dict[str, int], partitions: dict[str, int]) -> str:
+def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -> str:
     """Per table: partitions loaded, rows read from files, rows and keys in the table, rejects."""
     import duckdb
 
@@ -78,8 +73,8 @@ def _summary(read: dict[str, int], partitions: dict[str, int]) -> str:
     lines = [
         f"{'table':40} {'partitions':>10} {'rows read':>9} {'rows':>7} {'keys':>7} {'rejects':>7}"
     ]
-    with duckdb.connect(os.environ["DUCKDB_PATH"], read_only=True) as con:
-        for spec in _all_tables():
+    with duckdb.connect(warehouse, read_only=True) as con:
+        for spec in (t for s in VENDOR_SOURCES for t in s.tables):
             rows, keys = con.execute(
                 f"SELECT count(*), count(DISTINCT {quote_ident(spec.key)}) "
                 f"FROM {spec.qualified_name}"
@@ -95,32 +90,26 @@ def _summary(read: dict[str, int], partitions: dict[str, int]) -> str:
     return "\n".join(lines)
 
 
-def _all_tables() -> list:
-    from platform_assets.defs.accengage.tables import TABLES as ACCENGAGE
-    from platform_assets.defs.asapp.tables import TABLES as ASAPP
-    from platform_assets.defs.attentive.tables import TABLES as ATTENTIVE
-    from platform_assets.defs.postscript.tables import TABLES as POSTSCRIPT
-
-    return [*ATTENTIVE, *POSTSCRIPT, *ASAPP, *ACCENGAGE]
-
-
 def run(data_dir: Path, days: int, rows: int) -> int:
     server, dates = _prepare(data_dir, days, rows)
     try:
         import dagster as dg
 
-        definitions = importlib.import_module("platform_assets.definitions")
-        defs: dg.Definitions = definitions.defs
+        from platform_assets.lib.build import build_definitions
         from platform_assets.lib.partitions import partition_key_for
-        from platform_assets.lib.settings import app_ids
+        from platform_assets.lib.settings import Settings
+
+        settings = Settings.from_env()  # the environment _prepare set
+        defs = build_definitions(VENDOR_SOURCES, settings)
 
         read: dict[str, int] = {}
         partitions: dict[str, int] = {}
         failed = 0
         with dg.DagsterInstance.get() as instance:
-            for vendor in VENDOR_FOLDERS:
-                job = defs.resolve_job_def(f"{vendor}_daily_job")
-                apps = app_ids(vendor.upper()) if vendor == "accengage" else [None]
+            for source in VENDOR_SOURCES:
+                job = defs.resolve_job_def(f"{source.name}_daily_job")
+                configured = source.configure(settings)
+                apps = list(configured.app_ids) if source.has_apps else [None]
                 for day in dates:
                     for app in apps:
                         result = job.execute_in_process(
@@ -140,9 +129,9 @@ def run(data_dir: Path, days: int, rows: int) -> int:
                             read[name] = read.get(name, 0) + int(mat.metadata["rows_read"].value)
                             partitions[name] = partitions.get(name, 0) + 1
         print(
-            f"\nLoaded {len(dates)} days of every vendor's files into {os.environ['DUCKDB_PATH']}"
+            f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}"
         )
-        print(_summary(read, partitions))
+        print(_summary(settings.duckdb_path, read, partitions))
         if failed:
             print(f"\n{failed} partition run(s) failed; see the logs above.")
             return 1

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from platform_assets.defs.attentive.tables import CONVERSIONS, NOTIFICATIONS
+from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
 
 _MESSAGES = (
     "['Flash sale, today only: 20% off with code FLASH20', "

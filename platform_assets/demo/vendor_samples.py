@@ -17,9 +17,7 @@ import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from platform_assets.defs.accengage import tables as accengage
-from platform_assets.defs.asapp import tables as asapp
-from platform_assets.defs.postscript import tables as postscript
+from platform_assets.defs import accengage, asapp, postscript
 from platform_assets.lib.specs import APP_FIELD, Column, TableSpec
 
 DEMO_APPS = {"ios": "member_id", "android": "client_ref"}

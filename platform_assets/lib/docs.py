@@ -17,12 +17,9 @@ END = "<!-- tables:end -->"
 
 
 def all_specs() -> list[TableSpec]:
-    from platform_assets.defs.accengage.tables import TABLES as ACCENGAGE
-    from platform_assets.defs.asapp.tables import TABLES as ASAPP
-    from platform_assets.defs.attentive.tables import TABLES as ATTENTIVE
-    from platform_assets.defs.postscript.tables import TABLES as POSTSCRIPT
+    from platform_assets.defs import VENDOR_SOURCES
 
-    return [*ATTENTIVE, *POSTSCRIPT, *ASAPP, *ACCENGAGE]
+    return [t for source in VENDOR_SOURCES for t in source.tables]
 
 
 def render_column(c: TableColumn) -> str:

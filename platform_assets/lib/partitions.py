@@ -8,28 +8,26 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from platform_assets.lib.settings import start_date
-
 DATE_DIMENSION = "date"
 APP_DIMENSION = "app"
 
 
-def daily_file_partitions(timezone: str = "UTC") -> dg.DailyPartitionsDefinition:
-    """One partition per file date from ``PLATFORM_START_DATE`` up to and including today.
+def daily_file_partitions(start_date: str, timezone: str = "UTC") -> dg.DailyPartitionsDefinition:
+    """One partition per file date from ``start_date`` up to and including today.
 
     Today is included (``end_offset=1``) because vendors drop a day's file during that day; the
     new-file sensor loads it as soon as it lands. ``timezone`` is the vendor's day.
     """
-    return dg.DailyPartitionsDefinition(start_date=start_date(), end_offset=1, timezone=timezone)
+    return dg.DailyPartitionsDefinition(start_date=start_date, end_offset=1, timezone=timezone)
 
 
 def app_file_partitions(
-    app_ids: Sequence[str], timezone: str = "UTC"
+    app_ids: Sequence[str], start_date: str, timezone: str = "UTC"
 ) -> dg.MultiPartitionsDefinition:
     """(date, app) partitions: one file per app and day, so one app's day can be re-run alone."""
     return dg.MultiPartitionsDefinition(
         {
-            DATE_DIMENSION: daily_file_partitions(timezone),
+            DATE_DIMENSION: daily_file_partitions(start_date, timezone),
             APP_DIMENSION: dg.StaticPartitionsDefinition(list(app_ids)),
         }
     )

@@ -1,103 +1,158 @@
-"""The configuration contract: environment variables, read through ``dg.EnvVar``.
+"""The configuration contract: every environment variable the platform reads, read here only,
+and only when the definitions load (:meth:`Settings.from_env`), never at import.
 
-Required settings are always bound as ``dg.EnvVar`` so a run that needs one that is unset fails
-with Dagster's message naming the variable. Optional settings (password *or* key, passphrase,
-port) are bound as ``dg.EnvVar`` when present in the code location's environment and fall back to
-their defaults otherwise; their values are resolved at run time and never shown in the UI.
+Secrets and connection settings are bound as ``dg.EnvVar`` (resolved at run time, never shown in
+the UI, logs or metadata); a required one that is unset fails the run with Dagster's message
+naming the variable. Optional ones (password *or* key, passphrase, port) are bound as
+``dg.EnvVar`` when present when the definitions load, and fall back to their defaults otherwise.
+Layout settings (file patterns, app ids, per-app column names, the first partition) shape the
+definitions themselves, so they are read and checked when the definitions load.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.lib.loader.model import MAX_INFLATED_BYTES, LoaderSettings
 from platform_assets.lib.sftp import SFTPResource
-from platform_assets.lib.specs import APP_ID, TableSpec
+from platform_assets.lib.specs import APP_ID
 
-VENDOR_PREFIXES = ("ATTENTIVE", "POSTSCRIPT", "ASAPP", "ACCENGAGE")
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
 
 
-def _optional(name: str) -> dg.EnvVar | None:
-    return dg.EnvVar(name) if os.environ.get(name) else None
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot use; the message names the variable."""
 
 
-def sftp_from_env(prefix: str) -> SFTPResource:
-    """The SFTP resource of one vendor source from ``<prefix>_SFTP_*`` variables."""
-    port = dg.EnvVar.int(f"{prefix}_SFTP_PORT") if os.environ.get(f"{prefix}_SFTP_PORT") else 22
-    policy = os.environ.get(f"{prefix}_SFTP_HOST_KEY_POLICY", "strict")
-    return SFTPResource(
-        host=dg.EnvVar(f"{prefix}_SFTP_HOST"),
-        port=port,
-        username=dg.EnvVar(f"{prefix}_SFTP_USERNAME"),
-        password=_optional(f"{prefix}_SFTP_PASSWORD"),
-        private_key_path=_optional(f"{prefix}_SFTP_PRIVATE_KEY_PATH"),
-        private_key_passphrase=_optional(f"{prefix}_SFTP_PRIVATE_KEY_PASSPHRASE"),
-        known_hosts=_optional(f"{prefix}_SFTP_KNOWN_HOSTS"),
-        host_key_policy=policy,  # type: ignore[arg-type]  # validated by pydantic
-        remote_dir=_optional(f"{prefix}_SFTP_REMOTE_DIR") or ".",
-        env_prefix=prefix,
-    )
+@dataclass(frozen=True)
+class SourceSettings:
+    """One vendor source's layout settings (``<PREFIX>_*``)."""
+
+    file_patterns: Mapping[str, str] = field(default_factory=dict)
+    """Table name -> the file pattern set in ``<PREFIX>_<TABLE>_FILE_PATTERN``."""
+    app_ids: tuple[str, ...] = ()
+    """``<PREFIX>_APP_IDS``: the app partition dimension of vendors with one file per app."""
+    column_names_by_app: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """App -> documented column -> its header in that app's files (``<PREFIX>_<COL>_COLUMNS``)."""
 
 
-def duckdb_path() -> str:
-    return os.environ.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH
+@dataclass(frozen=True)
+class Settings:
+    """Everything read from the environment, once, when the definitions load."""
+
+    env: Mapping[str, str]
+    duckdb_path: str
+    start_date: str
+    loader: LoaderSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of ``env`` (default: the process environment, as it is now)."""
+        env = dict(os.environ if env is None else env)
+        start = env.get("PLATFORM_START_DATE") or DEFAULT_START_DATE
+        try:
+            dt.date.fromisoformat(start)
+        except ValueError:
+            raise SettingsError(
+                f"PLATFORM_START_DATE must be a date as YYYY-MM-DD, got {start!r}"
+            ) from None
+        loader = LoaderSettings(
+            memory_limit=env.get("PLATFORM_STAGING_MEMORY_LIMIT") or "1GB",
+            threads=_int(env, "PLATFORM_STAGING_THREADS", 0),
+            work_dir=env.get("PLATFORM_WORK_DIR") or None,
+            max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
+        )
+        return cls(
+            env=env,
+            duckdb_path=env.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
+            start_date=start,
+            loader=loader,
+        )
+
+    # -- per source -------------------------------------------------------------------------
+
+    def source(
+        self, prefix: str, tables: Sequence[str], per_app_columns: Sequence[str] = ()
+    ) -> SourceSettings:
+        """The layout settings of the source whose variables start with ``prefix``."""
+        patterns = {
+            t: self.env[f"{prefix}_{t.upper()}_FILE_PATTERN"]
+            for t in tables
+            if self.env.get(f"{prefix}_{t.upper()}_FILE_PATTERN")
+        }
+        by_app: dict[str, dict[str, str]] = {}
+        for column in per_app_columns:
+            for app, header in self._column_names(prefix, column).items():
+                by_app.setdefault(app, {})[column] = header
+        return SourceSettings(patterns, self._app_ids(prefix), by_app)
+
+    def _app_ids(self, prefix: str) -> tuple[str, ...]:
+        """``<prefix>_APP_IDS`` (comma-separated), checked: an app id stands in remote file
+        names, so only letters, digits and ``-`` are accepted."""
+        raw = self.env.get(f"{prefix}_APP_IDS", "")
+        ids = [a.strip() for a in raw.split(",") if a.strip()]
+        bad = [a for a in ids if not APP_ID.match(a)]
+        if bad:
+            raise SettingsError(f"{prefix}_APP_IDS: {bad} are not app ids (letters, digits, '-')")
+        return tuple(dict.fromkeys(ids))
+
+    def _column_names(self, prefix: str, column: str) -> dict[str, str]:
+        """``<prefix>_<COLUMN>_COLUMNS`` (``app=header,...``), e.g.
+        ``ACCENGAGE_MEMBER_ID_COLUMNS="6=member_id,7=customer_ref"``."""
+        variable = f"{prefix}_{column.upper()}_COLUMNS"
+        result: dict[str, str] = {}
+        for item in filter(None, (i.strip() for i in self.env.get(variable, "").split(","))):
+            app, sep, header = (p.strip() for p in item.partition("="))
+            if not sep or not APP_ID.match(app) or not header:
+                raise SettingsError(f"{variable}: {item!r} is not app=header")
+            result[app] = header
+        return result
+
+    # -- resources --------------------------------------------------------------------------
+
+    def _optional(self, name: str) -> dg.EnvVar | None:
+        return dg.EnvVar(name) if self.env.get(name) else None
+
+    def sftp(self, prefix: str) -> SFTPResource:
+        """The SFTP resource of one vendor source from ``<prefix>_SFTP_*`` variables."""
+        port = dg.EnvVar.int(f"{prefix}_SFTP_PORT") if self.env.get(f"{prefix}_SFTP_PORT") else 22
+        return SFTPResource(
+            host=dg.EnvVar(f"{prefix}_SFTP_HOST"),
+            port=port,
+            username=dg.EnvVar(f"{prefix}_SFTP_USERNAME"),
+            password=self._optional(f"{prefix}_SFTP_PASSWORD"),
+            private_key_path=self._optional(f"{prefix}_SFTP_PRIVATE_KEY_PATH"),
+            private_key_passphrase=self._optional(f"{prefix}_SFTP_PRIVATE_KEY_PASSPHRASE"),
+            known_hosts=self._optional(f"{prefix}_SFTP_KNOWN_HOSTS"),
+            host_key_policy=self.env.get(f"{prefix}_SFTP_HOST_KEY_POLICY", "strict"),  # type: ignore[arg-type]  # pydantic validates the literal
+            remote_dir=self._optional(f"{prefix}_SFTP_REMOTE_DIR") or ".",
+            env_prefix=prefix,
+        )
+
+    def warehouse(self) -> DuckDBResource:
+        """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""
+        if self.env.get("DUCKDB_PATH"):
+            return DuckDBResource(database=dg.EnvVar("DUCKDB_PATH"))
+        Path(DEFAULT_DUCKDB_PATH).parent.mkdir(parents=True, exist_ok=True)
+        return DuckDBResource(database=DEFAULT_DUCKDB_PATH)
 
 
-def warehouse_from_env() -> DuckDBResource:
-    """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""
-    if os.environ.get("DUCKDB_PATH"):
-        return DuckDBResource(database=dg.EnvVar("DUCKDB_PATH"))
-    Path(DEFAULT_DUCKDB_PATH).parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBResource(database=DEFAULT_DUCKDB_PATH)
-
-
-def start_date() -> str:
-    """First daily partition (``PLATFORM_START_DATE``, ``YYYY-MM-DD``, default 2024-01-01)."""
-    value = os.environ.get("PLATFORM_START_DATE") or DEFAULT_START_DATE
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
     try:
-        dt.date.fromisoformat(value)
+        value = int(raw)
     except ValueError:
-        raise ValueError(
-            f"PLATFORM_START_DATE must be a date as YYYY-MM-DD, got {value!r}"
-        ) from None
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
     return value
-
-
-def app_ids(prefix: str) -> list[str]:
-    """The vendor's app ids (``<prefix>_APP_IDS``, comma-separated), checked: an app id stands
-    in remote file names, so only letters, digits and ``-`` are accepted."""
-    raw = os.environ.get(f"{prefix}_APP_IDS", "")
-    ids = [a.strip() for a in raw.split(",") if a.strip()]
-    bad = [a for a in ids if not APP_ID.match(a)]
-    if bad:
-        raise ValueError(f"{prefix}_APP_IDS: {bad} are not app ids (letters, digits, '-')")
-    return list(dict.fromkeys(ids))
-
-
-def column_names_by_app(prefix: str, column: str) -> dict[str, dict[str, str]]:
-    """Per-app header of a documented column (``<prefix>_<COLUMN>_COLUMNS``, ``app=header,...``),
-    e.g. ``ACCENGAGE_MEMBER_ID_COLUMNS="6=member_id,7=customer_ref"``."""
-    variable = f"{prefix}_{column.upper()}_COLUMNS"
-    result: dict[str, dict[str, str]] = {}
-    for item in filter(None, (i.strip() for i in os.environ.get(variable, "").split(","))):
-        app, sep, header = (p.strip() for p in item.partition("="))
-        if not sep or not APP_ID.match(app) or not header:
-            raise ValueError(f"{variable}: {item!r} is not app=header")
-        result[app] = {column: header}
-    return result
-
-
-def file_pattern(prefix: str, table: str) -> str | None:
-    """A table's file pattern override (``<prefix>_<TABLE>_FILE_PATTERN``), if set."""
-    return os.environ.get(f"{prefix}_{table.upper()}_FILE_PATTERN") or None
-
-
-def configured_tables(prefix: str, tables: tuple[TableSpec, ...]) -> tuple[TableSpec, ...]:
-    """The source's table specs with their file patterns as configured (per-table setting)."""
-    return tuple(t.with_file_pattern(file_pattern(prefix, t.table)) for t in tables)

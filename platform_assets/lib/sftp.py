@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
 import dagster as dg
 import paramiko
 from pydantic import Field
+
+from platform_assets.lib.files import DownloadResult, RemoteFile, RemoteFileNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class SFTPAuthError(SFTPError):
     """The server refused the credentials. Never retried."""
 
 
-class SFTPFileNotFound(SFTPError, FileNotFoundError):
+class SFTPFileNotFound(SFTPError, RemoteFileNotFound):
     """The remote file does not exist."""
 
 
@@ -65,22 +66,6 @@ class SFTPTransientError(SFTPError):
 
 class DownloadIncompleteError(SFTPError):
     """The bytes received do not match the size the server reported."""
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    name: str
-    path: str
-    size: int
-    mtime: int
-
-
-@dataclass(frozen=True)
-class DownloadResult:
-    remote: RemoteFile
-    local_path: Path
-    sha256: str
-    seconds: float
 
 
 class _Hasher:
@@ -163,7 +148,8 @@ def _is_transient(exc: BaseException) -> bool:
 class SFTPResource(dg.ConfigurableResource):
     """A vendor's SFTP server, read-only: list a folder, stat and download files.
 
-    Configure it from the ``<VENDOR>_SFTP_*`` environment variables with :func:`sftp_from_env`.
+    Implements :class:`~platform_assets.lib.files.FileSource`. Configured from the
+    ``<VENDOR>_SFTP_*`` environment variables by :mod:`platform_assets.lib.settings`.
     """
 
     host: str = Field(description="Server host name or address.")

@@ -203,8 +203,6 @@ class TableSpec:
     dialect: CsvDialect = CsvDialect()
     gzip_variant: bool = False
     """The file may arrive as ``<name>.gz`` instead (loaded whichever is there, never both)."""
-    partition_timezone: str = "UTC"
-    """The time zone of the vendor's day (the daily partitions' time zone)."""
     reject_tolerance: float = 0.0
     """Share of a file's rows that may be rejected before the partition fails (0 = none)."""
     document: str = ""

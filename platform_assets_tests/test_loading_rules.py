@@ -1,4 +1,10 @@
-"""Loading Attentive partitions: real sshd, real DuckDB file, values checked independently."""
+"""The loader's rules on Attentive's tables: columns, keys, types, quoting, dedupe, upserts,
+rejects, atomicity and malformed files, with values checked independently.
+
+The files are read through the file-source interface from a local folder
+(:class:`LocalFolderResource`, the same contract the SFTP resource implements): a rule needs no
+network to be proven. Every vendor table and the Dagster layer load over the real sshd
+(``test_vendor_tables.py``, ``test_materialize.py``); the SFTP transport has ``test_sftp.py``."""
 
 from __future__ import annotations
 
@@ -8,13 +14,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from platform_assets.defs.attentive.tables import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.loading import (
-    BadFileError,
-    RejectsExceeded,
-    RemoteFileMissing,
-    load_partition,
-)
+from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
+from platform_assets.lib.files import LocalFolderResource
+from platform_assets.lib.loader.model import BadFileError, RejectsExceeded, RemoteFileMissing
+from platform_assets.lib.loader.partition import load_partition
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,
@@ -30,14 +33,27 @@ D1 = dt.date(2026, 10, 1)
 D2 = dt.date(2026, 10, 2)
 
 
-def put_conversions(remote_dir, day, rows, **kw):
+@pytest.fixture
+def folder(tmp_path):
+    """The vendor's folder (a local one: see the module docstring)."""
+    path = tmp_path / "vendor"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def files(folder) -> LocalFolderResource:
+    return LocalFolderResource(remote_dir=str(folder))
+
+
+def put_conversions(folder, day, rows, **kw):
     return write_csv(
-        remote_dir / f"attentive_conversions_{ymd(day)}.csv", CONVERSION_HEADER, rows, **kw
+        folder / f"attentive_conversions_{ymd(day)}.csv", CONVERSION_HEADER, rows, **kw
     )
 
 
-def put_notifications(remote_dir, day, rows, header=NOTIFICATION_HEADER, **kw):
-    return write_csv(remote_dir / f"attentive_email_SMS_{ymd(day)}.csv", header, rows, **kw)
+def put_notifications(folder, day, rows, header=NOTIFICATION_HEADER, **kw):
+    return write_csv(folder / f"attentive_email_SMS_{ymd(day)}.csv", header, rows, **kw)
 
 
 def query(warehouse, sql, params=None):
@@ -49,11 +65,11 @@ def dump(warehouse, table):
     return query(warehouse, f"SELECT * FROM {table} ORDER BY __sync_key")
 
 
-def test_tables_have_exactly_the_documented_columns(sftp, remote_dir, warehouse):
-    put_conversions(remote_dir, D1, [conversion()])
-    put_notifications(remote_dir, D1, [notification()])
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
-    load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+def test_tables_have_exactly_the_documented_columns(files, folder, warehouse):
+    put_conversions(folder, D1, [conversion()])
+    put_notifications(folder, D1, [notification()])
+    load_partition(CONVERSIONS, D1, files, warehouse)
+    load_partition(NOTIFICATIONS, D1, files, warehouse)
     conv = query(
         warehouse,
         "SELECT column_name, data_type FROM information_schema.columns "
@@ -110,7 +126,7 @@ def test_tables_have_exactly_the_documented_columns(sftp, remote_dir, warehouse)
     ]
 
 
-def test_keys_equal_md5_of_the_documented_strings(sftp, remote_dir, warehouse):
+def test_keys_equal_md5_of_the_documented_strings(files, folder, warehouse):
     conv_rows = [
         conversion("+15551230001", "2026-10-01T10:00:00.123456Z"),
         conversion("+15551230002", "2026-10-01 10:00:00"),
@@ -121,10 +137,10 @@ def test_keys_equal_md5_of_the_documented_strings(sftp, remote_dir, warehouse):
         notification("JOIN", "+15551230002", None, "2026-10-01T10:00:01Z"),  # no email
         notification("EMAIL_OPEN", None, "zoë@exämple.com", "2026-10-01T10:00:02Z"),  # no phone
     ]
-    put_conversions(remote_dir, D1, conv_rows)
-    put_notifications(remote_dir, D1, notif_rows)
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
-    load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, conv_rows)
+    put_notifications(folder, D1, notif_rows)
+    load_partition(CONVERSIONS, D1, files, warehouse)
+    load_partition(NOTIFICATIONS, D1, files, warehouse)
     got = query(warehouse, "SELECT conversion_id, __sync_key FROM attentive_mobile.conversions")
     assert all(a == b for a, b in got)
     assert sorted(k for k, _ in got) == sorted(conversion_key(r) for r in conv_rows)
@@ -133,16 +149,16 @@ def test_keys_equal_md5_of_the_documented_strings(sftp, remote_dir, warehouse):
     assert sorted(k for k, _ in got) == sorted(notification_key(r) for r in notif_rows)
 
 
-def test_values_are_typed_and_timestamps_stored_as_utc(sftp, remote_dir, warehouse):
+def test_values_are_typed_and_timestamps_stored_as_utc(files, folder, warehouse):
     put_conversions(
-        remote_dir,
+        folder,
         D1,
         [
             conversion("+15551230001", "2026-10-01T10:00:00+02:00", amount="1234.5678"),
             conversion("+15551230002", "2026-10-01 23:59:59.5", amount="-3"),
         ],
     )
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    load_partition(CONVERSIONS, D1, files, warehouse)
     rows = query(
         warehouse,
         "SELECT phone, amount, conversion_at FROM attentive_mobile.conversions ORDER BY phone",
@@ -153,20 +169,20 @@ def test_values_are_typed_and_timestamps_stored_as_utc(sftp, remote_dir, warehou
     ]
 
 
-def test_quoting_embedded_newlines_and_delimiters_survive(sftp, remote_dir, warehouse):
+def test_quoting_embedded_newlines_and_delimiters_survive(files, folder, warehouse):
     text = 'Line one, with a comma\nline "two";\r\nthree'
-    put_conversions(remote_dir, D1, [conversion(message_text=text)])
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, [conversion(message_text=text)])
+    load_partition(CONVERSIONS, D1, files, warehouse)
     assert query(warehouse, "SELECT message_text FROM attentive_mobile.conversions") == [(text,)]
 
 
-def test_columns_matched_by_name_reordered_extra_and_bom(sftp, remote_dir, warehouse):
+def test_columns_matched_by_name_reordered_extra_and_bom(files, folder, warehouse):
     header = list(reversed(NOTIFICATION_HEADER)) + ["brand_new_column"]
     header[0] = header[0].upper()  # CREATIVE_SUBTYPE: header case does not matter
     row = notification(brand_new_column="x")
     row["CREATIVE_SUBTYPE"] = row["creative_subtype"]
-    put_notifications(remote_dir, D1, [row], header=header, bom=True)
-    result = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    put_notifications(folder, D1, [row], header=header, bom=True)
+    result = load_partition(NOTIFICATIONS, D1, files, warehouse)
     assert result.extra_columns == ["brand_new_column"]
     got = query(
         warehouse,
@@ -175,74 +191,74 @@ def test_columns_matched_by_name_reordered_extra_and_bom(sftp, remote_dir, wareh
     assert got == [("CLICK", "a@example.com", "SMS_ONLY", notification_key(row))]
 
 
-def test_missing_documented_column_fails_naming_file_and_column(sftp, remote_dir, warehouse):
+def test_missing_documented_column_fails_naming_file_and_column(files, folder, warehouse):
     header = [h for h in CONVERSION_HEADER if h != "amount"]
-    write_csv(remote_dir / f"attentive_conversions_{ymd(D1)}.csv", header, [conversion()])
+    write_csv(folder / f"attentive_conversions_{ymd(D1)}.csv", header, [conversion()])
     with pytest.raises(BadFileError) as info:
-        load_partition(CONVERSIONS, D1, sftp, warehouse)
+        load_partition(CONVERSIONS, D1, files, warehouse)
     message = str(info.value)
     assert f"attentive_conversions_{ymd(D1)}.csv" in message
     assert "'amount'" in message and "line 1" in message
 
 
-def test_repeated_key_in_one_file_last_row_wins(sftp, remote_dir, warehouse):
+def test_repeated_key_in_one_file_last_row_wins(files, folder, warehouse):
     rows = [
         conversion("+15551230001", "2026-10-01T10:00:00.100Z", amount="1.00"),
         conversion("+15551230002", "2026-10-01T10:00:00Z", amount="5.00"),
         # same phone and first 19 characters of timestamp: same key, later row wins
         conversion("+15551230001", "2026-10-01T10:00:00.900Z", amount="2.00"),
     ]
-    put_conversions(remote_dir, D1, rows)
-    result = load_partition(CONVERSIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, rows)
+    result = load_partition(CONVERSIONS, D1, files, warehouse)
     assert (result.rows_read, result.duplicates_dropped, result.rows_inserted) == (3, 1, 2)
     got = dict(query(warehouse, "SELECT __sync_key, amount FROM attentive_mobile.conversions"))
     assert got == {conversion_key(rows[2]): Decimal("2.00"), conversion_key(rows[1]): Decimal("5")}
 
 
-def test_rerunning_a_partition_leaves_the_table_identical(sftp, remote_dir, warehouse):
+def test_rerunning_a_partition_leaves_the_table_identical(files, folder, warehouse):
     put_notifications(
-        remote_dir, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z") for i in range(5)]
+        folder, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z") for i in range(5)]
     )
-    first = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    first = load_partition(NOTIFICATIONS, D1, files, warehouse)
     before = dump(warehouse, "attentive_mobile.notifications")
-    second = load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+    second = load_partition(NOTIFICATIONS, D1, files, warehouse)
     assert dump(warehouse, "attentive_mobile.notifications") == before  # __loaded_at included
     assert (first.rows_inserted, second.rows_inserted, second.rows_unchanged) == (5, 0, 5)
     assert second.table_rows == 5
 
 
-def test_a_newer_file_date_is_never_overwritten_by_an_older_one(sftp, remote_dir, tmp_path):
+def test_a_newer_file_date_is_never_overwritten_by_an_older_one(files, folder, tmp_path):
     row_old = conversion("+15551230001", "2026-10-01T10:00:00Z", amount="1.00")
     row_new = conversion("+15551230001", "2026-10-01T10:00:00Z", amount="2.00")  # same key
-    put_conversions(remote_dir, D1, [row_old])
-    put_conversions(remote_dir, D2, [row_new])
+    put_conversions(folder, D1, [row_old])
+    put_conversions(folder, D2, [row_new])
     sql = "SELECT amount, __file_date FROM attentive_mobile.conversions"
 
     newest_first = str(tmp_path / "a.duckdb")
-    load_partition(CONVERSIONS, D2, sftp, newest_first)
-    late = load_partition(CONVERSIONS, D1, sftp, newest_first)  # e.g. a backfill of history
+    load_partition(CONVERSIONS, D2, files, newest_first)
+    late = load_partition(CONVERSIONS, D1, files, newest_first)  # e.g. a backfill of history
     assert late.rows_skipped_older == 1 and late.rows_inserted == 0
     assert query(newest_first, sql) == [(Decimal("2.00"), D2)]
 
     in_order = str(tmp_path / "b.duckdb")
-    load_partition(CONVERSIONS, D1, sftp, in_order)
-    update = load_partition(CONVERSIONS, D2, sftp, in_order)
+    load_partition(CONVERSIONS, D1, files, in_order)
+    update = load_partition(CONVERSIONS, D2, files, in_order)
     assert update.rows_updated == 1
     assert query(in_order, sql) == [(Decimal("2.00"), D2)]
 
 
-def test_missing_remote_file_names_the_expected_path(sftp, remote_dir, warehouse):
+def test_missing_remote_file_names_the_expected_path(files, folder, warehouse):
     with pytest.raises(RemoteFileMissing) as info:
-        load_partition(CONVERSIONS, D1, sftp, warehouse)
-    assert f"{remote_dir}/attentive_conversions_20261001.csv" in str(info.value)
+        load_partition(CONVERSIONS, D1, files, warehouse)
+    assert f"{folder}/attentive_conversions_20261001.csv" in str(info.value)
 
 
-def test_failing_rows_write_nothing_and_land_in_rejects(sftp, remote_dir, warehouse):
-    put_conversions(remote_dir, D1, [conversion()])
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
+def test_failing_rows_write_nothing_and_land_in_rejects(files, folder, warehouse):
+    put_conversions(folder, D1, [conversion()])
+    load_partition(CONVERSIONS, D1, files, warehouse)
     before = dump(warehouse, "attentive_mobile.conversions")
     put_conversions(
-        remote_dir,
+        folder,
         D2,
         [
             conversion("+15551230002", message_text="two\nlines"),  # line 2-3
@@ -253,14 +269,14 @@ def test_failing_rows_write_nothing_and_land_in_rejects(sftp, remote_dir, wareho
         ],
     )
     with pytest.raises(RejectsExceeded) as info:
-        load_partition(CONVERSIONS, D2, sftp, warehouse, run_id="run-1")
+        load_partition(CONVERSIONS, D2, files, warehouse, run_id="run-1")
     assert dump(warehouse, "attentive_mobile.conversions") == before
     rejects = query(
         warehouse,
         'SELECT __file_date, source_file, line, "column", rule, value, '
         "run_id FROM attentive_mobile.conversions__rejects ORDER BY line",
     )
-    path = f"{remote_dir}/attentive_conversions_20261002.csv"
+    path = f"{folder}/attentive_conversions_20261002.csv"
     assert [r[:6] for r in rejects] == [
         (D2, path, 4, "phone", "e164_phone", "not-a-phone"),
         (D2, path, 5, "timestamp", "iso8601_timestamp", "2026-02-30T10:00:00Z"),
@@ -273,23 +289,23 @@ def test_failing_rows_write_nothing_and_land_in_rejects(sftp, remote_dir, wareho
         assert needle in message
 
 
-def test_reject_tolerance_loads_the_valid_rows(sftp, remote_dir, warehouse):
+def test_reject_tolerance_loads_the_valid_rows(files, folder, warehouse):
     good = conversion("+15551230002")
-    put_conversions(remote_dir, D1, [good, conversion("bad")])
-    result = load_partition(CONVERSIONS, D1, sftp, warehouse, reject_tolerance=0.5)
+    put_conversions(folder, D1, [good, conversion("bad")])
+    result = load_partition(CONVERSIONS, D1, files, warehouse, reject_tolerance=0.5)
     assert (result.rows_rejected, result.rows_inserted) == (1, 1)
     assert query(warehouse, "SELECT __sync_key FROM attentive_mobile.conversions") == [
         (conversion_key(good),)
     ]
     assert query(warehouse, "SELECT count(*) FROM attentive_mobile.conversions__rejects") == [(1,)]
-    put_conversions(remote_dir, D1, [good])  # the vendor resends a fixed file
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, [good])  # the vendor resends a fixed file
+    load_partition(CONVERSIONS, D1, files, warehouse)
     assert query(warehouse, "SELECT count(*) FROM attentive_mobile.conversions__rejects") == [(0,)]
 
 
-def test_notifications_need_a_type_and_a_phone_or_email(sftp, remote_dir, warehouse):
+def test_notifications_need_a_type_and_a_phone_or_email(files, folder, warehouse):
     put_notifications(
-        remote_dir,
+        folder,
         D1,
         [
             notification(),
@@ -299,7 +315,7 @@ def test_notifications_need_a_type_and_a_phone_or_email(sftp, remote_dir, wareho
         ],
     )
     with pytest.raises(RejectsExceeded):
-        load_partition(NOTIFICATIONS, D1, sftp, warehouse)
+        load_partition(NOTIFICATIONS, D1, files, warehouse)
     got = query(
         warehouse,
         'SELECT line, "column", rule FROM '
@@ -314,7 +330,7 @@ def test_notifications_need_a_type_and_a_phone_or_email(sftp, remote_dir, wareho
     assert query(warehouse, "SELECT count(*) FROM attentive_mobile.notifications") == [(0,)]
 
 
-def test_a_failure_inside_the_write_rolls_everything_back(sftp, remote_dir, warehouse):
+def test_a_failure_inside_the_write_rolls_everything_back(files, folder, warehouse):
     # The table exists with an extra CHECK constraint: the write deletes the old row, then the
     # insert of its new version violates the constraint. Nothing of the partition may remain.
     with duckdb.connect(warehouse) as con:
@@ -326,53 +342,53 @@ def test_a_failure_inside_the_write_rolls_everything_back(sftp, remote_dir, ware
             "message_text VARCHAR, message_type VARCHAR, message_subtype VARCHAR, "
             "__sync_key VARCHAR, __file_date DATE, __source_file VARCHAR, __loaded_at TIMESTAMP)"
         )
-    put_conversions(remote_dir, D1, [conversion(amount="10")])
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, [conversion(amount="10")])
+    load_partition(CONVERSIONS, D1, files, warehouse)
     before = dump(warehouse, "attentive_mobile.conversions")
-    put_conversions(remote_dir, D2, [conversion(amount="5000"), conversion("+15550000009")])
+    put_conversions(folder, D2, [conversion(amount="5000"), conversion("+15550000009")])
     with pytest.raises(duckdb.ConstraintException):
-        load_partition(CONVERSIONS, D2, sftp, warehouse)
+        load_partition(CONVERSIONS, D2, files, warehouse)
     assert dump(warehouse, "attentive_mobile.conversions") == before
 
 
-def test_malformed_csv_fails_naming_the_file_and_line(sftp, remote_dir, warehouse):
-    path = remote_dir / f"attentive_conversions_{ymd(D1)}.csv"
+def test_malformed_csv_fails_naming_the_file_and_line(files, folder, warehouse):
+    path = folder / f"attentive_conversions_{ymd(D1)}.csv"
     good = ",".join(conversion(message_text="plain").get(h) or "" for h in CONVERSION_HEADER)
     path.write_text(",".join(CONVERSION_HEADER) + "\n" + good + "\n" + good + ",extra,fields\n")
     with pytest.raises(BadFileError) as info:
-        load_partition(CONVERSIONS, D1, sftp, warehouse)
+        load_partition(CONVERSIONS, D1, files, warehouse)
     message = str(info.value)
     assert str(path) in message and "could not be parsed" in message
     assert "Line: 3" in message or "line 3" in message
 
 
-def test_a_header_only_file_loads_zero_rows_and_an_empty_file_fails(sftp, remote_dir, warehouse):
-    put_conversions(remote_dir, D1, [])
-    result = load_partition(CONVERSIONS, D1, sftp, warehouse)
+def test_a_header_only_file_loads_zero_rows_and_an_empty_file_fails(files, folder, warehouse):
+    put_conversions(folder, D1, [])
+    result = load_partition(CONVERSIONS, D1, files, warehouse)
     assert (result.rows_read, result.rows_inserted, result.partition_rows) == (0, 0, 0)
-    (remote_dir / f"attentive_conversions_{ymd(D2)}.csv").write_bytes(b"")
+    (folder / f"attentive_conversions_{ymd(D2)}.csv").write_bytes(b"")
     with pytest.raises(BadFileError, match="empty"):
-        load_partition(CONVERSIONS, D2, sftp, warehouse)
+        load_partition(CONVERSIONS, D2, files, warehouse)
 
 
-def test_repeated_keys_rerun_and_newer_file_keep_the_table_exact(sftp, remote_dir, warehouse):
+def test_repeated_keys_rerun_and_newer_file_keep_the_table_exact(files, folder, warehouse):
     first = [
         conversion("+15551230001", "2026-10-01T10:00:00.1Z", amount="1.00"),
         conversion("+15551230002", "2026-10-01T10:00:00Z", amount="5.00"),
         conversion("+15551230001", "2026-10-01T10:00:00.9Z", amount="2.00"),  # same key: wins
     ]
-    put_conversions(remote_dir, D1, first)
-    load_partition(CONVERSIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, first)
+    load_partition(CONVERSIONS, D1, files, warehouse)
     before = dump(warehouse, "attentive_mobile.conversions")
-    again = load_partition(CONVERSIONS, D1, sftp, warehouse)  # re-run: nothing changes
+    again = load_partition(CONVERSIONS, D1, files, warehouse)  # re-run: nothing changes
     assert dump(warehouse, "attentive_mobile.conversions") == before
     assert (again.rows_unchanged, again.rows_inserted, again.duplicates_dropped) == (2, 0, 1)
     newer = [
         conversion("+15551230001", "2026-10-01T10:00:00.5Z", amount="3.00"),
         conversion("+15551230001", "2026-10-01T10:00:00.7Z", amount="4.00"),  # wins
     ]
-    put_conversions(remote_dir, D2, newer)
-    update = load_partition(CONVERSIONS, D2, sftp, warehouse)
+    put_conversions(folder, D2, newer)
+    update = load_partition(CONVERSIONS, D2, files, warehouse)
     assert (update.rows_updated, update.duplicates_dropped) == (1, 1)
     got = dict(query(warehouse, "SELECT __sync_key, amount FROM attentive_mobile.conversions"))
     assert got == {
@@ -381,15 +397,15 @@ def test_repeated_keys_rerun_and_newer_file_keep_the_table_exact(sftp, remote_di
     }
 
 
-def test_identical_and_returning_rows_of_a_key_leave_exactly_the_last(sftp, remote_dir, warehouse):
+def test_identical_and_returning_rows_of_a_key_leave_exactly_the_last(files, folder, warehouse):
     """A key whose rows are A, B, A (the last equals the first, byte for byte) and a key repeated
     three times identically: one row each, and it is the last one's content."""
     a = conversion(message_name="A")
     b = conversion(message_name="B")
     same = conversion("+15550000009")
     rows = [a, b, same, a, same, same, conversion("+15550000001")]
-    put_conversions(remote_dir, D1, rows)
-    result = load_partition(CONVERSIONS, D1, sftp, warehouse)
+    put_conversions(folder, D1, rows)
+    result = load_partition(CONVERSIONS, D1, files, warehouse)
     assert (result.rows_read, result.duplicates_dropped, result.rows_inserted) == (7, 4, 3)
     got = query(
         warehouse,

@@ -1,21 +1,20 @@
-"""Build Dagster assets, checks and lineage from table specs (one builder for every table)."""
+"""A configured vendor source's tables as Dagster assets: each table's asset with its blocking
+pandera check, and the external assets that stand for the vendor's files on SFTP (lineage)."""
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from platform_assets.lib.loading import (
-    LINEAGE_COLUMNS,
-    LoadError,
-    LoadResult,
-    RejectsExceeded,
-    load_partition,
-)
+from platform_assets.lib.files import FileSource
+from platform_assets.lib.loader.model import LoadError, LoadResult, RejectsExceeded
+from platform_assets.lib.loader.partition import load_partition
+from platform_assets.lib.loader.warehouse import LINEAGE_COLUMNS
 from platform_assets.lib.partitions import parse_partition_key
-from platform_assets.lib.sftp import SFTPError, SFTPResource, SFTPTransientError
+from platform_assets.lib.sftp import SFTPError, SFTPTransientError
+from platform_assets.lib.sources import ConfiguredSource
 from platform_assets.lib.specs import (
     APP_TOKEN,
     DATE_TOKEN,
@@ -25,11 +24,9 @@ from platform_assets.lib.specs import (
     TableSpec,
 )
 
-ColumnSources = Mapping[str, Mapping[str, str]]
-"""Per app: documented column -> the header it has in that app's files."""
-
 SCHEMA_CHECK = "pandera_schema"
 WAREHOUSE_POOL = "duckdb_warehouse"
+WAREHOUSE_RESOURCE = "duckdb"
 
 
 class LoadConfig(dg.Config):
@@ -42,10 +39,6 @@ class LoadConfig(dg.Config):
         description="Share of a file's rows that may be rejected without failing the partition "
         "(the valid rows load, the check warns). Default: the table spec's (0: none).",
     )
-
-
-def sftp_resource_key(source: str) -> str:
-    return f"{source}_sftp"
 
 
 def remote_file_key(spec: TableSpec) -> dg.AssetKey:
@@ -86,7 +79,9 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
     return dg.TableSchema(columns=cols)
 
 
-def _materialization_metadata(spec: TableSpec, result: LoadResult) -> dict[str, object]:
+def _materialization_metadata(
+    spec: TableSpec, result: LoadResult, app_id: str | None
+) -> dict[str, object]:
     remote = result.download.remote
     return {
         "dagster/table_name": spec.qualified_name,
@@ -105,26 +100,25 @@ def _materialization_metadata(spec: TableSpec, result: LoadResult) -> dict[str, 
         "rows_skipped_newer_in_table": result.rows_skipped_older,
         "table_rows_total": result.table_rows,
         "extra_csv_columns": dg.MetadataValue.json(result.extra_columns),
-        **({"app_id": result.app_id} if result.app_id else {}),
+        **({"app_id": app_id} if app_id else {}),
         **({"inflated_bytes": result.inflated_bytes} if result.inflated_bytes else {}),
         **{f"seconds_{k.removesuffix('_s')}": round(v, 3) for k, v in result.timings.items()},
     }
 
 
-def _check_result(spec: TableSpec, result: LoadResult, tolerance: float) -> dg.AssetCheckResult:
-    within = result.rejected_share <= tolerance
+def _check_result(spec: TableSpec, result: LoadResult) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         asset_key=spec.asset_key,
         check_name=SCHEMA_CHECK,
         passed=result.passed,
         # rejects within the table's tolerance are loaded without them, as a warning
-        severity=dg.AssetCheckSeverity.WARN if within else dg.AssetCheckSeverity.ERROR,
+        severity=dg.AssetCheckSeverity.WARN if result.accepted else dg.AssetCheckSeverity.ERROR,
         metadata={
             "source_path": result.download.remote.path,
             "rows_checked": result.rows_read,
             "rows_rejected": result.rows_rejected,
             "rejected_share": float(result.rejected_share),
-            "tolerance": float(tolerance),
+            "tolerance": float(result.tolerance),
             "rejects_table": f"{spec.schema}.{spec.rejects_table}",
             "failures": dg.MetadataValue.json(result.failure_summary),
             "samples": dg.MetadataValue.json(result.failure_samples),
@@ -132,16 +126,10 @@ def _check_result(spec: TableSpec, result: LoadResult, tolerance: float) -> dg.A
     )
 
 
-def build_table_asset(
-    spec: TableSpec,
-    partitions_def: dg.PartitionsDefinition,
-    column_sources: ColumnSources | None = None,
-) -> dg.AssetsDefinition:
-    """The asset that loads ``spec``'s daily files, with its pandera check (blocking).
-
-    ``column_sources``: per app id, documented column -> header in that app's files."""
-    renames = {app: dict(cols) for app, cols in (column_sources or {}).items()}
-    sftp_key = sftp_resource_key(spec.source)
+def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefinition:
+    """The asset that loads ``spec``'s daily files, with its pandera check (blocking)."""
+    renames = {app: dict(cols) for app, cols in source.column_sources.items()}
+    sftp_key = source.source.sftp_resource_key
 
     @dg.asset(
         key=spec.asset_key,
@@ -150,9 +138,9 @@ def build_table_asset(
         owners=[f"team:{spec.source}"],
         kinds={"duckdb", "pandera", "sftp"},
         tags={"vendor": spec.source, "update_method": spec.update_method.value.lower()},
-        partitions_def=partitions_def,
+        partitions_def=source.partitions_def,
         deps=[remote_file_key(spec)],
-        required_resource_keys={sftp_key, "duckdb"},
+        required_resource_keys={sftp_key, WAREHOUSE_RESOURCE},
         check_specs=[
             dg.AssetCheckSpec(
                 SCHEMA_CHECK,
@@ -179,8 +167,8 @@ def build_table_asset(
     def _load(
         context: dg.AssetExecutionContext, config: LoadConfig
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        sftp: SFTPResource = getattr(context.resources, sftp_key)
-        warehouse: DuckDBResource = context.resources.duckdb
+        files: FileSource = getattr(context.resources, sftp_key)
+        warehouse: DuckDBResource = getattr(context.resources, WAREHOUSE_RESOURCE)
         day, app = parse_partition_key(context.partition_key)
         tolerance = (
             spec.reject_tolerance if config.reject_tolerance is None else config.reject_tolerance
@@ -189,16 +177,17 @@ def build_table_asset(
             result = load_partition(
                 spec,
                 day,
-                sftp,
+                files,
                 warehouse.database,
-                run_id=context.run.run_id,
-                log=context.log,
-                reject_tolerance=tolerance,
+                settings=source.loader,
                 app_id=app,
                 column_sources=renames.get(app or ""),
+                reject_tolerance=tolerance,
+                run_id=context.run.run_id,
+                log=context.log,
             )
         except RejectsExceeded as exc:
-            yield _check_result(spec, exc.result, tolerance)
+            yield _check_result(spec, exc.result)
             raise dg.Failure(
                 description=str(exc),
                 metadata={
@@ -217,20 +206,16 @@ def build_table_asset(
             ) from None
         yield dg.MaterializeResult(
             asset_key=spec.asset_key,
-            metadata=_materialization_metadata(spec, result),
-            check_results=[_check_result(spec, result, tolerance)],
+            metadata=_materialization_metadata(spec, result, app),
+            check_results=[_check_result(spec, result)],
         )
 
     return _load
 
 
-def build_source_assets(
-    specs: Sequence[TableSpec],
-    partitions_def: dg.PartitionsDefinition,
-    column_sources: ColumnSources | None = None,
-) -> list[dg.AssetsDefinition | dg.AssetSpec]:
+def build_source_assets(source: ConfiguredSource) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """Table assets plus the external SFTP-file assets that feed them."""
     return [
-        *(remote_file_spec(s) for s in specs),
-        *(build_table_asset(s, partitions_def, column_sources) for s in specs),
+        *(remote_file_spec(s) for s in source.tables),
+        *(build_table_asset(source, s) for s in source.tables),
     ]

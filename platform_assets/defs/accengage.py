@@ -30,6 +30,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from platform_assets.lib import checks
+from platform_assets.lib.sources import VendorSource
 from platform_assets.lib.specs import (
     APP_FIELD,
     DAY_FIELD,
@@ -42,7 +43,7 @@ from platform_assets.lib.specs import (
 )
 
 DOCUMENT = "shared/seeds/002_9ca701afc5e10bd7.txt"
-SOURCE = "accengage"
+NAME = "accengage"
 DIALECT = CsvDialect(delimiter=";")
 VENDOR_OFFSET = "+01:00"
 """GMT+1, as the document says (a fixed offset: the document names no daylight-saving rule)."""
@@ -86,7 +87,7 @@ def _table(
     }
     names = {APP_FIELD: "app", DAY_FIELD: "file date"}
     return TableSpec(
-        source=SOURCE,
+        source=NAME,
         schema="accengage",
         table=table,
         description=(
@@ -110,7 +111,6 @@ def _table(
         row_schema=pa.DataFrameSchema(rules, name=f"accengage_{table}_csv"),
         dialect=DIALECT,
         gzip_variant=True,
-        partition_timezone=PARTITION_TIMEZONE,
         document=DOCUMENT,
     )
 
@@ -190,3 +190,13 @@ DEVICES = _table(
 )
 
 TABLES: tuple[TableSpec, ...] = (MESSAGE_STATISTICS, DEVICE_REACTIONS, DEVICES)
+
+SOURCE = VendorSource(
+    name=NAME,
+    tables=TABLES,
+    description="Accengage (push): message statistics, device reactions and devices, per app.",
+    document=DOCUMENT,
+    timezone=PARTITION_TIMEZONE,
+    schedule_cron="0 6 * * *",  # 06:00 GMT+1, after the 01:00-04:00 export window
+    per_app_columns=(MEMBER_ID,),
+)

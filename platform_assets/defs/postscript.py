@@ -19,10 +19,11 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from platform_assets.lib import checks
+from platform_assets.lib.sources import VendorSource
 from platform_assets.lib.specs import Column, TableSpec
 
 DOCUMENT = "shared/seeds/004_c8f0d3f3b7ff76a7.txt"
-SOURCE = "postscript"
+NAME = "postscript"
 
 # column kinds: (DuckDB type, rule)
 _KINDS: dict[str, tuple[str, pa.Check | None]] = {
@@ -47,7 +48,7 @@ def _table(
         required = name in (key, "_UPDATED_AT")
         rules[name] = checks.text(*([check] if check else []), required=required)
     return TableSpec(
-        source=SOURCE,
+        source=NAME,
         schema="postscript",
         table=table,
         description=(
@@ -174,4 +175,13 @@ TABLES: tuple[TableSpec, ...] = (
     DIM_PLATFORM_ACTIONS,
     DIM_SHOPS,
     DIM_SUBSCRIBERS,
+)
+
+SOURCE = VendorSource(
+    name=NAME,
+    tables=TABLES,
+    description="Postscript (SMS marketing): messages, subscribers, shops and attribution, daily.",
+    document=DOCUMENT,
+    timezone="UTC",
+    schedule_cron="0 7 * * *",
 )

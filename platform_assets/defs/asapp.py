@@ -32,10 +32,11 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from platform_assets.lib import checks
+from platform_assets.lib.sources import VendorSource
 from platform_assets.lib.specs import Column, CsvDialect, KeyPart, Md5Key, TableSpec
 
 DOCUMENT = "shared/seeds/003_ec7d62a4ff649302.txt"
-SOURCE = "asapp"
+NAME = "asapp"
 DIALECT = CsvDialect(null_values=("", "NULL"))
 
 # column kinds: (DuckDB type, rule)
@@ -73,7 +74,7 @@ def _table(
         description="UPSERT key: MD5 of " + " + ':' + ".join(key_parts) + ".",
     )
     return TableSpec(
-        source=SOURCE,
+        source=NAME,
         schema="asapp",
         table=table,
         description=(
@@ -162,3 +163,13 @@ TRANSACTIONS = _table(
 )
 
 TABLES: tuple[TableSpec, ...] = (CALL_METADATA, TRANSCRIPTS, TRANSACTIONS)
+
+SOURCE = VendorSource(
+    name=NAME,
+    tables=TABLES,
+    description="ASAPP (contact center): call metadata, transcripts and transactions, daily.",
+    document=DOCUMENT,
+    timezone="UTC",
+    schedule_cron="0 7 * * *",
+    documented_folder="out",
+)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from platform_assets.lib import checks
+from platform_assets.lib.sources import VendorSource
 from platform_assets.lib.specs import Column, KeyPart, Md5Key, TableSpec
 
 DOCUMENT = "shared/seeds/000_b4ee79fa0c35de46.txt"
+NAME = "attentive"
 
 _CONVERSION_KEY_PARTS = (KeyPart("phone"), KeyPart("timestamp", 19))
 _NOTIFICATION_KEY_PARTS = (
@@ -25,7 +27,7 @@ _NOTIFICATION_KEY_PARTS = (
 )
 
 CONVERSIONS = TableSpec(
-    source="attentive",
+    source=NAME,
     schema="attentive_mobile",
     table="conversions",
     description=(
@@ -67,7 +69,7 @@ CONVERSIONS = TableSpec(
 )
 
 NOTIFICATIONS = TableSpec(
-    source="attentive",
+    source=NAME,
     schema="attentive_mobile",
     table="notifications",
     description=(
@@ -130,3 +132,12 @@ NOTIFICATIONS = TableSpec(
 )
 
 TABLES: tuple[TableSpec, ...] = (CONVERSIONS, NOTIFICATIONS)
+
+SOURCE = VendorSource(
+    name=NAME,
+    tables=TABLES,
+    description="Attentive (SMS and email marketing): conversions and subscriber events, daily.",
+    document=DOCUMENT,
+    timezone="UTC",
+    schedule_cron="0 7 * * *",
+)

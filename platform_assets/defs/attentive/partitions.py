@@ -1,5 +1,0 @@
-"""Attentive's files are daily; a partition is the date in the file name."""
-
-from platform_assets.lib.partitions import daily_file_partitions
-
-attentive_daily_partitions = daily_file_partitions()

@@ -1,8 +1,0 @@
-"""The Attentive SFTP server, configured from ``ATTENTIVE_SFTP_*`` environment variables."""
-
-from platform_assets.lib.factory import sftp_resource_key
-from platform_assets.lib.settings import sftp_from_env
-
-SOURCE = "attentive"
-
-resources = {sftp_resource_key(SOURCE): sftp_from_env(SOURCE.upper())}

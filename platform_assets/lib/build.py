@@ -1,0 +1,34 @@
+"""The one builder: vendor sources and settings -> the code location's ``dg.Definitions``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from platform_assets.lib.assets import WAREHOUSE_RESOURCE, build_source_assets
+from platform_assets.lib.automation import build_daily_schedule, build_new_file_sensor
+from platform_assets.lib.settings import Settings
+from platform_assets.lib.sources import ConfiguredSource, VendorSource
+
+
+def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg.Definitions:
+    """One configured source's assets and checks, its SFTP files (external assets), its new-file
+    sensor, its daily schedule (and job) and its SFTP resource."""
+    return dg.Definitions(
+        assets=build_source_assets(source),
+        schedules=[build_daily_schedule(source)],
+        sensors=[build_new_file_sensor(source)],
+        resources={source.source.sftp_resource_key: settings.sftp(source.source.prefix)},
+    )
+
+
+def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg.Definitions:
+    """Every source as ``settings`` configure it, plus the shared DuckDB warehouse."""
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"vendor sources must have distinct names: {names}")
+    return dg.Definitions.merge(
+        *(build_source_definitions(s.configure(settings), settings) for s in sources),
+        dg.Definitions(resources={WAREHOUSE_RESOURCE: settings.warehouse()}),
+    )

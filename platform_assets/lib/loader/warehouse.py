@@ -1,0 +1,118 @@
+"""The warehouse side of a load: the columns every table and rejects table carries, their DDL,
+the private staging DuckDB, and attaching the warehouse file (waiting while another writer holds
+it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from platform_assets.lib.loader.model import LoaderSettings
+from platform_assets.lib.specs import TableSpec, quote_ident, quote_literal
+
+WAREHOUSE = "wh"
+"""The name the warehouse file is attached under in the staging connection."""
+LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("__file_date", "DATE", "Date of the file the row was loaded from (the partition)."),
+    ("__source_file", "VARCHAR", "Remote path of the file the row was loaded from."),
+    ("__loaded_at", "TIMESTAMP", "When the row's current content was written (UTC)."),
+)
+REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("__file_date", "DATE"),
+    ("source_file", "VARCHAR"),
+    ("line", "BIGINT"),
+    ("column", "VARCHAR"),
+    ("rule", "VARCHAR"),
+    ("value", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("rejected_at", "TIMESTAMP"),
+)
+
+
+def reject_columns(spec: TableSpec) -> tuple[tuple[str, str], ...]:
+    """The rejects table's columns (with the app id after the date for app-partitioned tables)."""
+    if spec.app_column is None:
+        return REJECT_COLUMNS
+    return (REJECT_COLUMNS[0], (spec.app_column, "VARCHAR"), *REJECT_COLUMNS[1:])
+
+
+def table_name(spec: TableSpec, catalog: str | None = None) -> str:
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    return f"{prefix}{quote_ident(spec.schema)}.{quote_ident(spec.table)}"
+
+
+def rejects_table_name(spec: TableSpec, catalog: str | None = None) -> str:
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    return f"{prefix}{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
+
+
+def table_ddl(spec: TableSpec, catalog: str | None = None) -> list[str]:
+    """The schema, the table and its rejects table (``IF NOT EXISTS``)."""
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    cols = [f"{quote_ident(c.name)} {c.type}" for c in spec.columns]
+    cols += [f"{quote_ident(n)} {t}" for n, t, _ in LINEAGE_COLUMNS]
+    rejects = [f"{quote_ident(n)} {t}" for n, t in reject_columns(spec)]
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {prefix}{quote_ident(spec.schema)}",
+        f"CREATE TABLE IF NOT EXISTS {table_name(spec, catalog)} ({', '.join(cols)})",
+        f"CREATE TABLE IF NOT EXISTS {rejects_table_name(spec, catalog)} ({', '.join(rejects)})",
+    ]
+
+
+def scalar(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict[str, object] | None = None
+) -> int:
+    """The first value of a query as an int (0 for NULL); fetches all, leaving no open result."""
+    rows = con.execute(sql, params or []).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+@contextmanager
+def staging_connection(
+    settings: LoaderSettings, work_dir: Path
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB for the small per-load tables (keys, rejects, decisions); it
+    spills to the work folder past its memory limit and runs in UTC."""
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": settings.memory_limit,
+            "threads": settings.threads or os.cpu_count() or 2,
+            "temp_directory": str(work_dir / "duckdb_tmp"),
+            "preserve_insertion_order": True,
+        },
+    )
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def attached_warehouse(
+    con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float
+) -> Iterator[str]:
+    """Attach the warehouse file as :data:`WAREHOUSE` for writing, waiting (with a growing
+    pause, at most ``wait_seconds``) while another process holds its lock."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE}")
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5.0)
+    try:
+        yield WAREHOUSE
+    finally:
+        con.execute(f"DETACH {WAREHOUSE}")

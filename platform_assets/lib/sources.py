@@ -1,0 +1,102 @@
+"""A vendor source, declared once (:class:`VendorSource`), and as configured for one deployment
+(:class:`ConfiguredSource`): what every builder of assets, checks, sensors and schedules reads.
+
+A vendor is one file under ``platform_assets/defs/`` holding its table specs and one
+``VendorSource``; ``platform_assets.defs.VENDOR_SOURCES`` lists them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+
+from platform_assets.lib.loader.model import LoaderSettings
+from platform_assets.lib.partitions import app_file_partitions, daily_file_partitions
+from platform_assets.lib.settings import Settings
+from platform_assets.lib.specs import TableSpec
+
+
+@dataclass(frozen=True)
+class VendorSource:
+    """Everything that differs between vendor sources, and nothing else."""
+
+    name: str
+    """Dagster group, owner team, resource ``<name>_sftp``, settings prefix ``<NAME>_*``."""
+    tables: tuple[TableSpec, ...]
+    description: str
+    document: str
+    timezone: str = "UTC"
+    """The vendor's day: its partitions' and its schedule's time zone (IANA name)."""
+    schedule_cron: str = "0 7 * * *"
+    """When the daily schedule loads the previous day's files, in :attr:`timezone`."""
+    per_app_columns: tuple[str, ...] = ()
+    """Documented columns whose header each app names itself (``<NAME>_<COLUMN>_COLUMNS``)."""
+    documented_folder: str = ""
+    """The folder the document puts the exports in, under the login folder (ASAPP: ``out``);
+    the demo serves the files there and ``<NAME>_SFTP_REMOTE_DIR`` should point at it."""
+
+    def __post_init__(self) -> None:
+        others = sorted({t.source for t in self.tables} - {self.name})
+        if others:
+            raise ValueError(f"{self.name}: tables of other sources {others}")
+        if len({t.has_app for t in self.tables}) > 1:
+            raise ValueError(f"{self.name}: either every table has one file per app, or none")
+        known = {c for t in self.tables for c in t.csv_columns}
+        unknown = sorted(set(self.per_app_columns) - known)
+        if unknown:
+            raise ValueError(f"{self.name}: per-app columns {unknown} are in no table")
+
+    @property
+    def prefix(self) -> str:
+        return self.name.upper()
+
+    @property
+    def has_apps(self) -> bool:
+        """Partitioned by (date, app): one file per app and day."""
+        return bool(self.tables) and self.tables[0].has_app
+
+    @property
+    def sftp_resource_key(self) -> str:
+        return f"{self.name}_sftp"
+
+    def configure(self, settings: Settings) -> ConfiguredSource:
+        """This source as ``settings`` configure it (file patterns, apps, per-app headers)."""
+        own = settings.source(self.prefix, [t.table for t in self.tables], self.per_app_columns)
+        tables = tuple(t.with_file_pattern(own.file_patterns.get(t.table)) for t in self.tables)
+        partitions: dg.PartitionsDefinition = (
+            app_file_partitions(own.app_ids, settings.start_date, self.timezone)
+            if self.has_apps
+            else daily_file_partitions(settings.start_date, self.timezone)
+        )
+        return ConfiguredSource(
+            source=self,
+            tables=tables,
+            partitions_def=partitions,
+            app_ids=own.app_ids,
+            column_sources=own.column_names_by_app,
+            loader=settings.loader,
+        )
+
+
+@dataclass(frozen=True)
+class ConfiguredSource:
+    """A vendor source with its deployment's settings applied."""
+
+    source: VendorSource
+    tables: tuple[TableSpec, ...]
+    """The source's specs with their configured file patterns."""
+    partitions_def: dg.PartitionsDefinition
+    app_ids: tuple[str, ...]
+    column_sources: Mapping[str, Mapping[str, str]]
+    """Per app: documented column -> the header it has in that app's files."""
+    loader: LoaderSettings
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def asset_keys(self) -> list[dg.AssetKey]:
+        return [t.asset_key for t in self.tables]
