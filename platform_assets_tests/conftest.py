@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,3 +63,21 @@ def sftp(sshd: SshServer, remote_dir: Path) -> SFTPResource:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> str:
     return str(tmp_path / "warehouse.duckdb")
+
+
+def vendor_env(monkeypatch, sshd, remote_dir, prefix: str, auth: str) -> None:
+    """``<prefix>_SFTP_*`` in the environment: the real sshd, this test's folder, ``auth``."""
+    for name in [n for n in os.environ if n.startswith(f"{prefix}_SFTP_")]:
+        monkeypatch.delenv(name)
+    for name, value in sshd.env(prefix, auth).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv(f"{prefix}_SFTP_REMOTE_DIR", str(remote_dir))
+
+
+@pytest.fixture
+def attentive_env(sshd, remote_dir, monkeypatch) -> Path:
+    """``ATTENTIVE_SFTP_*`` pointing at this test's folder on the real sshd."""
+    vendor_env(
+        monkeypatch, sshd, remote_dir, "ATTENTIVE", "password" if sshd.password else "ed25519"
+    )
+    return remote_dir

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandera.pandas as pa
 import pytest
 
-from platform_assets.defs.attentive.tables import CONVERSIONS, NOTIFICATIONS
+from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
 from platform_assets.lib.docs import all_specs, block
 from platform_assets.lib.specs import Column, TableSpec
 

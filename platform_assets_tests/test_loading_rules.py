@@ -216,9 +216,7 @@ def test_repeated_key_in_one_file_last_row_wins(files, folder, warehouse):
 
 
 def test_rerunning_a_partition_leaves_the_table_identical(files, folder, warehouse):
-    put_notifications(
-        folder, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z") for i in range(5)]
-    )
+    put_notifications(folder, D1, [notification(ts=f"2026-10-01T10:00:0{i}Z") for i in range(5)])
     first = load_partition(NOTIFICATIONS, D1, files, warehouse)
     before = dump(warehouse, "attentive_mobile.notifications")
     second = load_partition(NOTIFICATIONS, D1, files, warehouse)

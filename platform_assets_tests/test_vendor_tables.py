@@ -12,16 +12,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from platform_assets.defs.accengage.tables import TABLES as ACCENGAGE
-from platform_assets.defs.asapp.tables import TABLES as ASAPP
-from platform_assets.defs.postscript.tables import TABLES as POSTSCRIPT
-from platform_assets.lib.loading import (
+from platform_assets.defs.accengage import TABLES as ACCENGAGE
+from platform_assets.defs.asapp import TABLES as ASAPP
+from platform_assets.defs.postscript import TABLES as POSTSCRIPT
+from platform_assets.lib.loader.model import (
     BadFileError,
+    LoadError,
     LoaderSettings,
     RejectsExceeded,
     RemoteFileMissing,
-    load_partition,
 )
+from platform_assets.lib.loader.partition import load_partition
 from platform_assets.lib.specs import TableSpec
 from platform_assets_tests.conftest import make_sftp
 from platform_assets_tests.vendorfiles import (
@@ -481,8 +482,6 @@ def test_accengage_missing_file_names_both_variants(sftp, remote_dir, warehouse)
 
 
 def test_accengage_app_id_must_be_safe(sftp, warehouse):
-    from platform_assets.lib.loading import LoadError
-
     with pytest.raises(LoadError, match="app id"):
         STATS.load(sftp, warehouse, D1, app="../etc")
 

@@ -27,7 +27,6 @@ def build_daily_schedule(source: ConfiguredSource, lag_days: int = 1) -> dg.Sche
     job = dg.define_asset_job(
         f"{name}_daily_job",
         selection=dg.AssetSelection.assets(*source.asset_keys),
-        partitions_def=source.partitions_def,
         description=f"Load one day of every {name} table.",
     )
     apps: list[str | None] = list(source.app_ids) if source.source.has_apps else [None]

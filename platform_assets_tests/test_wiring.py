@@ -1,0 +1,227 @@
+"""Sources and wiring: the code location as the environment configures it, per vendor.
+
+Expected values are written out here from the vendor documents and the README (file names, time
+zones, schedule times), not read from the sources under test. The sensors are evaluated against
+local folders (the file-source interface) so that what they match is proven, not assumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from platform_assets.defs import VENDOR_SOURCES, accengage, attentive
+from platform_assets.lib.assets import SCHEMA_CHECK
+from platform_assets.lib.build import build_definitions
+from platform_assets.lib.files import LocalFolderResource
+from platform_assets.lib.settings import Settings
+from platform_assets.lib.sftp import SFTPResource
+from platform_assets.lib.sources import VendorSource
+
+DAY = "20261001"
+ENV = {
+    "PLATFORM_START_DATE": "2026-01-01",
+    "ACCENGAGE_APP_IDS": "ios,android",
+    "ACCENGAGE_MEMBER_ID_COLUMNS": "android=client_ref",
+    # one table of every vendor renamed: the asset, its sensor and its schedule must follow
+    "ATTENTIVE_CONVERSIONS_FILE_PATTERN": "conv_{YYYYMMDD}.csv",
+    "POSTSCRIPT_DIM_SHOPS_FILE_PATTERN": "shops_{YYYYMMDD}.csv",
+    "ASAPP_TRANSCRIPTS_FILE_PATTERN": "chat_{YYYYMMDD}.csv",
+    "ACCENGAGE_DEVICES_FILE_PATTERN": "devices_{APP_ID}_{YYYYMMDD}.csv",
+}
+POSTSCRIPT_TABLES = (
+    "fct_attribution",
+    "dim_messages",
+    "fct_messages",
+    "dim_platform_action_details",
+    "dim_platform_actions",
+    "dim_shops",
+    "dim_subscribers",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    schema: str
+    patterns: dict[str, str]  # table -> file pattern after ENV
+    timezone: str = "UTC"
+    cron: str = "0 7 * * *"
+    apps: tuple[str, ...] = ()
+
+
+EXPECTED = {
+    "attentive": Expected(
+        "attentive_mobile",
+        {
+            "conversions": "conv_{YYYYMMDD}.csv",
+            "notifications": "attentive_email_SMS_{YYYYMMDD}.csv",
+        },
+    ),
+    "postscript": Expected(
+        "postscript",
+        {
+            t: "shops_{YYYYMMDD}.csv" if t == "dim_shops" else f"postscript_{t}_{{YYYYMMDD}}.csv"
+            for t in POSTSCRIPT_TABLES
+        },
+    ),
+    "asapp": Expected(
+        "asapp",
+        {
+            "call_metadata": "asapp_call_metadata_{YYYYMMDD}.csv",
+            "transcripts": "chat_{YYYYMMDD}.csv",
+            "transactions": "asapp_transactions_{YYYYMMDD}.csv",
+        },
+    ),
+    "accengage": Expected(
+        "accengage",
+        {
+            "message_statistics": "exportMessagesStatistics_{APP_ID}_{YYYYMMDD}.csv",
+            "device_reactions": "exportDevicesReactions_{APP_ID}_{YYYYMMDD}.csv",
+            "devices": "devices_{APP_ID}_{YYYYMMDD}.csv",
+        },
+        timezone="Etc/GMT-1",  # GMT+1 (POSIX signs are inverted)
+        cron="0 6 * * *",
+        apps=("ios", "android"),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    built = build_definitions(VENDOR_SOURCES, Settings.from_env(ENV))
+    dg.Definitions.validate_loadable(built)
+    return built
+
+
+def test_every_vendor_is_declared_once():
+    assert [s.name for s in VENDOR_SOURCES] == list(EXPECTED)
+
+
+@pytest.mark.parametrize("vendor", list(EXPECTED))
+def test_assets_checks_and_partitions_per_vendor(defs, vendor):
+    want = EXPECTED[vendor]
+    graph = defs.resolve_asset_graph()
+    table_keys = {dg.AssetKey([want.schema, t]) for t in want.patterns}
+    in_group = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == vendor}
+    assert {k for k in in_group if k.path[0] != "sftp"} == table_keys
+    for table, pattern in want.patterns.items():
+        key = dg.AssetKey([want.schema, table])
+        node = graph.get(key)
+        assert node.metadata["file_pattern"] == pattern
+        assert node.owners == [f"team:{vendor}"]
+        [parent] = node.parent_keys
+        assert parent.path[:2] == ["sftp", vendor] and parent in in_group
+        assert graph.get(parent).metadata["file_pattern"] == pattern
+        [check] = defs.resolve_assets_def(key).check_specs
+        assert (check.name, check.blocking) == (SCHEMA_CHECK, True)
+        days = node.partitions_def
+        if want.apps:
+            assert isinstance(days, dg.MultiPartitionsDefinition)
+            apps = days.get_partitions_def_for_dimension("app")
+            assert tuple(apps.get_partition_keys()) == want.apps
+            days = days.get_partitions_def_for_dimension("date")
+        assert isinstance(days, dg.DailyPartitionsDefinition)
+        assert days.timezone == want.timezone
+        assert days.start.date() == dt.date(2026, 1, 1)
+
+
+@pytest.mark.parametrize("vendor", list(EXPECTED))
+def test_schedule_and_resources_per_vendor(defs, vendor):
+    want = EXPECTED[vendor]
+    schedule = defs.resolve_schedule_def(f"{vendor}_daily_schedule")
+    assert schedule.cron_schedule == want.cron
+    assert schedule.execution_timezone == want.timezone
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    job = defs.resolve_job_def(f"{vendor}_daily_job")
+    assert set(job.asset_layer.selected_asset_keys) == {
+        dg.AssetKey([want.schema, t]) for t in want.patterns
+    }
+    assert isinstance(defs.resources[f"{vendor}_sftp"], SFTPResource)
+    assert defs.resources[f"{vendor}_sftp"].env_prefix == vendor.upper()
+
+
+@pytest.mark.parametrize("vendor", list(EXPECTED))
+def test_sensor_matches_the_configured_file_names(defs, vendor, tmp_path: Path):
+    """A file named by each table's configured pattern starts a run of that table; the
+    documented name of a renamed table no longer does."""
+    want = EXPECTED[vendor]
+    sensor = defs.resolve_sensor_def(f"{vendor}_new_files_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    app = want.apps[0] if want.apps else ""
+    expected = set()
+    for table, pattern in want.patterns.items():
+        name = pattern.replace("{YYYYMMDD}", DAY).replace("{APP_ID}", app)
+        (tmp_path / name).write_text("x")
+        expected.add((table, name))
+    (tmp_path / f"attentive_conversions_{DAY}.csv").write_text("x")  # renamed: ignored
+    (tmp_path / f"postscript_dim_shops_{DAY}.csv").write_text("x")
+    (tmp_path / f"asapp_transcripts_{DAY}.csv").write_text("x")
+    (tmp_path / f"exportDevices_{app or 'ios'}_{DAY}.csv").write_text("x")
+    files = LocalFolderResource(remote_dir=str(tmp_path))
+    with dg.build_sensor_context(resources={f"{vendor}_sftp": files}) as context:
+        result = sensor(context)
+    got = {
+        (r.asset_selection[0].path[1], r.tags["source_file"].rsplit("/", 1)[1])
+        for r in result.run_requests
+    }
+    assert got == expected
+
+
+def test_accengage_member_id_headers_per_app(defs):
+    node = defs.resolve_asset_graph().get(accengage.DEVICES.asset_key)
+    assert node.metadata["column_names_by_app"].value == {"android": {"member_id": "client_ref"}}
+
+
+def test_the_code_location_reads_the_environment_when_it_loads(monkeypatch):
+    """``platform_assets.definitions.defs`` is a lazy loader: a setting changed after import is
+    seen by the next load, without re-importing anything."""
+    from platform_assets.definitions import defs as load
+
+    monkeypatch.setenv("ATTENTIVE_CONVERSIONS_FILE_PATTERN", "first_{YYYYMMDD}.csv")
+    first = load().resolve_asset_graph().get(attentive.CONVERSIONS.asset_key)
+    monkeypatch.setenv("ATTENTIVE_CONVERSIONS_FILE_PATTERN", "second_{YYYYMMDD}.csv")
+    second = load().resolve_asset_graph().get(attentive.CONVERSIONS.asset_key)
+    assert first.metadata["file_pattern"] == "first_{YYYYMMDD}.csv"
+    assert second.metadata["file_pattern"] == "second_{YYYYMMDD}.csv"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ACCENGAGE_APP_IDS": "6, ../x"}, r"ACCENGAGE_APP_IDS: \['\.\./x'\]"),
+        (
+            {"ACCENGAGE_MEMBER_ID_COLUMNS": "6"},
+            "ACCENGAGE_MEMBER_ID_COLUMNS: '6' is not app=header",
+        ),
+        ({"PLATFORM_START_DATE": "2026-13-01"}, "PLATFORM_START_DATE must be a date"),
+        ({"PLATFORM_STAGING_THREADS": "two"}, "PLATFORM_STAGING_THREADS must be a whole number"),
+        ({"PLATFORM_MAX_INFLATED_BYTES": "-1"}, "PLATFORM_MAX_INFLATED_BYTES must not be negative"),
+        ({"ATTENTIVE_CONVERSIONS_FILE_PATTERN": "conv.csv"}, "needs exactly one {YYYYMMDD}"),
+    ],
+)
+def test_bad_settings_fail_when_the_definitions_load_naming_the_variable(env, message):
+    with pytest.raises(ValueError, match=message):
+        build_definitions(VENDOR_SOURCES, Settings.from_env(env))
+
+
+def test_settings_are_parsed_once_with_their_defaults():
+    settings = Settings.from_env(
+        {"ACCENGAGE_APP_IDS": " 6 ,7,6", "PLATFORM_STAGING_THREADS": "1", "DUCKDB_PATH": "x.db"}
+    )
+    assert accengage.SOURCE.configure(settings).app_ids == ("6", "7")
+    assert settings.loader.threads == 1 and settings.loader.memory_limit == "1GB"
+    assert settings.duckdb_path == "x.db" and settings.start_date == "2024-01-01"
+
+
+def test_a_source_refuses_inconsistent_declarations():
+    with pytest.raises(ValueError, match="tables of other sources"):
+        VendorSource("other", attentive.TABLES, "d", "doc")
+    with pytest.raises(ValueError, match="every table has one file per app, or none"):
+        mixed = (accengage.DEVICES, dataclasses.replace(attentive.CONVERSIONS, source="accengage"))
+        VendorSource("accengage", mixed, "d", "doc")
+    with pytest.raises(ValueError, match="per-app columns"):
+        VendorSource("attentive", attentive.TABLES, "d", "doc", per_app_columns=("nope",))
