@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make demo: embedded SFTP server + sample files -> every Attentive partition -> DuckDB
+## make demo: embedded SFTP server + sample files of every vendor -> every partition -> DuckDB
 demo: install
 	$(BIN)/python -m platform_assets.demo run
 
@@ -36,9 +36,11 @@ sshd:
 test: install sshd
 	$(BIN)/python -m pytest
 
+## make lint: ruff (style, imports, 100 columns) and mypy (types of the package and benchmarks)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -124,7 +125,7 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
         path = Path(made["path"])
         size_mb = path.stat().st_size / 1e6
         key = sshd.client_keys["ed25519"]
-        common = {"port": sshd.port, "user": sshd.user, "key": key}
+        common: dict[str, Any] = {"port": sshd.port, "user": sshd.user, "key": key}
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("ATTENTIVE_")}
         env.update(sshd.env("ATTENTIVE", auth="ed25519"))

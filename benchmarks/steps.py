@@ -69,7 +69,7 @@ def floor_duckdb(args: argparse.Namespace) -> dict:
             f"FROM read_csv(?, header = true, types = {key_inputs})",
             [args.local],
         )
-        rows = con.execute("SELECT count(*) FROM notifications").fetchone()[0]
+        [(rows,)] = con.execute("SELECT count(*) FROM notifications").fetchall()
     return {"seconds": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb(), "rows": rows}
 
 
@@ -164,7 +164,7 @@ def dlt_peer(args: argparse.Namespace) -> dict:
     import duckdb
 
     with duckdb.connect(args.database, read_only=True) as con:
-        rows = con.execute("SELECT count(*) FROM attentive_mobile.notifications").fetchone()[0]
+        [(rows,)] = con.execute("SELECT count(*) FROM attentive_mobile.notifications").fetchall()
     return {
         "seconds": seconds,
         "peak_rss_mb": _peak_rss_mb(),

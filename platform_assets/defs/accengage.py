@@ -60,6 +60,12 @@ _KINDS: dict[str, tuple[Column, pa.Check | None]] = {
 }
 
 
+def _rule(kind: str) -> list[pa.Check]:
+    """The check of a kind of field (none for plain text)."""
+    check = _KINDS[kind][1]
+    return [check] if check is not None else []
+
+
 def _column(name: str, kind: str, description: str = "") -> Column:
     proto = _KINDS[kind][0]
     db_name = name.replace("-", "_")
@@ -81,10 +87,7 @@ def _table(
     key_parts: tuple[str, ...],
     key_reason: str,
 ) -> TableSpec:
-    rules = {
-        name: checks.text(*([_KINDS[k][1]] if _KINDS[k][1] else []), required=required)
-        for name, k, required in fields
-    }
+    rules = {name: checks.text(*_rule(k), required=required) for name, k, required in fields}
     names = {APP_FIELD: "app", DAY_FIELD: "file date"}
     return TableSpec(
         source=NAME,

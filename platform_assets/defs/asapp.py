@@ -50,6 +50,12 @@ _KINDS: dict[str, tuple[str, pa.Check | None]] = {
 }
 
 
+def _rule(kind: str) -> list[pa.Check]:
+    """The check of a kind of field (none for plain text)."""
+    check = _KINDS[kind][1]
+    return [check] if check is not None else []
+
+
 def _table(
     table: str,
     description: str,
@@ -62,7 +68,7 @@ def _table(
     extra_rules = extra_rules or {}
     rules = {
         name: checks.text(
-            *([_KINDS[kind][1]] if _KINDS[kind][1] else []),
+            *_rule(kind),
             *extra_rules.get(name, ()),
             required=required,
         )

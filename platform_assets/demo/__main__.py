@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.demo.server import EmbeddedSFTPServer
 
 DAGSTER_YAML = """\
 # Written by `python -m platform_assets.demo`: one warehouse writer at a time (DuckDB is a
@@ -30,11 +31,10 @@ telemetry:
 """
 
 
-def _prepare(data_dir: Path, days: int, rows: int) -> tuple[object, list[dt.date]]:
+def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, list[dt.date]]:
     import shutil
 
     from platform_assets.demo.samples import write_attentive_day
-    from platform_assets.demo.server import EmbeddedSFTPServer
     from platform_assets.demo.vendor_samples import DEMO_APPS, write_vendor_day
 
     today = dt.datetime.now(dt.UTC).date()
@@ -75,13 +75,13 @@ def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -
     ]
     with duckdb.connect(warehouse, read_only=True) as con:
         for spec in (t for s in VENDOR_SOURCES for t in s.tables):
-            rows, keys = con.execute(
+            [(rows, keys)] = con.execute(
                 f"SELECT count(*), count(DISTINCT {quote_ident(spec.key)}) "
                 f"FROM {spec.qualified_name}"
-            ).fetchone()
-            rejects = con.execute(
+            ).fetchall()
+            [(rejects,)] = con.execute(
                 f"SELECT count(*) FROM {spec.schema}.{spec.rejects_table}"
-            ).fetchone()[0]
+            ).fetchall()
             name = spec.qualified_name
             lines.append(
                 f"{name:40} {partitions.get(name, 0):>10} {read.get(name, 0):>9} {rows:>7} "
@@ -109,7 +109,7 @@ def run(data_dir: Path, days: int, rows: int) -> int:
             for source in VENDOR_SOURCES:
                 job = defs.resolve_job_def(f"{source.name}_daily_job")
                 configured = source.configure(settings)
-                apps = list(configured.app_ids) if source.has_apps else [None]
+                apps: list[str | None] = list(configured.app_ids) if source.has_apps else [None]
                 for day in dates:
                     for app in apps:
                         result = job.execute_in_process(
@@ -123,14 +123,13 @@ def run(data_dir: Path, days: int, rows: int) -> int:
                         )
                         failed += 0 if result.success else 1
                         for event in result.get_asset_materialization_events():
-                            mat = event.event_specific_data.materialization
-                            assert mat is not None
+                            mat = event.step_materialization_data.materialization
                             name = ".".join(mat.asset_key.path)
-                            read[name] = read.get(name, 0) + int(mat.metadata["rows_read"].value)
+                            rows_read = mat.metadata["rows_read"].value
+                            assert isinstance(rows_read, int)
+                            read[name] = read.get(name, 0) + rows_read
                             partitions[name] = partitions.get(name, 0) + 1
-        print(
-            f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}"
-        )
+        print(f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}")
         print(_summary(settings.duckdb_path, read, partitions))
         if failed:
             print(f"\n{failed} partition run(s) failed; see the logs above.")

@@ -58,7 +58,7 @@ class EmbeddedSFTPServer:
                 return user == username and secrets.compare_digest(given, password)
 
         host_key = asyncssh.generate_private_key("ssh-ed25519")
-        root = str(self.root.resolve())
+        root = str(self.root.resolve()).encode()
         self._server = await asyncssh.listen(
             self.host,
             self.port,

@@ -3,6 +3,7 @@ pandera check, and the external assets that stand for the vendor's files on SFTP
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -81,7 +82,7 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
 
 def _materialization_metadata(
     spec: TableSpec, result: LoadResult, app_id: str | None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     remote = result.download.remote
     return {
         "dagster/table_name": spec.qualified_name,

@@ -85,7 +85,9 @@ def build_new_file_sensor(
     )
     def _sensor(context: dg.SensorEvaluationContext, **resources: object) -> dg.SensorResult:
         # direct invocation (tests) passes the resources as keyword arguments
-        files: FileSource = resources.get(sftp_key) or getattr(context.resources, sftp_key)
+        files = resources.get(sftp_key) or getattr(context.resources, sftp_key)
+        if not isinstance(files, FileSource):
+            raise TypeError(f"resource {sftp_key} is not a file source: {type(files).__name__}")
         # cursor: uncompressed file name -> [size, mtime, gzipped?] of the copy last seen
         seen: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
         now = dt.datetime.now(dt.UTC)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import stat
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,36 @@ class FileSource(Protocol):
         ...
 
 
+class StreamHasher:
+    """SHA-256 of a stream in a thread beside the download (hashlib releases the GIL on large
+    blocks, so hashing overlaps paramiko's decryption instead of adding to it). The queue is
+    bounded: at most 8 blocks (8 MiB) wait."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            self._digest.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._queue.put(block)
+
+    def result(self) -> str:
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+
 class LocalFolderResource(dg.ConfigurableResource):
     """A local folder as a file source (same contract as the SFTP resource, no network)."""
 
@@ -95,13 +127,15 @@ class LocalFolderResource(dg.ConfigurableResource):
         started = time.perf_counter()
         remote = self.stat(name)
         part = local_path.with_name(local_path.name + ".part")
-        digest = hashlib.sha256()
+        hasher = StreamHasher()
         try:
             with open(remote.path, "rb") as src, part.open("wb") as out:
                 while block := src.read(COPY_BLOCK):
-                    digest.update(block)
+                    hasher.update(block)
                     out.write(block)
+            digest = hasher.result()
             os.replace(part, local_path)
         finally:
+            hasher.close()
             part.unlink(missing_ok=True)
-        return DownloadResult(remote, local_path, digest.hexdigest(), time.perf_counter() - started)
+        return DownloadResult(remote, local_path, digest, time.perf_counter() - started)

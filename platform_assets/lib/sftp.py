@@ -7,25 +7,22 @@ arrive through ``dg.EnvVar`` and are never logged or put in exception messages.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import queue
 import random
 import socket
 import stat
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import dagster as dg
 import paramiko
 from pydantic import Field
 
-from platform_assets.lib.files import DownloadResult, RemoteFile, RemoteFileNotFound
+from platform_assets.lib.files import DownloadResult, RemoteFile, RemoteFileNotFound, StreamHasher
 
 logger = logging.getLogger(__name__)
 
@@ -66,36 +63,6 @@ class SFTPTransientError(SFTPError):
 
 class DownloadIncompleteError(SFTPError):
     """The bytes received do not match the size the server reported."""
-
-
-class _Hasher:
-    """SHA-256 of a stream in a thread beside the download (hashlib releases the GIL on large
-    blocks, so hashing overlaps paramiko's decryption instead of adding to it). The queue is
-    bounded: at most 8 blocks (8 MiB) wait."""
-
-    def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
-        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
-        self._thread.start()
-        self._closed = False
-
-    def _run(self) -> None:
-        while (block := self._queue.get()) is not None:
-            self._digest.update(block)
-
-    def update(self, block: bytes) -> None:
-        self._queue.put(block)
-
-    def result(self) -> str:
-        self.close()
-        return self._digest.hexdigest()
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._queue.put(None)
-            self._thread.join()
 
 
 class _RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
@@ -209,10 +176,11 @@ class SFTPResource(dg.ConfigurableResource):
         if not self.private_key_path:
             return None
         try:
-            # positional: paramiko 5 renamed the keyword (passphrase -> password)
+            # positional: paramiko 5 renamed the keyword (passphrase -> password). Bytes: it is
+            # handed to cryptography's key loaders, which take bytes (paramiko annotates str).
             return paramiko.PKey.from_path(
                 self.private_key_path,
-                self.private_key_passphrase.encode() if self.private_key_passphrase else None,
+                self.private_key_passphrase.encode() if self.private_key_passphrase else None,  # type: ignore[arg-type]
             )
         except (paramiko.PasswordRequiredException, TypeError) as exc:
             if isinstance(exc, TypeError) and "password" not in str(exc).lower():
@@ -227,7 +195,7 @@ class SFTPResource(dg.ConfigurableResource):
                 f"loaded: {type(exc).__name__} (wrong passphrase or unsupported key type)"
             ) from None
 
-    def _transport_factory(self, sock: socket.socket, **kwargs) -> paramiko.Transport:
+    def _transport_factory(self, sock: Any, /, **kwargs: Any) -> paramiko.Transport:
         transport = paramiko.Transport(sock, **kwargs)
         options = transport.get_security_options()
         available = tuple(options.ciphers)
@@ -294,7 +262,9 @@ class SFTPResource(dg.ConfigurableResource):
         client = self._open_client()
         try:
             sftp = client.open_sftp()
-            sftp.get_channel().settimeout(self.operation_timeout)
+            channel = sftp.get_channel()
+            assert channel is not None  # an open SFTP client has its channel
+            channel.settimeout(self.operation_timeout)
             try:
                 yield sftp
             finally:
@@ -396,7 +366,7 @@ class SFTPResource(dg.ConfigurableResource):
             started = time.perf_counter()
             remote_file = self._stat(sftp, name)
             size = remote_file.size
-            hasher = _Hasher()
+            hasher = StreamHasher()
             received = 0
             try:
                 with sftp.open(path, "rb") as remote, part.open("wb") as out:
