@@ -100,6 +100,13 @@ class LoadResult:
     failure_samples: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
+    def record_rejects(
+        self, rows: int, failures: int, summary: list[dict], samples: list[dict]
+    ) -> None:
+        """What validation rejected: rows, failures (a row can fail several rules), by rule."""
+        self.rows_rejected, self.reject_failures = rows, failures
+        self.failure_summary, self.failure_samples = summary, samples
+
     @property
     def rejected_share(self) -> float:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0

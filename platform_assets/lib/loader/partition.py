@@ -17,7 +17,8 @@ import datetime as dt
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from platform_assets.lib.files import FileSource
@@ -56,40 +57,46 @@ def load_partition(
     settings = settings or LoaderSettings()
     tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
     request = LoadRequest(spec, day, app_id, dict(column_sources or {}), tolerance, run_id)
-    if settings.work_dir:
-        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="load_", dir=settings.work_dir) as tmp:
-        work = Path(tmp)
-        started = time.perf_counter()
-        download = fetch.download(request, files, work)  # 1. fetch
-        result = LoadResult(download, tolerance)
-        result.timings["download_s"] = time.perf_counter() - started
-        log.info(
-            "downloaded %s (%d bytes) in %.2fs",
-            download.remote.path,
-            download.remote.size,
-            result.timings["download_s"],
-        )
+    timings: dict[str, float] = {}
+    with _work_folder(settings) as work:
+        with _timed(timings, "download_s"):  # 1. fetch
+            download = fetch.download(request, files, work)
+        log.info("downloaded %s (%d bytes)", download.remote.path, download.remote.size)
+        result = LoadResult(download, tolerance, timings=timings)
         if download.local_path.suffix == ".gz":
-            started = time.perf_counter()
-            result.download = download = fetch.inflate(download, settings.max_inflated_bytes)
+            with _timed(timings, "inflate_s"):
+                result.download = download = fetch.inflate(download, settings.max_inflated_bytes)
             result.inflated_bytes = download.local_path.stat().st_size
-            result.timings["inflate_s"] = time.perf_counter() - started
         csv = CsvFile(request, download)  # 2. the file as SQL
         result.extra_columns = csv.extra_columns
         with staging_connection(settings, work) as con:
-            started = time.perf_counter()  # 3. validate
-            result.rows_read = validate(con, spec, csv, settings.validation_batch_rows)
-            rejects = summarize_rejects(con, csv)
-            result.rows_rejected, result.reject_failures = rejects.rows, rejects.failures
-            result.failure_summary, result.failure_samples = rejects.summary, rejects.samples
-            result.timings["validate_s"] = time.perf_counter() - started
-            started = time.perf_counter()  # 4. keys
-            stage_keys(con, spec, without_rejects=not result.passed)
-            result.timings["keys_s"] = time.perf_counter() - started
+            with _timed(timings, "validate_s"):  # 3. validate
+                result.rows_read = validate(con, spec, csv, settings.validation_batch_rows)
+                rejects = summarize_rejects(con, csv)
+            result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
+            with _timed(timings, "keys_s"):  # 4. keys
+                stage_keys(con, spec, without_rejects=not result.passed)
             with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
                 write_partition(con, wh, request, csv, result)  # 5. upsert
     if not result.accepted:
         message = rejects_message(spec, download.remote.path, result.rows_read, rejects, tolerance)
         raise RejectsExceeded(message, result)
     return result
+
+
+@contextmanager
+def _work_folder(settings: LoaderSettings) -> Iterator[Path]:
+    """A private folder for the download and DuckDB's spill files, removed afterwards."""
+    if settings.work_dir:
+        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="load_", dir=settings.work_dir) as tmp:
+        yield Path(tmp)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - started
