@@ -8,6 +8,7 @@ import dagster as dg
 
 from platform_assets.lib.assets import WAREHOUSE_RESOURCE, build_source_assets
 from platform_assets.lib.automation import build_daily_schedule, build_new_file_sensor
+from platform_assets.lib.models import build_model_definitions
 from platform_assets.lib.settings import Settings
 from platform_assets.lib.sources import ConfiguredSource, VendorSource
 
@@ -24,11 +25,14 @@ def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg
 
 
 def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg.Definitions:
-    """Every source as ``settings`` configure it, plus the shared DuckDB warehouse."""
+    """Every source as ``settings`` configure it, the dbt models over them, and the shared
+    DuckDB warehouse."""
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ValueError(f"vendor sources must have distinct names: {names}")
+    configured = [s.configure(settings) for s in sources]
     return dg.Definitions.merge(
-        *(build_source_definitions(s.configure(settings), settings) for s in sources),
+        *(build_source_definitions(s, settings) for s in configured),
+        build_model_definitions(configured, settings),
         dg.Definitions(resources={WAREHOUSE_RESOURCE: settings.warehouse()}),
     )

@@ -26,6 +26,7 @@ from platform_assets.lib.specs import APP_ID
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
+ASAPP_HASHES = ("none", "md5", "sha256")
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,8 @@ class Settings:
     duckdb_path: str
     start_date: str
     loader: LoaderSettings
+    asapp_customer_id_hash: str = "none"
+    """How ASAPP's customer ids hash the brand's client ids: none, md5 or sha256."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,11 +73,17 @@ class Settings:
             work_dir=env.get("PLATFORM_WORK_DIR") or None,
             max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
         )
+        asapp_hash = (env.get("ASAPP_CUSTOMER_ID_HASH") or "none").lower()
+        if asapp_hash not in ASAPP_HASHES:
+            raise SettingsError(
+                f"ASAPP_CUSTOMER_ID_HASH must be one of {ASAPP_HASHES}, got {asapp_hash!r}"
+            )
         return cls(
             env=env,
             duckdb_path=env.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
             start_date=start,
             loader=loader,
+            asapp_customer_id_hash=asapp_hash,
         )
 
     # -- per source -------------------------------------------------------------------------
@@ -115,6 +124,17 @@ class Settings:
                 raise SettingsError(f"{variable}: {item!r} is not app=header")
             result[app] = header
         return result
+
+    def pii_key(self) -> bytes:
+        """``PLATFORM_PII_KEY``: the secret of the keyed hash of personal identifiers in the
+        models (read where it is used: the dbt process; never logged)."""
+        key = self.env.get("PLATFORM_PII_KEY", "")
+        if len(key) < 16:
+            raise SettingsError(
+                "PLATFORM_PII_KEY must be set to a secret of at least 16 characters (the key of "
+                "the hash that hides phones, emails and client ids in the marts)"
+            )
+        return key.encode()
 
     # -- resources --------------------------------------------------------------------------
 

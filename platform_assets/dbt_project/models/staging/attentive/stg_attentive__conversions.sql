@@ -1,0 +1,13 @@
+-- One row per Attentive conversion (the table is already one row per __sync_key).
+SELECT
+    __sync_key AS conversion_key,
+    {{ e164('phone') }} AS phone,
+    nullif(trim(client_id), '') AS client_id,
+    amount,
+    conversion_at,
+    message_id,
+    message_name,
+    message_type,
+    message_subtype,
+    __file_date AS file_date
+FROM {{ source('attentive_mobile', 'conversions') }}
