@@ -11,11 +11,13 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	cd platform_assets/dbt_project && ../../$(BIN)/dbt parse --quiet --profiles-dir .
 	touch $(STAMP)
 
 install: $(STAMP)
 
 ## make demo: embedded SFTP server + sample files of every vendor -> every partition -> DuckDB
+## -> the dbt models (staging, identity, marts) and a summary of the marts
 demo: install
 	$(BIN)/python -m platform_assets.demo run
 

@@ -13,12 +13,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.demo.server import EmbeddedSFTPServer
+from platform_assets.lib.build import build_definitions
+from platform_assets.lib.partitions import partition_key_for
+from platform_assets.lib.settings import Settings
 
 DAGSTER_YAML = """\
 # Written by `python -m platform_assets.demo`: one warehouse writer at a time (DuckDB is a
@@ -34,6 +40,7 @@ telemetry:
 def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, list[dt.date]]:
     import shutil
 
+    from platform_assets.demo import people
     from platform_assets.demo.samples import write_attentive_day
     from platform_assets.demo.vendor_samples import DEMO_APPS, write_vendor_day
 
@@ -43,7 +50,11 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
     shutil.rmtree(sftp_root, ignore_errors=True)
     for day in dates:
         write_attentive_day(
-            sftp_root / "attentive", day, conversions=max(rows // 10, 1), notifications=rows
+            sftp_root / "attentive",
+            day,
+            conversions=max(rows // 10, 1),
+            notifications=rows,
+            people=people.PEOPLE,
         )
         write_vendor_day(sftp_root, day, today, rows=max(rows // 20, 10))
     server = EmbeddedSFTPServer(root=sftp_root, known_hosts=data_dir / "demo" / "known_hosts")
@@ -61,6 +72,12 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
     os.environ.setdefault("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
     os.environ.setdefault("PLATFORM_START_DATE", (today - dt.timedelta(days=30)).isoformat())
     os.environ["DAGSTER_HOME"] = str(home.resolve())
+    os.environ["ASAPP_CUSTOMER_ID_HASH"] = "md5"  # the demo's ASAPP ids are md5(client id)
+    key_file = data_dir / "demo" / "pii_key"  # a demo-only key, kept so customer keys stay put
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    os.environ.setdefault("PLATFORM_PII_KEY", key_file.read_text().strip())
     return server, dates
 
 
@@ -90,15 +107,80 @@ def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -
     return "\n".join(lines)
 
 
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _build_models(
+    defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date], settings: Settings
+) -> int:
+    """Build the dbt models over the loaded days: the daily group as one range run, the
+    Accengage group per app and day, then the full rebuilds. Returns the failed runs."""
+    range_tags = {
+        "dagster/asset_partition_range_start": dates[0].isoformat(),
+        "dagster/asset_partition_range_end": dates[-1].isoformat(),
+        "launched_by": "make demo",
+    }
+    results = [
+        defs.resolve_job_def("models_daily_job").execute_in_process(
+            instance=instance, tags=range_tags, raise_on_error=False, run_config=QUIET
+        )
+    ]
+    accengage = next(s for s in VENDOR_SOURCES if s.has_apps).configure(settings)
+    for day in dates:
+        for app in accengage.app_ids:
+            results.append(
+                defs.resolve_job_def("models_app_daily_job").execute_in_process(
+                    instance=instance,
+                    partition_key=partition_key_for(day, app),
+                    raise_on_error=False,
+                    run_config=QUIET,
+                    tags={"launched_by": "make demo"},
+                )
+            )
+    results.append(
+        defs.resolve_job_def("models_full_job").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=QUIET
+        )
+    )
+    return sum(0 if r.success else 1 for r in results)
+
+
+def _mart_summary(warehouse: str) -> str:
+    """A few figures of each mart (no personal identifier is in any of them)."""
+    import duckdb
+
+    queries = {
+        "marts.sms_daily_performance": "SELECT platform, sum(messages), sum(attributed_orders), "
+        "sum(attributed_revenue) FROM marts.sms_daily_performance GROUP BY 1 ORDER BY 1",
+        "marts.contact_center_outcomes": "SELECT sum(calls), sum(calls_with_purchase), "
+        "sum(purchase_value) FROM marts.contact_center_outcomes",
+        "marts.push_message_performance": "SELECT app_id, sum(sends), sum(bounces), "
+        "sum(reactions) FROM marts.push_message_performance GROUP BY 1 ORDER BY 1",
+        "marts.customer_timeline": "SELECT count(DISTINCT customer_key), count(*), "
+        "count(DISTINCT vendor) FROM marts.customer_timeline",
+    }
+    heads = {
+        "marts.sms_daily_performance": "platform, messages, orders, revenue",
+        "marts.contact_center_outcomes": "calls, calls followed by a purchase, purchase value",
+        "marts.push_message_performance": "app, sends, bounces, reactions",
+        "marts.customer_timeline": "customers, events, vendors",
+    }
+    lines = []
+    with duckdb.connect(warehouse, read_only=True) as con:
+        for table, sql in queries.items():
+            lines.append(f"{table} ({heads[table]}):")
+            lines += [f"  {', '.join(str(v) for v in row)}" for row in con.execute(sql).fetchall()]
+        [(people, several)] = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE vendors > 1) FROM (SELECT customer_key, "
+            "count(DISTINCT vendor) AS vendors FROM marts.customer_timeline GROUP BY 1)"
+        ).fetchall()
+        lines.append(f"customers with events at more than one vendor: {several} of {people}")
+    return "\n".join(lines)
+
+
 def run(data_dir: Path, days: int, rows: int) -> int:
     server, dates = _prepare(data_dir, days, rows)
     try:
-        import dagster as dg
-
-        from platform_assets.lib.build import build_definitions
-        from platform_assets.lib.partitions import partition_key_for
-        from platform_assets.lib.settings import Settings
-
         settings = Settings.from_env()  # the environment _prepare set
         defs = build_definitions(VENDOR_SOURCES, settings)
 
@@ -129,8 +211,11 @@ def run(data_dir: Path, days: int, rows: int) -> int:
                             assert isinstance(rows_read, int)
                             read[name] = read.get(name, 0) + rows_read
                             partitions[name] = partitions.get(name, 0) + 1
+            failed += _build_models(defs, instance, dates, settings)
         print(f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}")
         print(_summary(settings.duckdb_path, read, partitions))
+        print("\nMarts (dbt, built after the loads):")
+        print(_mart_summary(settings.duckdb_path))
         if failed:
             print(f"\n{failed} partition run(s) failed; see the logs above.")
             return 1

@@ -27,14 +27,18 @@ def _rand(i: str, salt: int, modulo: int) -> str:
     return f"(hash({i}, {salt}) % {modulo})::BIGINT"
 
 
-def write_conversions(path: Path, day: dt.date, rows: int, seed: int = 0) -> Path:
+def write_conversions(
+    path: Path, day: dt.date, rows: int, seed: int = 0, people: int = 7_000_000
+) -> Path:
+    """Conversions of ``people`` people: person ``p`` has phone ``+1(2012000000+p)`` and
+    client id ``c<p>``."""
     base = f"TIMESTAMP '{day.isoformat()} 00:00:00'"
     duckdb.sql(
         f"""
         COPY (
           SELECT
-            '+1' || (2012000000 + {_rand("i", seed, 7000000)})::VARCHAR AS phone,
-            'c' || {_rand("i", seed + 1, 500000)}::VARCHAR AS client_id,
+            '+1' || (2012000000 + {_rand("i", seed, people)})::VARCHAR AS phone,
+            'c' || {_rand("i", seed, people)}::VARCHAR AS client_id,
             printf('%.2f', 5 + {_rand("i", seed + 2, 30000)} / 100.0) AS amount,
             strftime({base} + to_microseconds({_rand("i", seed + 3, 86400000000)}::BIGINT),
                      '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp",
@@ -51,7 +55,10 @@ def write_conversions(path: Path, day: dt.date, rows: int, seed: int = 0) -> Pat
     return path
 
 
-def write_notifications(path: Path, day: dt.date, rows: int, seed: int = 0) -> Path:
+def write_notifications(
+    path: Path, day: dt.date, rows: int, seed: int = 0, people: int = 7_000_000
+) -> Path:
+    """Events of ``people`` people (phone, email and client id of one person per row)."""
     base = f"TIMESTAMP '{day.isoformat()} 00:00:00'"
     # ~1% of rows repeat an earlier row's key (same type/phone/email/second) with new content
     duckdb.sql(
@@ -71,10 +78,10 @@ def write_notifications(path: Path, day: dt.date, rows: int, seed: int = 0) -> P
           SELECT
             type,
             CASE WHEN channel < 8 OR type <> 'EMAIL_OPEN'
-                 THEN '+1' || (2012000000 + {_rand("k", seed + 2, 7000000)})::VARCHAR END AS phone,
-            'c' || {_rand("k", seed + 3, 500000)}::VARCHAR AS client_id,
+                 THEN '+1' || (2012000000 + {_rand("k", seed + 2, people)})::VARCHAR END AS phone,
+            'c' || {_rand("k", seed + 2, people)}::VARCHAR AS client_id,
             CASE WHEN channel >= 5 OR type = 'EMAIL_OPEN'
-                 THEN 'user' || {_rand("k", seed + 2, 7000000)}::VARCHAR || '@example.com'
+                 THEN 'user' || {_rand("k", seed + 2, people)}::VARCHAR || '@example.com'
                  END AS email,
             strftime({base} + to_microseconds({_rand("k", seed + 4, 86400000000)}::BIGINT),
                      '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp",
@@ -100,12 +107,19 @@ def write_notifications(path: Path, day: dt.date, rows: int, seed: int = 0) -> P
 
 
 def write_attentive_day(
-    folder: Path, day: dt.date, conversions: int = 300, notifications: int = 3000, seed: int = 0
+    folder: Path,
+    day: dt.date,
+    conversions: int = 300,
+    notifications: int = 3000,
+    seed: int = 0,
+    people: int = 7_000_000,
 ) -> list[Path]:
     """Both Attentive files of ``day`` in ``folder``; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     salt = seed * 1000 + day.toordinal()
     return [
-        write_conversions(folder / CONVERSIONS.file_name(day), day, conversions, salt),
-        write_notifications(folder / NOTIFICATIONS.file_name(day), day, notifications, salt),
+        write_conversions(folder / CONVERSIONS.file_name(day), day, conversions, salt, people),
+        write_notifications(
+            folder / NOTIFICATIONS.file_name(day), day, notifications, salt, people
+        ),
     ]

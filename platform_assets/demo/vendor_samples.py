@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from platform_assets.defs import accengage, asapp, postscript
+from platform_assets.demo import people
 from platform_assets.lib.specs import APP_FIELD, Column, TableSpec
 
 DEMO_APPS = {"ios": "member_id", "android": "client_ref"}
@@ -50,7 +51,9 @@ def _stamp(day: dt.date, rnd: random.Random, fmt: str = "%Y-%m-%dT%H:%M:%S.%fZ")
     return moment.strftime(fmt)
 
 
-def _postscript_value(name: str, kind: str, day: dt.date, rnd: random.Random) -> str | None:
+def _postscript_value(
+    name: str, kind: str, day: dt.date, rnd: random.Random, person: int
+) -> str | None:
     if name == "ACTION_DATA":
         return json.dumps({"url": "https://shop.example.com/p?a=1,b=2", "label": 'the "best"'})
     if name in ("TEXT", "ENTITY_NAME", "DO_NOT_SEND_REASON", "TYPE_NAME"):
@@ -62,7 +65,11 @@ def _postscript_value(name: str, kind: str, day: dt.date, rnd: random.Random) ->
     if kind == "TIMESTAMP":
         return None if name in ("FAILED_AT", "DO_NOT_SEND_AT") else _stamp(day, rnd)
     if name == "PHONE_NUMBER":
-        return f"+1555{rnd.randrange(10**7):07d}"
+        return people.national_phone(person)
+    if name == "SUBSCRIBER_ID":
+        return people.subscriber_id(person)
+    if name == "DIRECTION":
+        return rnd.choice(["outbound", "outbound", "inbound"])
     if name.endswith("_ID"):
         return f"{name[:3].lower()}-{rnd.randrange(1, 400)}"
     return rnd.choice(["sms", "mms", "click", "outbound", "campaign"])
@@ -70,8 +77,9 @@ def _postscript_value(name: str, kind: str, day: dt.date, rnd: random.Random) ->
 
 def _postscript_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
     for _ in range(n):
+        person = rnd.choice(people.POSTSCRIPT)
         yield [
-            _postscript_value(c.name, c.type, day, rnd) for c in spec.columns
+            _postscript_value(c.name, c.type, day, rnd, person) for c in spec.columns
         ]  # header = the documented columns, in order
 
 
@@ -85,12 +93,29 @@ _ASAPP_FIXED: dict[str, Callable[[dt.date, random.Random], str | None]] = {
 
 
 def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
+    # the day's callers and call starts, the same for every feed: every other transaction is
+    # the caller's purchase an hour after the call
+    calls = random.Random(day.toordinal() * 7)
+    callers = [
+        (
+            calls.choice(people.ASAPP),
+            dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=calls.randrange(80_000)),
+        )
+        for _ in range(n)
+    ]
     for i in range(n):
-        start = dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=rnd.randrange(80_000))
+        person, start = callers[i]
+        if spec.table == "transactions":
+            if i % 2:
+                person = rnd.choice(people.ASAPP)
+            else:
+                start += dt.timedelta(hours=1)
         row: dict[str, str | None] = {}
         for col in spec.loaded_columns:
             name = col.name
-            if name in _ASAPP_FIXED:
+            if name in ("customer_id", "external_customer_id"):
+                row[name] = people.asapp_customer_id(person)
+            elif name in _ASAPP_FIXED:
                 row[name] = _ASAPP_FIXED[name](day, rnd)
             elif name in ("call_start", "transaction_time", "timestamp"):
                 row[name] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -113,8 +138,14 @@ def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> It
         yield [row[c] for c in spec.csv_columns]
 
 
-def _accengage_value(col: Column, day: dt.date, i: int, rnd: random.Random) -> str | None:
+def _accengage_value(
+    col: Column, day: dt.date, i: int, rnd: random.Random, person: int
+) -> str | None:
     name = col.csv_name
+    if name == "device_id":
+        return people.device_id(person)
+    if name == "member_id":
+        return people.client_id(person)
     if col.type == "BOOLEAN":
         return rnd.choice(["0", "1"])
     if col.type == "BIGINT":
@@ -123,8 +154,6 @@ def _accengage_value(col: Column, day: dt.date, i: int, rnd: random.Random) -> s
         return _stamp(day, rnd, "%Y-%m-%d %H:%M:%S")
     if col.decimal_comma:
         return f"{rnd.uniform(-80, 80):.3f}".replace(".", ",")
-    if name in ("device_id", "member_id"):
-        return f"{name[:3]}-{rnd.randrange(1, 300)}"
     if name == "message_id":
         return str(3000 + i)
     return rnd.choice(["Christmas; promotion", 'Hello "user" !', "fr", "iPhone4,1", "4.1.2"])
@@ -133,7 +162,9 @@ def _accengage_value(col: Column, day: dt.date, i: int, rnd: random.Random) -> s
 def _accengage_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
     for i in range(n):
         cols = [c for c in spec.loaded_columns if c.csv_name != APP_FIELD]
-        yield [*(_accengage_value(c, day, i, rnd) for c in cols), rnd.choice(["gold", "silver"])]
+        person = rnd.choice(people.ACCENGAGE)
+        values = [_accengage_value(c, day, i, rnd, person) for c in cols]
+        yield [*values, rnd.choice(["gold", "silver"])]
 
 
 def write_vendor_day(root: Path, day: dt.date, today: dt.date, rows: int = 300) -> list[Path]:
