@@ -71,6 +71,24 @@ def _dbt_cli(project: DbtProject) -> DbtCliResource:
     )
 
 
+def eager_any_day() -> dg.AutomationCondition:
+    """Dagster's ``eager()`` for every day, not only the latest: a partition is rebuilt when one
+    of its dependencies' partitions updates (a vendor re-sent an old day), and the latest day is
+    built when it newly goes missing; never while a dependency is missing or in progress."""
+    return (
+        (
+            (
+                dg.AutomationCondition.in_latest_time_window()
+                & dg.AutomationCondition.newly_missing()
+            )
+            | dg.AutomationCondition.any_deps_updated()
+        ).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("eager (any day)")
+
+
 class PlatformDbtTranslator(DagsterDbtTranslator):
     """Asset keys ``[schema, model]`` (``staging/stg_...``, ``marts/sms_daily_performance``),
     groups by schema, and each model's automation condition by its partitioning tag."""
@@ -91,7 +109,7 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
     ) -> dg.AutomationCondition | None:
         tags = set(dbt_resource_props.get("tags", []))
         if tags & {DAILY_TAG, APP_DAILY_TAG}:
-            return dg.AutomationCondition.eager()
+            return eager_any_day()
         return dg.AutomationCondition.on_cron(FULL_REBUILD_CRON, "UTC")
 
 
