@@ -447,6 +447,8 @@ def test_the_graph_is_connected_from_files_to_marts(world):
         sms.partitions_def
         == graph.get(dg.AssetKey(["attentive_mobile", "conversions"])).partitions_def
     )
+    sensor = defs.resolve_sensor_def("models_automation_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     push = graph.get(dg.AssetKey(["marts", "push_message_performance"]))
     assert push.partitions_def == graph.get(dg.AssetKey(["accengage", "devices"])).partitions_def
 

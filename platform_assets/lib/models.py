@@ -200,8 +200,17 @@ def build_model_definitions(
         dg.define_asset_job(f"{a.op.name}_job", selection=dg.AssetSelection.assets(a))
         for a in (models_daily, models_app_daily, models_full)
     ]
+    # the models follow their inputs without a click: this sensor evaluates their conditions
+    automation = dg.AutomationConditionSensorDefinition(
+        "models_automation_sensor",
+        target=dg.AssetSelection.assets(models_daily, models_app_daily, models_full),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=60,
+        description="Rebuilds a mart day when its vendor day loads; the full rebuilds on cron.",
+    )
     return dg.Definitions(
         assets=[models_daily, models_app_daily, models_full],
+        sensors=[automation],
         jobs=jobs,
         resources={DBT_RESOURCE: _dbt_cli(project)},
     )
