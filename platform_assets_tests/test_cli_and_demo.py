@@ -130,5 +130,17 @@ def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path)
             "FROM accengage.devices ORDER BY 1"
         ).fetchall()
         assert sources == [(".csv",), (".csv.gz",)]
+        # the models were built over the loads, and the demo's people span vendors
+        for mart in ("sms_daily_performance", "push_message_performance",
+                     "contact_center_outcomes", "customer_timeline"):  # fmt: skip
+            assert con.execute(f"SELECT count(*) FROM marts.{mart}").fetchone()[0] > 0, mart
+        [(spanning,)] = con.execute(
+            "SELECT count(*) FROM (SELECT customer_key FROM marts.customer_timeline "
+            "GROUP BY 1 HAVING count(DISTINCT vendor) >= 3)"
+        ).fetchall()
+        assert spanning > 0
+    assert "customers with events at more than one vendor" in done.stdout
+    key = (tmp_path / "data" / "demo" / "pii_key").read_text().strip()
+    assert len(key) == 64 and key not in done.stdout + done.stderr
     for secret_var in ("ATTENTIVE_SFTP_PASSWORD",):
         assert secret_var not in done.stdout

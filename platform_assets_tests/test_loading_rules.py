@@ -9,6 +9,7 @@ network to be proven. Every vendor table and the Dagster layer load over the rea
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import duckdb
@@ -16,7 +17,13 @@ import pytest
 
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
 from platform_assets.lib.files import LocalFolderResource
-from platform_assets.lib.loader.model import BadFileError, RejectsExceeded, RemoteFileMissing
+from platform_assets.lib.loader.model import (
+    BadFileError,
+    LoaderSettings,
+    RejectsExceeded,
+    RemoteFileMissing,
+    WarehouseBusy,
+)
 from platform_assets.lib.loader.partition import load_partition
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
@@ -417,3 +424,32 @@ def test_identical_and_returning_rows_of_a_key_leave_exactly_the_last(files, fol
             (conversion_key(conversion("+15550000001")), "Fall sale", 1),
         ]
     )
+
+
+def test_a_held_write_lock_is_waited_for_then_named(files, folder, warehouse):
+    """Another process holds the warehouse open for writing: the loader waits (bounded), then
+    fails retryably naming the holder; nothing is written."""
+    import subprocess
+    import sys
+
+    put_conversions(folder, D1, [conversion()])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(60)", warehouse],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        settings = LoaderSettings(lock_wait_seconds=1.5)
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusy) as info:
+            load_partition(CONVERSIONS, D1, files, warehouse, settings=settings)
+        assert 1.5 <= time.monotonic() - started < 10
+        message = str(info.value)
+        assert "timed out after 2 s waiting for the write lock" in message
+        assert f"PID {holder.pid}" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    load_partition(CONVERSIONS, D1, files, warehouse)  # free again: loads
+    assert query(warehouse, "SELECT count(*) FROM attentive_mobile.conversions") == [(1,)]

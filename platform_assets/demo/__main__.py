@@ -26,15 +26,8 @@ from platform_assets.lib.build import build_definitions
 from platform_assets.lib.partitions import partition_key_for
 from platform_assets.lib.settings import Settings
 
-DAGSTER_YAML = """\
-# Written by `python -m platform_assets.demo`: one warehouse writer at a time (DuckDB is a
-# single-writer file; the table assets share the pool below).
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
+"""The instance config that ships with the code (writer pool 1, run queue, monitoring, retries)."""
 
 
 def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, list[dt.date]]:
@@ -61,7 +54,7 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
     server.start()
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    shutil.copyfile(SHIPPED_INSTANCE, home / "dagster.yaml")
     for source in VENDOR_SOURCES:
         os.environ.update(server.env(source.prefix))
         os.environ[f"{source.prefix}_SFTP_REMOTE_DIR"] = "/" + "/".join(

@@ -10,7 +10,12 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from platform_assets.lib.files import FileSource
-from platform_assets.lib.loader.model import LoadError, LoadResult, RejectsExceeded
+from platform_assets.lib.loader.model import (
+    LoadError,
+    LoadResult,
+    RejectsExceeded,
+    WarehouseBusy,
+)
 from platform_assets.lib.loader.partition import load_partition
 from platform_assets.lib.loader.warehouse import LINEAGE_COLUMNS
 from platform_assets.lib.partitions import parse_partition_key
@@ -203,7 +208,7 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
                 description=str(exc)
                 if isinstance(exc, LoadError)
                 else f"{spec.qualified_name} partition {context.partition_key}: {exc}",
-                allow_retries=isinstance(exc, SFTPTransientError),
+                allow_retries=isinstance(exc, SFTPTransientError | WarehouseBusy),
             ) from None
         yield dg.MaterializeResult(
             asset_key=spec.asset_key,

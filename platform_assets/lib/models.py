@@ -62,8 +62,10 @@ def dbt_project() -> DbtProject:
     return project
 
 
+@cache
 def _dbt_cli(project: DbtProject) -> DbtCliResource:
-    """dbt of this Python environment (whether or not its bin folder is on PATH)."""
+    """dbt of this Python environment (whether or not its bin folder is on PATH); once per
+    process (the resource asks ``dbt --version`` when it is made)."""
     return DbtCliResource(
         project_dir=project,
         profiles_dir=str(PROJECT_DIR),

@@ -27,6 +27,10 @@ class BadFileError(LoadError):
     """The file cannot be parsed, or lacks a documented column."""
 
 
+class WarehouseBusy(LoadError):
+    """Another process held the warehouse's write lock for longer than the wait; retryable."""
+
+
 class RejectsExceeded(LoadError):
     """More rows failed validation than the table tolerates; nothing was written to the table."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from platform_assets.lib.loader.model import LoaderSettings
+from platform_assets.lib.loader.model import LoaderSettings, WarehouseBusy
 from platform_assets.lib.specs import TableSpec, quote_ident, quote_literal
 
 WAREHOUSE = "wh"
@@ -99,7 +99,8 @@ def attached_warehouse(
     con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float
 ) -> Iterator[str]:
     """Attach the warehouse file as :data:`WAREHOUSE` for writing, waiting (with a growing
-    pause, at most ``wait_seconds``) while another process holds its lock."""
+    pause, at most ``wait_seconds``) while another process holds its lock; then
+    :class:`WarehouseBusy` naming the holder (DuckDB's "Conflicting lock is held in ...")."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     delay = 0.2
@@ -108,9 +109,16 @@ def attached_warehouse(
             con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE}")
             break
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            if "lock" not in str(exc).lower():
                 raise
-            time.sleep(delay)
+            if time.monotonic() > deadline:
+                holder = str(exc).split("Conflicting lock is held in", 1)[-1].strip()
+                raise WarehouseBusy(
+                    f"{path}: timed out after {wait_seconds:.0f} s waiting for the write lock; "
+                    f"it is held by {holder or 'another process'} (a run outside Dagster or "
+                    "another write connection). The run is retried."
+                ) from None
+            time.sleep(min(delay, max(deadline - time.monotonic(), 0.05)))
             delay = min(delay * 1.5, 5.0)
     try:
         yield WAREHOUSE
