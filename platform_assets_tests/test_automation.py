@@ -4,13 +4,20 @@ contexts against the real sshd."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import socket
+import time
 
 import dagster as dg
+import pytest
 
 from platform_assets.defs import accengage, attentive
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
 from platform_assets.lib.automation import build_daily_schedule, build_new_file_sensor
+from platform_assets.lib.files import LocalFolderResource
 from platform_assets.lib.settings import Settings
+from platform_assets.lib.sftp import SFTPResource
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
@@ -30,7 +37,16 @@ SINCE_2026 = {"PLATFORM_START_DATE": "2026-01-01"}
 APPS = {"ACCENGAGE_APP_IDS": "ios,android"}
 
 
-def test_new_file_sensor_requests_each_new_or_changed_file_once(attentive_env):
+def tick(sensor, key: str, files, cursor: str | None = None) -> dg.SensorResult:
+    with dg.build_sensor_context(resources={key: files}, cursor=cursor) as context:
+        return sensor(context)
+
+
+def requested(result: dg.SensorResult) -> list[tuple]:
+    return sorted((r.partition_key, tuple(r.asset_selection)) for r in result.run_requests)
+
+
+def test_new_file_sensor_requests_each_complete_new_or_changed_file_once(attentive_env):
     sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
     write_csv(
         attentive_env / "attentive_conversions_20261001.csv", CONVERSION_HEADER, [conversion()]
@@ -48,28 +64,121 @@ def test_new_file_sensor_requests_each_new_or_changed_file_once(attentive_env):
         (attentive_env / junk).write_text("x")
     sftp = Settings.from_env().sftp("ATTENTIVE")
 
-    with dg.build_sensor_context(resources={"attentive_sftp": sftp}) as context:
-        first = sensor(context)
-    requests = sorted((r.partition_key, tuple(r.asset_selection)) for r in first.run_requests)
-    assert requests == [
+    first = tick(sensor, "attentive_sftp", sftp)
+    assert first.run_requests == []  # seen once: they may still be uploading
+    second = tick(sensor, "attentive_sftp", sftp, first.cursor)
+    assert requested(second) == [
         ("2026-10-01", (CONVERSIONS.asset_key,)),
         ("2026-10-02", (NOTIFICATIONS.asset_key,)),
     ]
-
-    with dg.build_sensor_context(resources={"attentive_sftp": sftp}, cursor=first.cursor) as ctx:
-        assert sensor(ctx).run_requests == []
+    third = tick(sensor, "attentive_sftp", sftp, second.cursor)
+    assert third.run_requests == []  # requested once per version
 
     write_csv(
         attentive_env / "attentive_conversions_20261001.csv",
         CONVERSION_HEADER,
         [conversion(), conversion("+15550000001")],
     )  # resent, bigger
-    with dg.build_sensor_context(resources={"attentive_sftp": sftp}, cursor=first.cursor) as ctx:
-        third = sensor(ctx)
-    assert [(r.partition_key, tuple(r.asset_selection)) for r in third.run_requests] == [
-        ("2026-10-01", (CONVERSIONS.asset_key,))
+    fourth = tick(sensor, "attentive_sftp", sftp, third.cursor)
+    assert fourth.run_requests == []
+    fifth = tick(sensor, "attentive_sftp", sftp, fourth.cursor)
+    assert requested(fifth) == [("2026-10-01", (CONVERSIONS.asset_key,))]
+    assert fifth.run_requests[0].run_key != second.run_requests[0].run_key
+
+
+def test_a_growing_file_waits_and_a_late_old_file_is_still_loaded(tmp_path):
+    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    files = LocalFolderResource(remote_dir=str(tmp_path))
+    growing = tmp_path / "attentive_conversions_20261003.csv"
+    rows = [conversion(f"+1555000000{i}") for i in range(3)]
+    cursor = None
+    for n in range(1, 4):  # the vendor is still writing: a new size on every tick
+        write_csv(growing, CONVERSION_HEADER, rows[:n])
+        os.utime(growing, (1_800_000_000 + n, 1_800_000_000 + n))
+        result = tick(sensor, "attentive_sftp", files, cursor)
+        assert result.run_requests == []
+        cursor = result.cursor
+    settled = tick(sensor, "attentive_sftp", files, cursor)
+    assert [r.run_key for r in settled.run_requests] == [
+        f"attentive_conversions_20261003.csv:{growing.stat().st_size}:1800000003"
     ]
-    assert third.run_requests[0].run_key != first.run_requests[0].run_key
+    # a late file for an old day whose mtime is older than everything seen: still new
+    late = write_csv(
+        tmp_path / "attentive_conversions_20260915.csv", CONVERSION_HEADER, [conversion()]
+    )
+    os.utime(late, (1_700_000_000, 1_700_000_000))
+    first = tick(sensor, "attentive_sftp", files, settled.cursor)
+    second = tick(sensor, "attentive_sftp", files, first.cursor)
+    assert requested(second) == [("2026-09-15", (CONVERSIONS.asset_key,))]
+    # a deleted file is forgotten: the cursor stays as small as the folder
+    growing.unlink()
+    late.unlink()
+    assert json.loads(tick(sensor, "attentive_sftp", files, second.cursor).cursor) == {
+        "seen": {},
+        "pending": {},
+    }
+
+
+def test_hostile_and_junk_names_never_reach_a_run(tmp_path):
+    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    for name in (
+        "attentive_conversions_20261001.csv\n",
+        "attentive_conversions_20261001.csv;rm",
+        "attentive_conversions_2026100١.csv",  # an Arabic-Indic digit
+        "'attentive_conversions_20261001.csv'",
+        "..attentive_conversions_20261001.csv",
+        "attentive_conversions_20261001.CSV",
+    ):
+        (tmp_path / name).write_text("x")
+    files = LocalFolderResource(remote_dir=str(tmp_path))
+    first = tick(sensor, "attentive_sftp", files)
+    assert tick(sensor, "attentive_sftp", files, first.cursor).run_requests == []
+    assert json.loads(first.cursor) == {"seen": {}, "pending": {}}
+
+
+def test_ten_thousand_files_in_one_tick(sshd, remote_dir, monkeypatch):
+    """A folder of 10,000 files over the real sshd: one listing, each matching file once."""
+    vendor_env(
+        monkeypatch, sshd, remote_dir, "ATTENTIVE", "password" if sshd.password else "ed25519"
+    )
+    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    start = dt.date(2026, 1, 1)
+    for n in range(5_000):
+        day = start + dt.timedelta(days=n % 300)
+        (remote_dir / f"other_export_{n}.csv").write_text("x")
+        if n < 300:
+            (remote_dir / f"attentive_conversions_{day:%Y%m%d}.csv").write_text("x")
+    for n in range(10_000 - 5_000 - 300):
+        (remote_dir / f"junk_{n}.txt").write_text("x")
+    sftp = Settings.from_env().sftp("ATTENTIVE")
+    started = time.monotonic()
+    first = tick(sensor, "attentive_sftp", sftp)
+    second = tick(sensor, "attentive_sftp", sftp, first.cursor)
+    seconds = time.monotonic() - started
+    assert len(second.run_requests) == 300
+    assert {r.partition_key for r in second.run_requests} == {
+        (start + dt.timedelta(days=n)).isoformat() for n in range(300)
+    }
+    print(f"two ticks over 10,000 remote files: {seconds:.2f} s")  # noqa: T201
+    assert seconds < 60  # a sanity bound: seconds here, not minutes
+
+
+def test_a_dead_server_fails_the_tick_and_leaves_the_cursor(tmp_path):
+    """The tick raises (the server is gone), so Dagster keeps the previous cursor."""
+    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once closed
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    dead = SFTPResource(
+        host="127.0.0.1", port=port, username="x", password="y", known_hosts=str(known),
+        retries=1, retry_backoff_seconds=0.05, connect_timeout=2,
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(Exception, match="127.0.0.1"):
+        tick(sensor, "attentive_sftp", dead, json.dumps({"seen": {}, "pending": {}}))
+    assert time.monotonic() - started < 30
 
 
 def test_daily_schedule_loads_the_previous_day():
@@ -105,8 +214,9 @@ def test_accengage_sensor_apps_and_gzip(sshd, remote_dir, monkeypatch):
     )
     (remote_dir / "exportMessagesStatistics_ios_20261001.csv.txt").write_text("")  # not ours
     sftp = Settings.from_env().sftp("ACCENGAGE")
-    with dg.build_sensor_context(resources={"accengage_sftp": sftp}) as context:
-        first = sensor(context)
+    settling = tick(sensor, "accengage_sftp", sftp)
+    assert settling.run_requests == []
+    first = tick(sensor, "accengage_sftp", sftp, settling.cursor)
     got = sorted(
         (r.partition_key.keys_by_dimension["app"], r.tags["source_file"].rsplit("/", 1)[1])
         for r in first.run_requests
@@ -138,8 +248,9 @@ def test_accengage_sensor_apps_and_gzip(sshd, remote_dir, monkeypatch):
         [accengage_row("message_statistics"), accengage_row("message_statistics", message_id="9")],
         delimiter=";",
     )
-    with dg.build_sensor_context(resources={"accengage_sftp": sftp}, cursor=third.cursor) as ctx:
-        fourth = sensor(ctx)
+    settling = tick(sensor, "accengage_sftp", sftp, third.cursor)
+    assert settling.run_requests == []
+    fourth = tick(sensor, "accengage_sftp", sftp, settling.cursor)
     assert [r.tags["source_file"].rsplit("/", 1)[1] for r in fourth.run_requests] == [
         "exportMessagesStatistics_ios_20261001.csv"
     ]
@@ -150,8 +261,8 @@ def test_accengage_schedule_requests_every_app_of_the_gmt1_day():
         accengage.SOURCE.configure(Settings.from_env({**SINCE_2026, **APPS}))
     )
     assert schedule.execution_timezone == "Etc/GMT-1"
-    tick = dt.datetime(2026, 10, 2, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
-    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+    at = dt.datetime(2026, 10, 2, 6, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    with dg.build_schedule_context(scheduled_execution_time=at) as context:
         requests = schedule(context)
     assert sorted(r.partition_key.keys_by_dimension["app"] for r in requests) == ["android", "ios"]
     assert {r.partition_key.keys_by_dimension["date"] for r in requests} == {"2026-10-01"}

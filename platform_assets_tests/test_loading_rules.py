@@ -9,8 +9,10 @@ network to be proven. Every vendor table and the Dagster layer load over the rea
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -21,6 +23,7 @@ from platform_assets.lib.loader.model import (
     BadFileError,
     LoaderSettings,
     RejectsExceeded,
+    RemoteFileChanged,
     RemoteFileMissing,
     WarehouseBusy,
 )
@@ -453,3 +456,28 @@ def test_a_held_write_lock_is_waited_for_then_named(files, folder, warehouse):
         holder.wait()
     load_partition(CONVERSIONS, D1, files, warehouse)  # free again: loads
     assert query(warehouse, "SELECT count(*) FROM attentive_mobile.conversions") == [(1,)]
+
+
+class _RewrittenDuringDownload(LocalFolderResource):
+    """A folder whose file is rewritten (same size, new mtime) just after each download: what a
+    vendor re-uploading in place looks like to a loader (the file-source contract, no network)."""
+
+    def download(self, name, local_path):
+        result = super().download(name, local_path)
+        path = Path(self.remote_dir) / name
+        path.write_bytes(path.read_bytes().replace(b"19.99", b"29.99"))
+        os.utime(path, (result.remote.mtime + 5, result.remote.mtime + 5))
+        return result
+
+
+def test_a_file_rewritten_during_the_download_fails_retryably_and_writes_nothing(folder, warehouse):
+    put_conversions(folder, D1, [conversion(amount="19.99")])
+    files = _RewrittenDuringDownload(remote_dir=str(folder))
+    with pytest.raises(RemoteFileChanged, match="changed while it was downloaded"):
+        load_partition(CONVERSIONS, D1, files, warehouse)
+    assert not Path(warehouse).exists()
+    settled = LocalFolderResource(remote_dir=str(folder))  # the next try finds it settled
+    load_partition(CONVERSIONS, D1, settled, warehouse)
+    assert query(warehouse, "SELECT amount FROM attentive_mobile.conversions") == [
+        (Decimal("29.99"),)
+    ]

@@ -163,6 +163,11 @@ def test_sensor_matches_the_configured_file_names(defs, vendor, tmp_path: Path):
     (tmp_path / f"exportDevices_{app or 'ios'}_{DAY}.csv").write_text("x")
     files = LocalFolderResource(remote_dir=str(tmp_path))
     with dg.build_sensor_context(resources={f"{vendor}_sftp": files}) as context:
+        settling = sensor(context)  # a file is requested once unchanged since the last tick
+    assert settling.run_requests == []
+    with dg.build_sensor_context(
+        resources={f"{vendor}_sftp": files}, cursor=settling.cursor
+    ) as context:
         result = sensor(context)
     got = {
         (r.asset_selection[0].path[1], r.tags["source_file"].rsplit("/", 1)[1])

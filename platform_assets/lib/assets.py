@@ -14,6 +14,7 @@ from platform_assets.lib.loader.model import (
     LoadError,
     LoadResult,
     RejectsExceeded,
+    RemoteFileChanged,
     WarehouseBusy,
 )
 from platform_assets.lib.loader.partition import load_partition
@@ -208,7 +209,9 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
                 description=str(exc)
                 if isinstance(exc, LoadError)
                 else f"{spec.qualified_name} partition {context.partition_key}: {exc}",
-                allow_retries=isinstance(exc, SFTPTransientError | WarehouseBusy),
+                allow_retries=isinstance(
+                    exc, SFTPTransientError | WarehouseBusy | RemoteFileChanged
+                ),
             ) from None
         yield dg.MaterializeResult(
             asset_key=spec.asset_key,

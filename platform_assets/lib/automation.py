@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -60,6 +62,34 @@ def _canonical(spec: TableSpec, remote: RemoteFile) -> tuple[str, bool]:
     return (remote.name[: -len(".gz")] if gz else remote.name), gz
 
 
+@dataclass
+class _SensorCursor:
+    """What the new-file sensor remembers, per file (its uncompressed name):
+
+    ``seen``: the version (size, mtime, gzipped?) last requested; ``pending``: the version seen
+    on the previous tick but not requested yet (a file is requested only when a tick finds it
+    unchanged since the previous one: complete, not still being uploaded). Files no longer
+    listed are forgotten, so the cursor stays as small as the folder."""
+
+    seen: dict[str, list[int]] = field(default_factory=dict)
+    pending: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, text: str | None) -> _SensorCursor:
+        data = json.loads(text) if text else {}
+        if "seen" not in data:  # a cursor from before the settling rule: all of it was loaded
+            return cls(seen={k: [*v, 0][:3] for k, v in data.items()})
+        return cls(seen=data["seen"], pending=data["pending"])
+
+    def forget_all_but(self, names: Iterable[str]) -> None:
+        keep = set(names)
+        self.seen = {k: v for k, v in self.seen.items() if k in keep}
+        self.pending = {k: v for k, v in self.pending.items() if k in keep}
+
+    def dump(self) -> str:
+        return json.dumps({"seen": self.seen, "pending": self.pending}, sort_keys=True)
+
+
 def build_new_file_sensor(
     source: ConfiguredSource, minimum_interval_seconds: int = 300
 ) -> dg.SensorDefinition:
@@ -67,9 +97,12 @@ def build_new_file_sensor(
 
     Only names that match a table's pattern are considered (anything else is ignored before it
     touches a path or a query), and for vendors with one file per app only the configured apps.
-    A file is "new" when its (size, mtime) differs from the cursor's. The run key includes size
-    and mtime, so a resent file loads again and a seen one never does. A ``.gz`` that replaces
-    a plain file already loaded is the vendor compressing it (after 24 hours): not a new file.
+    A file is requested once its (size, mtime) is new *and* unchanged since the previous tick
+    (complete files only: one still being uploaded waits). The run key is name, size and mtime:
+    a re-sent file loads again, a late file with an old mtime is still new, and a version is
+    never requested twice. A ``.gz`` that replaces a plain file already loaded is the vendor
+    compressing it (after 24 hours): not a new file. If the tick raises (a dead server), the
+    cursor does not move.
     """
     name, specs, sftp_key = source.name, source.tables, source.source.sftp_resource_key
     apps = set(source.app_ids) if source.source.has_apps else None
@@ -88,10 +121,8 @@ def build_new_file_sensor(
         files = resources.get(sftp_key) or getattr(context.resources, sftp_key)
         if not isinstance(files, FileSource):
             raise TypeError(f"resource {sftp_key} is not a file source: {type(files).__name__}")
-        # cursor: uncompressed file name -> [size, mtime, gzipped?] of the copy last seen
-        seen: dict[str, list[int]] = json.loads(context.cursor) if context.cursor else {}
-        now = dt.datetime.now(dt.UTC)
-        valid_days = set(days_def.get_partition_keys(current_time=now))
+        cursor = _SensorCursor.load(context.cursor)
+        valid_days = set(days_def.get_partition_keys(current_time=dt.datetime.now(dt.UTC)))
         requests: list[dg.RunRequest] = []
         skipped: list[str] = []
         # one copy per file: the plain one while it is listed, else the gzipped one
@@ -99,21 +130,22 @@ def build_new_file_sensor(
         for remote in sorted(files.list_files(), key=lambda f: f.name):
             spec = next((s for s in specs if s.parse_file_name(remote.name)), None)
             if spec is None:
-                continue
+                continue  # not a table's file: ignored before it touches a path or a query
             name, gz = _canonical(spec, remote)
             if name not in chosen or not gz:
                 chosen[name] = (spec, remote, gz)
         for name, (spec, remote, gz) in sorted(chosen.items()):
             ref = spec.parse_file_name(remote.name)
             assert ref is not None
-            state = [remote.size, remote.mtime, int(gz)]
-            previous = seen.get(name)
-            if previous is not None and len(previous) == 2:  # a cursor from before .gz support
-                previous = [*previous, 0]
-            if previous == state:
+            version = [remote.size, remote.mtime, int(gz)]
+            loaded = cursor.seen.get(name)
+            if loaded == version:
                 continue
-            if gz and previous is not None and not previous[2]:
-                seen[name] = state  # the vendor compressed a file already loaded
+            if gz and loaded is not None and not loaded[2]:
+                cursor.seen[name] = version  # the vendor compressed a file already loaded
+                continue
+            if cursor.pending.get(name) != version:
+                cursor.pending[name] = version  # new or still changing: wait for it to settle
                 continue
             if ref.day.isoformat() not in valid_days or (apps is not None and ref.app not in apps):
                 skipped.append(remote.name)
@@ -126,9 +158,11 @@ def build_new_file_sensor(
                     tags={"source_file": remote.path},
                 )
             )
-            seen[name] = state
+            cursor.seen[name] = version
+            del cursor.pending[name]
+        cursor.forget_all_but(chosen)
         if skipped:
             context.log.info("files outside the partitions (date or app), not loaded: %s", skipped)
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+        return dg.SensorResult(run_requests=requests, cursor=cursor.dump())
 
     return _sensor

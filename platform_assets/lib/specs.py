@@ -267,10 +267,11 @@ class TableSpec:
     @property
     def file_regex(self) -> re.Pattern[str]:
         pattern = re.escape(self.file_pattern)
-        pattern = pattern.replace(re.escape(DATE_TOKEN), r"(?P<date>\d{8})")
+        pattern = pattern.replace(re.escape(DATE_TOKEN), r"(?P<date>[0-9]{8})")
         pattern = pattern.replace(re.escape(APP_TOKEN), r"(?P<app>[A-Za-z0-9-]{1,64})")
         gzip = r"(?P<gzip>\.gz)?" if self.gzip_variant else ""
-        return re.compile(rf"^{pattern}{gzip}$")
+        # the whole name, ASCII only: "$" would accept a trailing newline, "\d" other digits
+        return re.compile(rf"{pattern}{gzip}", re.ASCII)
 
     def file_name(self, day: dt.date, app: str | None = None) -> str:
         """The remote file name of one partition (uncompressed)."""
@@ -281,7 +282,7 @@ class TableSpec:
 
     def parse_file_name(self, name: str) -> FileRef | None:
         """What a remote file name says, or None when it is not one of this table's files."""
-        match = self.file_regex.match(name)
+        match = self.file_regex.fullmatch(name)
         if not match:
             return None
         try:

@@ -8,7 +8,13 @@ import gzip
 from pathlib import Path
 
 from platform_assets.lib.files import DownloadResult, FileSource, RemoteFileNotFound
-from platform_assets.lib.loader.model import BadFileError, LoadError, LoadRequest, RemoteFileMissing
+from platform_assets.lib.loader.model import (
+    BadFileError,
+    LoadError,
+    LoadRequest,
+    RemoteFileChanged,
+    RemoteFileMissing,
+)
 
 INFLATE_CHUNK = 1 << 20
 
@@ -34,16 +40,31 @@ def download(request: LoadRequest, files: FileSource, work: Path) -> DownloadRes
     spec, name = request.spec, file_name(request)
     where = f"{spec.qualified_name} partition {request.label}"
     try:
-        return files.download(name, work / name)
+        return _complete(files, name, work)
     except RemoteFileNotFound as exc:
         if not spec.gzip_variant:
             raise RemoteFileMissing(f"{where}: {exc}") from None
     try:
-        return files.download(name + ".gz", work / (name + ".gz"))
+        return _complete(files, name + ".gz", work)
     except RemoteFileNotFound:
         raise RemoteFileMissing(
             f"{where}: neither {name} nor {name}.gz is on the server in {files.remote_dir}"
         ) from None
+
+
+def _complete(files: FileSource, name: str, work: Path) -> DownloadResult:
+    """Download ``name``, then stat it again: a file whose size or mtime changed meanwhile was
+    being written or replaced, and what we hold may be a mix (:class:`RemoteFileChanged`)."""
+    result = files.download(name, work / name)
+    now = files.stat(name)
+    before = result.remote
+    if (now.size, now.mtime) != (before.size, before.mtime):
+        result.local_path.unlink(missing_ok=True)
+        raise RemoteFileChanged(
+            f"{before.path} changed while it was downloaded (size {before.size} -> {now.size}, "
+            f"mtime {before.mtime} -> {now.mtime}); the run is retried once it settles"
+        )
+    return result
 
 
 def inflate(download: DownloadResult, limit: int) -> DownloadResult:

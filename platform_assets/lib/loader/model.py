@@ -27,6 +27,10 @@ class BadFileError(LoadError):
     """The file cannot be parsed, or lacks a documented column."""
 
 
+class RemoteFileChanged(LoadError):
+    """The remote file changed while it was downloaded (still being written?); retryable."""
+
+
 class WarehouseBusy(LoadError):
     """Another process held the warehouse's write lock for longer than the wait; retryable."""
 
