@@ -60,6 +60,14 @@ def sftp(sshd: SshServer, remote_dir: Path) -> SFTPResource:
     return make_sftp(sshd, remote_dir, "password" if sshd.password else "ed25519")
 
 
+@pytest.fixture(autouse=True)
+def raw_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own raw archive (``RAW_ARCHIVE_DIR``), so no test restores another's files."""
+    path = tmp_path / "raw"
+    monkeypatch.setenv("RAW_ARCHIVE_DIR", str(path))
+    return path
+
+
 @pytest.fixture
 def warehouse(tmp_path: Path) -> str:
     return str(tmp_path / "warehouse.duckdb")

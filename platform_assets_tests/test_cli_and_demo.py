@@ -36,9 +36,11 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
                 "DUCKDB_",
                 "PLATFORM_",
                 "DAGSTER_",
+                "RAW_ARCHIVE_",
             )
         )
     }
+    env["RAW_ARCHIVE_DIR"] = str(tmp_path / "raw")
     env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
     Path(env["DAGSTER_HOME"]).mkdir()
     return env

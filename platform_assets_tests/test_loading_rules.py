@@ -9,6 +9,7 @@ network to be proven. Every vendor table and the Dagster layer load over the rea
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import time
 from decimal import Decimal
@@ -481,3 +482,37 @@ def test_a_file_rewritten_during_the_download_fails_retryably_and_writes_nothing
     assert query(warehouse, "SELECT amount FROM attentive_mobile.conversions") == [
         (Decimal("29.99"),)
     ]
+
+
+def test_every_download_is_archived_and_a_deleted_file_loads_from_the_archive(
+    files, folder, warehouse, tmp_path
+):
+    settings = LoaderSettings(archive_dir=str(tmp_path / "raw"))
+    path = put_conversions(folder, D1, [conversion()])
+    original, mtime = path.read_bytes(), int(path.stat().st_mtime)
+    first = load_partition(CONVERSIONS, D1, files, warehouse, settings=settings)
+    kept = tmp_path / "raw" / "attentive" / "2026" / "10" / "01" / path.name
+    assert kept.read_bytes() == original and int(kept.stat().st_mtime) == mtime
+    assert [p.name for p in kept.parent.iterdir()] == [path.name]  # no .part left
+    assert query(
+        warehouse, "SELECT archive_path, size, mtime, sha256, file_date FROM platform.raw_files"
+    ) == [(str(kept), len(original), mtime, hashlib.sha256(original).hexdigest(), D1)]
+    before = dump(warehouse, "attentive_mobile.conversions")
+
+    path.unlink()  # the vendor deleted it (Attentive after 30 days)
+    again = load_partition(CONVERSIONS, D1, files, warehouse, settings=settings)
+    assert (first.from_archive, again.from_archive) == (False, True)
+    assert dump(warehouse, "attentive_mobile.conversions") == before
+    with pytest.raises(RemoteFileMissing):  # without the archive it is gone
+        load_partition(CONVERSIONS, D1, files, warehouse)
+
+    # a corrected re-upload: the older version moves aside, both are recorded
+    put_conversions(folder, D1, [conversion(amount="5")])
+    os.utime(folder / path.name, (mtime + 60, mtime + 60))
+    load_partition(CONVERSIONS, D1, files, warehouse, settings=settings)
+    assert sorted(p.name for p in kept.parent.iterdir()) == [
+        path.name,
+        f"{path.name}.replaced-{mtime}",
+    ]
+    assert (kept.parent / f"{path.name}.replaced-{mtime}").read_bytes() == original
+    assert query(warehouse, "SELECT count(*) FROM platform.raw_files") == [(2,)]

@@ -34,7 +34,12 @@ from platform_assets_tests.vendorfiles import (
     write_rows,
 )
 
-ATTENTIVE_ASSETS = build_source_assets(attentive.SOURCE.configure(Settings.from_env({})))
+
+def attentive_assets() -> list:
+    """Attentive's assets as the test's environment configures them (its raw archive)."""
+    return build_source_assets(attentive.SOURCE.configure(Settings.from_env()))
+
+
 TABLE_KEYS = [s.asset_key for s in attentive.TABLES]
 
 
@@ -57,7 +62,7 @@ def test_materialize_both_assets_with_metadata_and_checks(attentive_env, warehou
         attentive_env / "attentive_email_SMS_20261001.csv", NOTIFICATION_HEADER, [notification()]
     )
     result = dg.materialize(
-        ATTENTIVE_ASSETS,
+        attentive_assets(),
         selection=TABLE_KEYS,
         partition_key="2026-10-01",
         resources=resources(warehouse),
@@ -100,7 +105,7 @@ def test_a_failing_check_fails_the_run_and_writes_nothing(attentive_env, warehou
         [conversion(), conversion("12")],
     )
     result = dg.materialize(
-        ATTENTIVE_ASSETS,
+        attentive_assets(),
         selection=[CONVERSIONS.asset_key],
         partition_key="2026-10-01",
         resources=resources(warehouse),
@@ -123,7 +128,7 @@ def test_a_failing_check_fails_the_run_and_writes_nothing(attentive_env, warehou
 
 def test_missing_file_fails_naming_the_remote_path(attentive_env, warehouse):
     result = dg.materialize(
-        ATTENTIVE_ASSETS,
+        attentive_assets(),
         selection=[CONVERSIONS.asset_key],
         partition_key="2026-10-05",
         resources=resources(warehouse),
@@ -138,7 +143,7 @@ def test_missing_setting_names_the_variable(attentive_env, warehouse, monkeypatc
     monkeypatch.delenv("ATTENTIVE_SFTP_HOST")
     with pytest.raises(Exception, match="ATTENTIVE_SFTP_HOST"):
         dg.materialize(
-            ATTENTIVE_ASSETS,
+            attentive_assets(),
             selection=[CONVERSIONS.asset_key],
             partition_key="2026-10-01",
             resources=resources(warehouse),
@@ -152,7 +157,7 @@ def test_secrets_stay_out_of_metadata_and_logs(attentive_env, warehouse, sshd, c
         attentive_env / "attentive_conversions_20261001.csv", CONVERSION_HEADER, [conversion()]
     )
     result = dg.materialize(
-        ATTENTIVE_ASSETS,
+        attentive_assets(),
         selection=[CONVERSIONS.asset_key],
         partition_key="2026-10-01",
         resources=resources(warehouse),
@@ -274,3 +279,27 @@ def test_materialize_one_app_of_one_day(sshd, remote_dir, warehouse, monkeypatch
         ("android", "c1"),
         ("ios", "1425"),
     ]
+
+
+def test_a_partition_whose_file_the_vendor_deleted_loads_from_the_raw_archive(
+    attentive_env, warehouse, raw_archive
+):
+    path = write_csv(
+        attentive_env / "attentive_conversions_20261001.csv", CONVERSION_HEADER, [conversion()]
+    )
+    kwargs = dict(
+        selection=[CONVERSIONS.asset_key],
+        partition_key="2026-10-01",
+        resources=resources(warehouse),
+    )
+    first = dg.materialize(attentive_assets(), **kwargs)
+    meta = first.asset_materializations_for_node("attentive_mobile__conversions")[0].metadata
+    assert meta["loaded_from"].value == "vendor"
+    archived = raw_archive / "attentive" / "2026" / "10" / "01" / path.name
+    assert meta["archive_path"].value == str(archived)
+    assert archived.read_bytes() == path.read_bytes()
+    path.unlink()  # deleted on the server
+    second = dg.materialize(attentive_assets(), **kwargs)
+    meta = second.asset_materializations_for_node("attentive_mobile__conversions")[0].metadata
+    assert meta["loaded_from"].value.startswith("raw archive")
+    assert meta["dagster/row_count"].value == 1

@@ -362,6 +362,7 @@ def world(sshd, tmp_path_factory):
         "ACCENGAGE_APP_IDS": APP,
         "ASAPP_CUSTOMER_ID_HASH": "md5",
         "PLATFORM_PII_KEY": KEY,
+        "RAW_ARCHIVE_DIR": str(tmp_path_factory.mktemp("raw")),
     }
     for name, value in env.items():
         mp.setenv(name, value)

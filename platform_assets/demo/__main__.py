@@ -63,6 +63,7 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
     os.environ["ACCENGAGE_APP_IDS"] = ",".join(DEMO_APPS)
     os.environ["ACCENGAGE_MEMBER_ID_COLUMNS"] = ",".join(f"{a}={h}" for a, h in DEMO_APPS.items())
     os.environ.setdefault("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
+    os.environ.setdefault("RAW_ARCHIVE_DIR", str(data_dir / "raw"))
     os.environ.setdefault("PLATFORM_START_DATE", (today - dt.timedelta(days=30)).isoformat())
     os.environ["DAGSTER_HOME"] = str(home.resolve())
     os.environ["ASAPP_CUSTOMER_ID_HASH"] = "md5"  # the demo's ASAPP ids are md5(client id)

@@ -109,6 +109,10 @@ def _materialization_metadata(
         "extra_csv_columns": dg.MetadataValue.json(result.extra_columns),
         **({"app_id": app_id} if app_id else {}),
         **({"inflated_bytes": result.inflated_bytes} if result.inflated_bytes else {}),
+        "loaded_from": "raw archive (the vendor no longer has the file)"
+        if result.from_archive
+        else "vendor",
+        **({"archive_path": result.archive_path} if result.archive_path else {}),
         **{f"seconds_{k.removesuffix('_s')}": round(v, 3) for k, v in result.timings.items()},
     }
 

@@ -26,6 +26,7 @@ from platform_assets.lib.specs import APP_ID
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
+DEFAULT_RAW_ARCHIVE_DIR = "data/raw"
 ASAPP_HASHES = ("none", "md5", "sha256")
 
 
@@ -72,6 +73,7 @@ class Settings:
             threads=_int(env, "PLATFORM_STAGING_THREADS", 0),
             work_dir=env.get("PLATFORM_WORK_DIR") or None,
             max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
+            archive_dir=env.get("RAW_ARCHIVE_DIR") or DEFAULT_RAW_ARCHIVE_DIR,
         )
         asapp_hash = (env.get("ASAPP_CUSTOMER_ID_HASH") or "none").lower()
         if asapp_hash not in ASAPP_HASHES:

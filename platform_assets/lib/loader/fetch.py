@@ -8,6 +8,7 @@ import gzip
 from pathlib import Path
 
 from platform_assets.lib.files import DownloadResult, FileSource, RemoteFileNotFound
+from platform_assets.lib.loader.archive import RawArchive
 from platform_assets.lib.loader.model import (
     BadFileError,
     LoadError,
@@ -33,7 +34,25 @@ def file_name(request: LoadRequest) -> str:
     return name
 
 
-def download(request: LoadRequest, files: FileSource, work: Path) -> DownloadResult:
+def download(
+    request: LoadRequest, files: FileSource, work: Path, archive: RawArchive | None
+) -> tuple[DownloadResult, bool]:
+    """The partition's file, and whether it came from the raw archive: from the vendor while it
+    has it (and then archived), else the archived copy (the vendor deleted it)."""
+    try:
+        result = _download(request, files, work)
+    except RemoteFileMissing:
+        name = file_name(request)
+        kept = archive and archive.restore(request, [name, name + ".gz"], work)
+        if not kept:
+            raise
+        return kept, True
+    if archive is not None:
+        archive.keep(request, result)
+    return result, False
+
+
+def _download(request: LoadRequest, files: FileSource, work: Path) -> DownloadResult:
     """The partition's file; for a table whose files may be gzipped later, the ``.gz`` when the
     plain file is gone. Never both: the plain file wins while it is there (it is complete; a
     ``.gz`` seen beside it may still be being written by the vendor's compression job)."""

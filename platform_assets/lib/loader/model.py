@@ -56,6 +56,8 @@ class LoaderSettings:
     lock_wait_seconds: float = LOCK_WAIT_SECONDS
     max_inflated_bytes: int = MAX_INFLATED_BYTES
     """A gzip file that inflates past this many bytes is refused (a decompression bomb)."""
+    archive_dir: str | None = None
+    """The raw archive's root (None: no archive)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ class LoadResult:
     table_rows: int = 0
     extra_columns: list[str] = field(default_factory=list)
     inflated_bytes: int | None = None
+    archive_path: str | None = None
+    """Where the file is kept in the raw archive."""
+    from_archive: bool = False
+    """The vendor no longer had the file: it was loaded from the raw archive."""
     failure_summary: list[dict] = field(default_factory=list)
     failure_samples: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

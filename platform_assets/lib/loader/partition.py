@@ -23,6 +23,7 @@ from pathlib import Path
 
 from platform_assets.lib.files import FileSource
 from platform_assets.lib.loader import fetch
+from platform_assets.lib.loader.archive import RawArchive
 from platform_assets.lib.loader.csvfile import CsvFile
 from platform_assets.lib.loader.keys import stage_keys
 from platform_assets.lib.loader.model import (
@@ -59,10 +60,18 @@ def load_partition(
     request = LoadRequest(spec, day, app_id, dict(column_sources or {}), tolerance, run_id)
     timings: dict[str, float] = {}
     with _work_folder(settings) as work:
-        with _timed(timings, "download_s"):  # 1. fetch
-            download = fetch.download(request, files, work)
-        log.info("downloaded %s (%d bytes)", download.remote.path, download.remote.size)
-        result = LoadResult(download, tolerance, timings=timings)
+        archive = RawArchive(Path(settings.archive_dir)) if settings.archive_dir else None
+        with _timed(timings, "download_s"):  # 1. fetch (or the archived copy)
+            download, from_archive = fetch.download(request, files, work, archive)
+        log.info(
+            "%s %s (%d bytes)",
+            "restored from the raw archive" if from_archive else "downloaded",
+            download.remote.path,
+            download.remote.size,
+        )
+        result = LoadResult(download, tolerance, timings=timings, from_archive=from_archive)
+        if archive is not None:
+            result.archive_path = str(archive.path(request, download.remote.name))
         if download.local_path.suffix == ".gz":
             with _timed(timings, "inflate_s"):
                 result.download = download = fetch.inflate(download, settings.max_inflated_bytes)

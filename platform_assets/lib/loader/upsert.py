@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from platform_assets.lib.loader.archive import RAW_FILES_DDL
 from platform_assets.lib.loader.csvfile import CsvFile, parse_error
 from platform_assets.lib.loader.keys import check_key_unique
 from platform_assets.lib.loader.model import LoadError, LoadRequest, LoadResult
@@ -85,6 +86,7 @@ def write_partition(
             for ddl in table_ddl(spec, wh):
                 con.execute(ddl)
             _replace_rejects(con, request, target, csv.display, not result.passed)
+            _record_archived(con, wh, request, result)
             if result.accepted:
                 _upsert(con, request, target, incoming, counts, csv.display, result)
             commit_started = time.perf_counter()
@@ -159,6 +161,34 @@ def _decide(
             "SELECT action, count(*) FROM decisions GROUP BY ALL"
         ).fetchall()
     }
+
+
+def _record_archived(
+    con: duckdb.DuckDBPyConnection, wh: str, request: LoadRequest, result: LoadResult
+) -> None:
+    """The archived file's record in ``platform.raw_files`` (once per archived version)."""
+    if result.archive_path is None or result.from_archive:
+        return
+    for ddl in RAW_FILES_DDL:
+        con.execute(ddl.format(catalog=wh))
+    remote = result.download.remote
+    con.execute(
+        f"INSERT INTO {wh}.platform.raw_files SELECT $source, $table, $day, $app, $name, "
+        "$remote, $archive, $size, $mtime, $sha, now()::TIMESTAMP WHERE NOT EXISTS (SELECT 1 "
+        f"FROM {wh}.platform.raw_files WHERE archive_path = $archive AND sha256 = $sha)",
+        {
+            "source": request.spec.source,
+            "table": request.spec.qualified_name,
+            "day": request.day,
+            "app": request.app_id,
+            "name": remote.name,
+            "remote": remote.path,
+            "archive": result.archive_path,
+            "size": remote.size,
+            "mtime": remote.mtime,
+            "sha": result.download.sha256,
+        },
+    )
 
 
 def _replace_rejects(

@@ -1,0 +1,75 @@
+"""The raw archive: every file downloaded is kept unchanged, so nothing is lost when a vendor
+deletes its files (Accengage after 7 days, Attentive after 30).
+
+Layout: ``<root>/<vendor>/<YYYY>/<MM>/<DD>/<file>`` (the partition's day), the bytes as the vendor
+sent them (a ``.gz`` stays gzipped) and the remote mtime kept. A file is written to a ``.part``
+name and renamed when complete and its SHA-256 checked, so the archive never holds a half file.
+A different version of a file already archived (a corrected re-upload) moves aside to
+``<file>.replaced-<mtime>`` first. The warehouse table ``platform.raw_files`` records each
+archived version (path, size, mtime, SHA-256) in the load's transaction.
+"""
+
+import dataclasses
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from platform_assets.lib.files import DownloadResult, RemoteFile
+from platform_assets.lib.loader.model import LoadError, LoadRequest
+
+RAW_FILES_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS {catalog}.platform",
+    "CREATE TABLE IF NOT EXISTS {catalog}.platform.raw_files (source VARCHAR, table_name "
+    "VARCHAR, file_date DATE, app_id VARCHAR, file_name VARCHAR, remote_path VARCHAR, "
+    "archive_path VARCHAR, size BIGINT, mtime BIGINT, sha256 VARCHAR, archived_at TIMESTAMP)",
+)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class RawArchive:
+    root: Path
+
+    def path(self, request: LoadRequest, name: str) -> Path:
+        day = request.day
+        return self.root / request.spec.source / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / name
+
+    def keep(self, request: LoadRequest, download: DownloadResult) -> Path:
+        """Archive a download (atomically; a different older version moves aside)."""
+        target = self.path(request, download.remote.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            if _sha256(target) == download.sha256:
+                return target  # this version is archived already
+            old = int(target.stat().st_mtime)
+            os.replace(target, target.with_name(f"{target.name}.replaced-{old}"))
+        part = target.with_name(target.name + ".part")
+        try:
+            shutil.copyfile(download.local_path, part)
+            if _sha256(part) != download.sha256:
+                raise LoadError(f"{target}: the archived copy does not match the download")
+            os.utime(part, (download.remote.mtime, download.remote.mtime))
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+        return target
+
+    def restore(self, request: LoadRequest, names: list[str], work: Path) -> DownloadResult | None:
+        """The first of ``names`` archived for the partition, copied into ``work``, or None."""
+        for name in names:
+            source = self.path(request, name)
+            if source.is_file():
+                local = work / name
+                shutil.copyfile(source, local)
+                st = source.stat()
+                remote = RemoteFile(name, str(source), st.st_size, int(st.st_mtime))
+                return DownloadResult(remote, local, _sha256(local), 0.0)
+        return None
