@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.defs import accengage, asapp, attentive, postscript
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.assets import SCHEMA_CHECK, build_source_assets
+from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
 from platform_assets.lib.settings import Settings
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
@@ -89,6 +89,8 @@ def test_materialize_both_assets_with_metadata_and_checks(attentive_env, warehou
     assert {(e.asset_key, e.check_name, e.passed) for e in evaluations} == {
         (CONVERSIONS.asset_key, SCHEMA_CHECK, True),
         (NOTIFICATIONS.asset_key, SCHEMA_CHECK, True),
+        (CONVERSIONS.asset_key, VOLUME_CHECK, True),  # no previous day to compare with
+        (NOTIFICATIONS.asset_key, VOLUME_CHECK, True),
     }
     with duckdb.connect(warehouse, read_only=True) as con:
         keys = {
@@ -303,3 +305,32 @@ def test_a_partition_whose_file_the_vendor_deleted_loads_from_the_raw_archive(
     meta = second.asset_materializations_for_node("attentive_mobile__conversions")[0].metadata
     assert meta["loaded_from"].value.startswith("raw archive")
     assert meta["dagster/row_count"].value == 1
+
+
+def test_volume_check_warns_on_a_header_only_file_and_a_thin_day(attentive_env, warehouse):
+    def load(day: str, rows: int) -> dg.AssetCheckEvaluation:
+        ymd = day.replace("-", "")
+        write_csv(
+            attentive_env / f"attentive_conversions_{ymd}.csv",
+            CONVERSION_HEADER,
+            [conversion(f"+1555000{i:04d}") for i in range(rows)],
+        )
+        result = dg.materialize(
+            attentive_assets(),
+            selection=[CONVERSIONS.asset_key],
+            partition_key=day,
+            resources=resources(warehouse),
+        )
+        assert result.success  # a volume warning never fails the load
+        [volume] = [e for e in result.get_asset_check_evaluations() if e.check_name == VOLUME_CHECK]
+        assert volume.severity == dg.AssetCheckSeverity.WARN
+        return volume
+
+    assert load("2026-10-01", 10).passed
+    assert load("2026-10-02", 20).passed
+    empty = load("2026-10-03", 0)
+    assert not empty.passed and empty.description == "header-only file: no rows"
+    thin = load("2026-10-04", 4)  # the previous days average (10 + 20 + 0) / 3 = 10 rows
+    assert not thin.passed
+    assert thin.metadata["trailing_average_rows"].value == pytest.approx(10.0)
+    assert load("2026-10-05", 6).passed  # above half of (10 + 20 + 0 + 4) / 4 = 8.5

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from platform_assets.defs import VENDOR_SOURCES, accengage, attentive
-from platform_assets.lib.assets import SCHEMA_CHECK
+from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK
 from platform_assets.lib.build import build_definitions
 from platform_assets.lib.files import LocalFolderResource
 from platform_assets.lib.settings import Settings
@@ -116,8 +116,8 @@ def test_assets_checks_and_partitions_per_vendor(defs, vendor):
         [parent] = node.parent_keys
         assert parent.path[:2] == ["sftp", vendor] and parent in in_group
         assert graph.get(parent).metadata["file_pattern"] == pattern
-        [check] = defs.resolve_assets_def(key).check_specs
-        assert (check.name, check.blocking) == (SCHEMA_CHECK, True)
+        checks = {(c.name, c.blocking) for c in defs.resolve_assets_def(key).check_specs}
+        assert checks == {(SCHEMA_CHECK, True), (VOLUME_CHECK, False)}
         days = node.partitions_def
         if want.apps:
             assert isinstance(days, dg.MultiPartitionsDefinition)

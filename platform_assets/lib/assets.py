@@ -12,6 +12,7 @@ from pydantic import Field
 from platform_assets.lib.files import FileSource
 from platform_assets.lib.loader.model import (
     LoadError,
+    LoaderSettings,
     LoadResult,
     RejectsExceeded,
     RemoteFileChanged,
@@ -32,6 +33,7 @@ from platform_assets.lib.specs import (
 )
 
 SCHEMA_CHECK = "pandera_schema"
+VOLUME_CHECK = "file_volume"
 WAREHOUSE_POOL = "duckdb_warehouse"
 WAREHOUSE_RESOURCE = "duckdb"
 
@@ -137,6 +139,36 @@ def _check_result(spec: TableSpec, result: LoadResult) -> dg.AssetCheckResult:
     )
 
 
+def _volume_result(
+    spec: TableSpec, result: LoadResult, settings: LoaderSettings
+) -> dg.AssetCheckResult:
+    """Warns on a header-only file, or one far below the days before it."""
+    average = result.trailing_rows
+    floor = None if average is None else average * settings.volume_min_ratio
+    if result.rows_read == 0:
+        verdict = "header-only file: no rows"
+    elif floor is not None and result.rows_read < floor:
+        verdict = (
+            f"{result.rows_read} rows, below {settings.volume_min_ratio:.0%} of the average "
+            f"{average:.0f} of the previous {settings.volume_window} loaded days"
+        )
+    else:
+        verdict = "as expected"
+    return dg.AssetCheckResult(
+        asset_key=spec.asset_key,
+        check_name=VOLUME_CHECK,
+        passed=verdict == "as expected",
+        severity=dg.AssetCheckSeverity.WARN,
+        description=verdict,
+        metadata={
+            "rows_read": result.rows_read,
+            "trailing_average_rows": float(average) if average is not None else None,
+            "window_days": settings.volume_window,
+            "min_ratio": float(settings.volume_min_ratio),
+        },
+    )
+
+
 def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefinition:
     """The asset that loads ``spec``'s daily files, with its pandera check (blocking)."""
     renames = {app: dict(cols) for app, cols in source.column_sources.items()}
@@ -161,7 +193,16 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
                     f"Every row of the partition's file passes the pandera schema "
                     f"{spec.row_schema.name}; failures are in {spec.schema}.{spec.rejects_table}."
                 ),
-            )
+            ),
+            dg.AssetCheckSpec(
+                VOLUME_CHECK,
+                asset=spec.asset_key,
+                description=(
+                    "Warns when the day's file is header-only, or has fewer rows than "
+                    "PLATFORM_VOLUME_MIN_RATIO of the average of the previous "
+                    "PLATFORM_VOLUME_WINDOW loaded days."
+                ),
+            ),
         ],
         metadata={
             "dagster/table_name": spec.qualified_name,
@@ -220,7 +261,10 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
         yield dg.MaterializeResult(
             asset_key=spec.asset_key,
             metadata=_materialization_metadata(spec, result, app),
-            check_results=[_check_result(spec, result)],
+            check_results=[
+                _check_result(spec, result),
+                _volume_result(spec, result, source.loader),
+            ],
         )
 
     return _load

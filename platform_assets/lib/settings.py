@@ -74,6 +74,8 @@ class Settings:
             work_dir=env.get("PLATFORM_WORK_DIR") or None,
             max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
             archive_dir=env.get("RAW_ARCHIVE_DIR") or DEFAULT_RAW_ARCHIVE_DIR,
+            volume_window=_int(env, "PLATFORM_VOLUME_WINDOW", 7),
+            volume_min_ratio=_ratio(env, "PLATFORM_VOLUME_MIN_RATIO", 0.5),
         )
         asapp_hash = (env.get("ASAPP_CUSTOMER_ID_HASH") or "none").lower()
         if asapp_hash not in ASAPP_HASHES:
@@ -165,6 +167,19 @@ class Settings:
             return DuckDBResource(database=dg.EnvVar("DUCKDB_PATH"))
         Path(DEFAULT_DUCKDB_PATH).parent.mkdir(parents=True, exist_ok=True)
         return DuckDBResource(database=DEFAULT_DUCKDB_PATH)
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -6,7 +6,7 @@ sent them (a ``.gz`` stays gzipped) and the remote mtime kept. A file is written
 name and renamed when complete and its SHA-256 checked, so the archive never holds a half file.
 A different version of a file already archived (a corrected re-upload) moves aside to
 ``<file>.replaced-<mtime>`` first. The warehouse table ``platform.raw_files`` records each
-archived version (path, size, mtime, SHA-256) in the load's transaction.
+archived version (path, size, mtime, SHA-256) in the load's transaction (:mod:`.records`).
 """
 
 import dataclasses
@@ -17,13 +17,6 @@ from pathlib import Path
 
 from platform_assets.lib.files import DownloadResult, RemoteFile
 from platform_assets.lib.loader.model import LoadError, LoadRequest
-
-RAW_FILES_DDL = (
-    "CREATE SCHEMA IF NOT EXISTS {catalog}.platform",
-    "CREATE TABLE IF NOT EXISTS {catalog}.platform.raw_files (source VARCHAR, table_name "
-    "VARCHAR, file_date DATE, app_id VARCHAR, file_name VARCHAR, remote_path VARCHAR, "
-    "archive_path VARCHAR, size BIGINT, mtime BIGINT, sha256 VARCHAR, archived_at TIMESTAMP)",
-)
 
 
 def _sha256(path: Path) -> str:

@@ -58,6 +58,10 @@ class LoaderSettings:
     """A gzip file that inflates past this many bytes is refused (a decompression bomb)."""
     archive_dir: str | None = None
     """The raw archive's root (None: no archive)."""
+    volume_window: int = 7
+    """A day's rows are compared with the average of this many previous loaded days."""
+    volume_min_ratio: float = 0.5
+    """A day with fewer rows than this share of that average warns."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class LoadResult:
     """Where the file is kept in the raw archive."""
     from_archive: bool = False
     """The vendor no longer had the file: it was loaded from the raw archive."""
+    trailing_rows: float | None = None
+    """Average rows read of the previous loaded days (LoaderSettings.volume_window)."""
     failure_summary: list[dict] = field(default_factory=list)
     failure_samples: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

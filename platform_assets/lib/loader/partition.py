@@ -86,7 +86,7 @@ def load_partition(
             with _timed(timings, "keys_s"):  # 4. keys
                 stage_keys(con, spec, without_rejects=not result.passed)
             with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
-                write_partition(con, wh, request, csv, result)  # 5. upsert
+                write_partition(con, wh, request, csv, result, settings.volume_window)  # 5.
     if not result.accepted:
         message = rejects_message(spec, download.remote.path, result.rows_read, rejects, tolerance)
         raise RejectsExceeded(message, result)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from platform_assets.lib.loader.archive import RAW_FILES_DDL
+from platform_assets.lib.loader import records
 from platform_assets.lib.loader.csvfile import CsvFile, parse_error
 from platform_assets.lib.loader.keys import check_key_unique
 from platform_assets.lib.loader.model import LoadError, LoadRequest, LoadResult
@@ -58,8 +58,10 @@ def write_partition(
     request: LoadRequest,
     csv: CsvFile,
     result: LoadResult,
+    volume_window: int,
 ) -> None:
-    """Write the partition (rejects, and the valid rows when the result is accepted)."""
+    """Write the partition (rejects, and the valid rows when the result is accepted) and its
+    load record; then read the trailing volume of the ``volume_window`` days before it."""
     spec = request.spec
     target = _Target(
         table=table_name(spec, wh),
@@ -86,7 +88,7 @@ def write_partition(
             for ddl in table_ddl(spec, wh):
                 con.execute(ddl)
             _replace_rejects(con, request, target, csv.display, not result.passed)
-            _record_archived(con, wh, request, result)
+            records.record(con, wh, request, result)
             if result.accepted:
                 _upsert(con, request, target, incoming, counts, csv.display, result)
             commit_started = time.perf_counter()
@@ -106,6 +108,7 @@ def write_partition(
         con, f"SELECT count(*) FROM {target.table} WHERE {request.partition_filter}"
     )
     result.table_rows = scalar(con, f"SELECT count(*) FROM {target.table}")
+    result.trailing_rows = records.trailing_rows(con, wh, request, volume_window)
     result.timings["write_s"] = time.perf_counter() - started
 
 
@@ -161,34 +164,6 @@ def _decide(
             "SELECT action, count(*) FROM decisions GROUP BY ALL"
         ).fetchall()
     }
-
-
-def _record_archived(
-    con: duckdb.DuckDBPyConnection, wh: str, request: LoadRequest, result: LoadResult
-) -> None:
-    """The archived file's record in ``platform.raw_files`` (once per archived version)."""
-    if result.archive_path is None or result.from_archive:
-        return
-    for ddl in RAW_FILES_DDL:
-        con.execute(ddl.format(catalog=wh))
-    remote = result.download.remote
-    con.execute(
-        f"INSERT INTO {wh}.platform.raw_files SELECT $source, $table, $day, $app, $name, "
-        "$remote, $archive, $size, $mtime, $sha, now()::TIMESTAMP WHERE NOT EXISTS (SELECT 1 "
-        f"FROM {wh}.platform.raw_files WHERE archive_path = $archive AND sha256 = $sha)",
-        {
-            "source": request.spec.source,
-            "table": request.spec.qualified_name,
-            "day": request.day,
-            "app": request.app_id,
-            "name": remote.name,
-            "remote": remote.path,
-            "archive": result.archive_path,
-            "size": remote.size,
-            "mtime": remote.mtime,
-            "sha": result.download.sha256,
-        },
-    )
 
 
 def _replace_rejects(
