@@ -215,6 +215,10 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
             "document": spec.document,
         },
         pool=WAREHOUSE_POOL,
+        # transient failures only (dg.Failure(allow_retries=True)): 30 s, 60 s, with jitter
+        retry_policy=dg.RetryPolicy(
+            max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+        ),
     )
     def _load(
         context: dg.AssetExecutionContext, config: LoadConfig
