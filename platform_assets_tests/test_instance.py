@@ -105,8 +105,13 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 12
     assert len({r.tags["dagster/partition"] for r in runs}) == 6
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        keys = {k for (k,) in con.execute("SELECT __sync_key FROM attentive_mobile.conversions")}
-        shops = {k for (k,) in con.execute('SELECT "SHOP_ID" FROM postscript.dim_shops')}
+        keys = {
+            k
+            for (k,) in con.execute(
+                "SELECT __sync_key FROM attentive_mobile.conversions"
+            ).fetchall()
+        }
+        shops = {k for (k,) in con.execute('SELECT "SHOP_ID" FROM postscript.dim_shops').fetchall()}
     assert keys == expected["conversions"] and shops == expected["shops"]
 
 
