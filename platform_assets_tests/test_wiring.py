@@ -32,6 +32,7 @@ ENV = {
     "POSTSCRIPT_DIM_SHOPS_FILE_PATTERN": "shops_{YYYYMMDD}.csv",
     "ASAPP_TRANSCRIPTS_FILE_PATTERN": "chat_{YYYYMMDD}.csv",
     "ACCENGAGE_DEVICES_FILE_PATTERN": "devices_{APP_ID}_{YYYYMMDD}.csv",
+    "ASAPP_ARRIVAL_CRON": "30 4 * * *",
 }
 POSTSCRIPT_TABLES = (
     "fct_attribution",
@@ -132,6 +133,11 @@ def test_assets_checks_and_partitions_per_vendor(defs, vendor):
 @pytest.mark.parametrize("vendor", list(EXPECTED))
 def test_schedule_and_resources_per_vendor(defs, vendor):
     want = EXPECTED[vendor]
+    arrival = {"accengage": "0 5 * * *", "asapp": "30 4 * * *"}.get(vendor, "0 6 * * *")
+    for table in want.patterns:  # due by the documented window (ASAPP: ENV overrides it)
+        policy = defs.resolve_asset_graph().get(dg.AssetKey([want.schema, table])).freshness_policy
+        assert (policy.deadline_cron, policy.timezone) == (arrival, want.timezone)
+        assert policy.lower_bound_delta == dt.timedelta(hours=24)
     schedule = defs.resolve_schedule_def(f"{vendor}_daily_schedule")
     assert schedule.cron_schedule == want.cron
     assert schedule.execution_timezone == want.timezone
@@ -206,6 +212,8 @@ def test_the_code_location_reads_the_environment_when_it_loads(monkeypatch):
         ({"PLATFORM_STAGING_THREADS": "two"}, "PLATFORM_STAGING_THREADS must be a whole number"),
         ({"PLATFORM_MAX_INFLATED_BYTES": "-1"}, "PLATFORM_MAX_INFLATED_BYTES must not be negative"),
         ({"ATTENTIVE_CONVERSIONS_FILE_PATTERN": "conv.csv"}, "needs exactly one {YYYYMMDD}"),
+        ({"POSTSCRIPT_ARRIVAL_CRON": "daily"}, "POSTSCRIPT_ARRIVAL_CRON: 'daily' is not a cron"),
+        ({"PLATFORM_VOLUME_MIN_RATIO": "2"}, "PLATFORM_VOLUME_MIN_RATIO must be a number between"),
     ],
 )
 def test_bad_settings_fail_when_the_definitions_load_naming_the_variable(env, message):

@@ -201,5 +201,6 @@ SOURCE = VendorSource(
     document=DOCUMENT,
     timezone=PARTITION_TIMEZONE,
     schedule_cron="0 6 * * *",  # 06:00 GMT+1, after the 01:00-04:00 export window
+    arrival_cron="0 5 * * *",  # due by 05:00 GMT+1 (exports run 01:00-04:00, document 002)
     per_app_columns=(MEMBER_ID,),
 )

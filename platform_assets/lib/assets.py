@@ -1,6 +1,7 @@
 """A configured vendor source's tables as Dagster assets: each table's asset with its blocking
 pandera check, and the external assets that stand for the vendor's files on SFTP (lineage)."""
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -215,6 +216,12 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
             "document": spec.document,
         },
         pool=WAREHOUSE_POOL,
+        # overdue when not loaded in the 24 hours before the day's arrival deadline
+        freshness_policy=dg.FreshnessPolicy.cron(
+            deadline_cron=source.arrival_cron,
+            lower_bound_delta=dt.timedelta(hours=24),
+            timezone=source.source.timezone,
+        ),
         # transient failures only (dg.Failure(allow_retries=True)): 30 s, 60 s, with jitter
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS

@@ -44,6 +44,8 @@ class SourceSettings:
     """``<PREFIX>_APP_IDS``: the app partition dimension of vendors with one file per app."""
     column_names_by_app: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     """App -> documented column -> its header in that app's files (``<PREFIX>_<COL>_COLUMNS``)."""
+    arrival_cron: str | None = None
+    """``<PREFIX>_ARRIVAL_CRON``: when a day's files are due, in the vendor's time zone."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,15 @@ class Settings:
         for column in per_app_columns:
             for app, header in self._column_names(prefix, column).items():
                 by_app.setdefault(app, {})[column] = header
-        return SourceSettings(patterns, self._app_ids(prefix), by_app)
+        arrival = self.env.get(f"{prefix}_ARRIVAL_CRON") or None
+        if arrival is not None:
+            try:  # Dagster's own cron check, with the variable's name in the message
+                dg.FreshnessPolicy.cron(deadline_cron=arrival, lower_bound_delta=dt.timedelta(1))
+            except Exception:
+                raise SettingsError(
+                    f"{prefix}_ARRIVAL_CRON: {arrival!r} is not a cron expression"
+                ) from None
+        return SourceSettings(patterns, self._app_ids(prefix), by_app, arrival)
 
     def _app_ids(self, prefix: str) -> tuple[str, ...]:
         """``<prefix>_APP_IDS`` (comma-separated), checked: an app id stands in remote file

@@ -33,6 +33,9 @@ class VendorSource:
     """When the daily schedule loads the previous day's files, in :attr:`timezone`."""
     per_app_columns: tuple[str, ...] = ()
     """Documented columns whose header each app names itself (``<NAME>_<COLUMN>_COLUMNS``)."""
+    arrival_cron: str = "0 6 * * *"
+    """When a day's files are due (in :attr:`timezone`): a table not loaded in the 24 hours
+    before this deadline is overdue (``<NAME>_ARRIVAL_CRON`` overrides it)."""
     documented_folder: str = ""
     """The folder the document puts the exports in, under the login folder (ASAPP: ``out``);
     the demo serves the files there and ``<NAME>_SFTP_REMOTE_DIR`` should point at it."""
@@ -72,6 +75,7 @@ class VendorSource:
         )
         return ConfiguredSource(
             source=self,
+            arrival_cron=own.arrival_cron or self.arrival_cron,
             tables=tables,
             partitions_def=partitions,
             app_ids=own.app_ids,
@@ -87,6 +91,7 @@ class ConfiguredSource:
     source: VendorSource
     tables: tuple[TableSpec, ...]
     """The source's specs with their configured file patterns."""
+    arrival_cron: str
     partitions_def: dg.PartitionsDefinition
     app_ids: tuple[str, ...]
     column_sources: Mapping[str, Mapping[str, str]]
