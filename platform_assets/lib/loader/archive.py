@@ -3,7 +3,8 @@ deletes its files (Accengage after 7 days, Attentive after 30).
 
 Layout: ``<root>/<vendor>/<YYYY>/<MM>/<DD>/<file>`` (the partition's day), the bytes as the vendor
 sent them (a ``.gz`` stays gzipped) and the remote mtime kept. A file is written to a ``.part``
-name and renamed when complete and its SHA-256 checked, so the archive never holds a half file.
+name (a hard link to the download, whose SHA-256 was computed as it arrived, or a copy across
+file systems) and renamed when complete, so the archive never holds a half file.
 A different version of a file already archived (a corrected re-upload) moves aside to
 ``<file>.replaced-<mtime>`` first. The warehouse table ``platform.raw_files`` records each
 archived version (path, size, mtime, SHA-256) in the load's transaction (:mod:`.records`).
@@ -40,14 +41,20 @@ class RawArchive:
         target = self.path(request, download.remote.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
-            if _sha256(target) == download.sha256:
-                return target  # this version is archived already
-            old = int(target.stat().st_mtime)
-            os.replace(target, target.with_name(f"{target.name}.replaced-{old}"))
+            st = target.stat()
+            same_size = st.st_size == download.remote.size
+            if same_size and _sha256(target) == download.sha256:
+                return target  # this version is archived already (a re-run)
+            os.replace(target, target.with_name(f"{target.name}.replaced-{int(st.st_mtime)}"))
         part = target.with_name(target.name + ".part")
         try:
-            shutil.copyfile(download.local_path, part)
-            if _sha256(part) != download.sha256:
+            # the download's own bytes (hashed as they arrived): a hard link costs no pass over
+            # the file; another file system gets a copy. Nothing writes to the download later.
+            try:
+                os.link(download.local_path, part)
+            except OSError:
+                shutil.copyfile(download.local_path, part)
+            if part.stat().st_size != download.remote.size:
                 raise LoadError(f"{target}: the archived copy does not match the download")
             os.utime(part, (download.remote.mtime, download.remote.mtime))
             os.replace(part, target)
