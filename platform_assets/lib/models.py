@@ -16,6 +16,7 @@ Every dbt run takes the DuckDB writer pool, as the loaders do: a mart build and 
 never fight over the file's write lock.
 """
 
+import datetime as dt
 import json
 import os
 import sys
@@ -39,6 +40,7 @@ DAILY_TAG = "daily"
 APP_DAILY_TAG = "app_daily"
 FULL_REBUILD_CRON = "0 8 * * *"
 """Full rebuilds at 08:00 UTC: after the daily loads (07:00 UTC; Accengage 06:00 GMT+1)."""
+ONE_DAY = dt.timedelta(days=1)
 WAREHOUSE_PATH_VARIABLE = "PLATFORM_DBT_DUCKDB_PATH"
 """The absolute warehouse path the dbt profile reads (dbt runs inside the project folder)."""
 
@@ -141,38 +143,36 @@ def build_model_definitions(
 ) -> dg.Definitions:
     """The three groups of dbt assets (see the module docstring) and the dbt resource."""
     project = dbt_project()
-    translator = PlatformDbtTranslator()
+    # every group: the same manifest, translator and the warehouse's writer pool
+    shared: dict[str, Any] = {
+        "manifest": project.manifest_path,
+        "project": project,
+        "dagster_dbt_translator": PlatformDbtTranslator(),
+        "pool": WAREHOUSE_POOL,
+    }
     daily, by_app = _partitions(sources)
     common = {"asapp_customer_id_hash": settings.asapp_customer_id_hash}
 
     @dbt_assets(
-        manifest=project.manifest_path,
-        project=project,
         select=f"tag:{DAILY_TAG}",
         name="models_daily",
         partitions_def=daily,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        dagster_dbt_translator=translator,
-        pool=WAREHOUSE_POOL,
+        **shared,
     )
     def models_daily(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
     ) -> Iterator[Any]:
         """Staging views of the daily vendors and the day-grain SMS mart, for the run's days."""
-        window = context.partition_time_window
-        last = window.end.date().toordinal() - 1
-        days = {"min_day": window.start.date().isoformat()}
-        days["max_day"] = window.start.date().fromordinal(last).isoformat()
+        start, end = context.partition_time_window  # end is the next day's midnight
+        days = {"min_day": start.date().isoformat(), "max_day": (end - ONE_DAY).date().isoformat()}
         yield from _dbt_build(context, dbt, duckdb, {**common, **days})
 
     @dbt_assets(
-        manifest=project.manifest_path,
-        project=project,
         select=f"tag:{APP_DAILY_TAG}",
         name="models_app_daily",
         partitions_def=by_app,
-        dagster_dbt_translator=translator,
-        pool=WAREHOUSE_POOL,
+        **shared,
     )
     def models_app_daily(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
@@ -185,12 +185,9 @@ def build_model_definitions(
         yield from _dbt_build(context, dbt, duckdb, variables)
 
     @dbt_assets(
-        manifest=project.manifest_path,
-        project=project,
         exclude=f"tag:{DAILY_TAG} tag:{APP_DAILY_TAG}",
         name="models_full",
-        dagster_dbt_translator=translator,
-        pool=WAREHOUSE_POOL,
+        **shared,
     )
     def models_full(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
