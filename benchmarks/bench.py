@@ -132,6 +132,8 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
         env["ATTENTIVE_SFTP_REMOTE_DIR"] = str(remote)
         env["PLATFORM_START_DATE"] = "2026-01-01"
         env["PLATFORM_WORK_DIR"] = str(work / "platform_work")
+        # the raw archive as shipped (on by default), inside the run's folder so it goes with it
+        env["RAW_ARCHIVE_DIR"] = str(work / "raw")
         prefilled = work / "prefilled.duckdb"
         run_step(sys.executable, "prefill", database=prefilled, rows=PREFILL_ROWS)
 
