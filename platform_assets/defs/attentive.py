@@ -140,4 +140,6 @@ SOURCE = VendorSource(
     document=DOCUMENT,
     timezone="UTC",
     schedule_cron="0 7 * * *",
+    # "a historical file ... with a maximum size of 2GB per file": a row's day is its event time
+    history_day_columns={"conversions": "timestamp", "notifications": "timestamp"},
 )

@@ -3,38 +3,35 @@ pandera check, and the external assets that stand for the vendor's files on SFTP
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Iterator
-from typing import Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from platform_assets.lib.arrival import arrival_check_spec
 from platform_assets.lib.files import FileSource
 from platform_assets.lib.loader.model import (
-    LoadError,
     LoaderSettings,
-    LoadResult,
-    RejectsExceeded,
-    RemoteFileChanged,
-    WarehouseBusy,
+    LoadRequest,
 )
-from platform_assets.lib.loader.partition import load_partition
-from platform_assets.lib.loader.warehouse import LINEAGE_COLUMNS
+from platform_assets.lib.loader.partition import load_partitions
+from platform_assets.lib.loader.records import committed_partitions
 from platform_assets.lib.partitions import parse_partition_key
-from platform_assets.lib.sftp import SFTPError, SFTPTransientError
+from platform_assets.lib.reporting import (
+    SCHEMA_CHECK,
+    VOLUME_CHECK,
+    column_schema,
+    report_loads,
+)
 from platform_assets.lib.sources import ConfiguredSource
 from platform_assets.lib.specs import (
     APP_TOKEN,
     DATE_TOKEN,
-    PARTITION_FIELDS,
-    Extras,
-    Md5Key,
     TableSpec,
 )
 
-SCHEMA_CHECK = "pandera_schema"
-VOLUME_CHECK = "file_volume"
 WAREHOUSE_POOL = "duckdb_warehouse"
 WAREHOUSE_RESOURCE = "duckdb"
 
@@ -75,103 +72,15 @@ def remote_file_spec(spec: TableSpec) -> dg.AssetSpec:
     )
 
 
-def column_schema(spec: TableSpec) -> dg.TableSchema:
-    cols = []
-    for c in spec.columns:
-        if isinstance(c, Md5Key):
-            desc = f"{c.formula}. {c.description}".strip()
-        elif isinstance(c, Extras) or c.csv_name in PARTITION_FIELDS:
-            desc = c.description
-        else:
-            desc = f"CSV column {c.csv_name}. {c.description}".strip()
-        cols.append(dg.TableColumn(c.name, c.type, description=desc))
-    cols += [dg.TableColumn(n, t, description=d) for n, t, d in LINEAGE_COLUMNS]
-    return dg.TableSchema(columns=cols)
-
-
-def _materialization_metadata(
-    spec: TableSpec, result: LoadResult, app_id: str | None
-) -> dict[str, Any]:
-    remote = result.download.remote
-    return {
-        "dagster/table_name": spec.qualified_name,
-        "dagster/row_count": result.partition_rows,
-        "dagster/column_schema": column_schema(spec),
-        "source_path": remote.path,
-        "source_size_bytes": remote.size,
-        "source_mtime": dg.MetadataValue.timestamp(float(remote.mtime)),
-        "source_sha256": result.download.sha256,
-        "rows_read": result.rows_read,
-        "rows_rejected": result.rows_rejected,
-        "rows_deduplicated": result.duplicates_dropped,
-        "rows_inserted": result.rows_inserted,
-        "rows_updated": result.rows_updated,
-        "rows_unchanged": result.rows_unchanged,
-        "rows_skipped_newer_in_table": result.rows_skipped_older,
-        "table_rows_total": result.table_rows,
-        "extra_csv_columns": dg.MetadataValue.json(result.extra_columns),
-        **({"app_id": app_id} if app_id else {}),
-        **({"inflated_bytes": result.inflated_bytes} if result.inflated_bytes else {}),
-        "loaded_from": "raw archive (the vendor no longer has the file)"
-        if result.from_archive
-        else "vendor",
-        **({"archive_path": result.archive_path} if result.archive_path else {}),
-        **{f"seconds_{k.removesuffix('_s')}": round(v, 3) for k, v in result.timings.items()},
-    }
-
-
-def _check_result(spec: TableSpec, result: LoadResult) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=spec.asset_key,
-        check_name=SCHEMA_CHECK,
-        passed=result.passed,
-        # rejects within the table's tolerance are loaded without them, as a warning
-        severity=dg.AssetCheckSeverity.WARN if result.accepted else dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "source_path": result.download.remote.path,
-            "rows_checked": result.rows_read,
-            "rows_rejected": result.rows_rejected,
-            "rejected_share": float(result.rejected_share),
-            "tolerance": float(result.tolerance),
-            "rejects_table": f"{spec.schema}.{spec.rejects_table}",
-            "failures": dg.MetadataValue.json(result.failure_summary),
-            "samples": dg.MetadataValue.json(result.failure_samples),
-        },
-    )
-
-
-def _volume_result(
-    spec: TableSpec, result: LoadResult, settings: LoaderSettings
-) -> dg.AssetCheckResult:
-    """Warns on a header-only file, or one far below the days before it."""
-    average = result.trailing_rows
-    floor = None if average is None else average * settings.volume_min_ratio
-    if result.rows_read == 0:
-        verdict = "header-only file: no rows"
-    elif floor is not None and result.rows_read < floor:
-        verdict = (
-            f"{result.rows_read} rows, below {settings.volume_min_ratio:.0%} of the average "
-            f"{average:.0f} of the previous {settings.volume_window} loaded days"
-        )
-    else:
-        verdict = "as expected"
-    return dg.AssetCheckResult(
-        asset_key=spec.asset_key,
-        check_name=VOLUME_CHECK,
-        passed=verdict == "as expected",
-        severity=dg.AssetCheckSeverity.WARN,
-        description=verdict,
-        metadata={
-            "rows_read": result.rows_read,
-            "trailing_average_rows": float(average) if average is not None else None,
-            "window_days": settings.volume_window,
-            "min_ratio": float(settings.volume_min_ratio),
-        },
-    )
-
-
 def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefinition:
     """The asset that loads ``spec``'s daily files, with its pandera check (blocking)."""
+    with warnings.catch_warnings():  # two features Dagster 1.13 still labels, adopted knowingly
+        warnings.filterwarnings("ignore", "Specifying a partitions_def", dg.PreviewWarning)
+        warnings.filterwarnings("ignore", "Parameter `backfill_policy`", dg.BetaWarning)
+        return _table_asset(source, spec)
+
+
+def _table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefinition:
     renames = {app: dict(cols) for app, cols in source.column_sources.items()}
     sftp_key = source.source.sftp_resource_key
 
@@ -189,15 +98,18 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
             dg.AssetCheckSpec(
                 SCHEMA_CHECK,
                 asset=spec.asset_key,
+                partitions_def=source.partitions_def,
                 blocking=True,
                 description=(
                     f"Every row of the partition's file passes the pandera schema "
                     f"{spec.row_schema.name}; failures are in {spec.schema}.{spec.rejects_table}."
                 ),
             ),
+            arrival_check_spec(source, spec),
             dg.AssetCheckSpec(
                 VOLUME_CHECK,
                 asset=spec.asset_key,
+                partitions_def=source.partitions_def,
                 description=(
                     "Warns when the day's file is header-only, or has fewer rows than "
                     "PLATFORM_VOLUME_MIN_RATIO of the average of the previous "
@@ -216,6 +128,9 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
             "document": spec.document,
         },
         pool=WAREHOUSE_POOL,
+        # a backfill runs as few runs: each loads a range of days, day after day (see _load_range)
+        backfill_policy=dg.BackfillPolicy.multi_run(source.backfill_partitions_per_run),
+        output_required=False,  # each day's materialization is reported as it commits
         # overdue when not loaded in the 24 hours before the day's arrival deadline
         freshness_policy=dg.FreshnessPolicy.cron(
             deadline_cron=source.arrival_cron,
@@ -229,56 +144,75 @@ def build_table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDef
     )
     def _load(
         context: dg.AssetExecutionContext, config: LoadConfig
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-        files: FileSource = getattr(context.resources, sftp_key)
-        warehouse: DuckDBResource = getattr(context.resources, WAREHOUSE_RESOURCE)
-        day, app = parse_partition_key(context.partition_key)
+    ) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.Output]:
         tolerance = (
             spec.reject_tolerance if config.reject_tolerance is None else config.reject_tolerance
         )
-        try:
-            result = load_partition(
-                spec,
-                day,
-                files,
-                warehouse.database,
-                settings=source.loader,
-                app_id=app,
-                column_sources=renames.get(app or ""),
-                reject_tolerance=tolerance,
-                run_id=context.run.run_id,
-                log=context.log,
+        requests = []
+        for key in context.partition_keys:
+            day, app = parse_partition_key(key)
+            requests.append(
+                LoadRequest(
+                    spec, day, app, renames.get(app or "", {}), tolerance, context.run.run_id
+                )
             )
-        except RejectsExceeded as exc:
-            yield _check_result(spec, exc.result)
-            raise dg.Failure(
-                description=str(exc),
-                metadata={
-                    "rows_read": exc.result.rows_read,
-                    "rows_rejected": exc.result.rows_rejected,
-                    "rejects_table": f"{spec.schema}.{spec.rejects_table}",
-                },
-                allow_retries=False,
-            ) from None
-        except (LoadError, SFTPError) as exc:
-            raise dg.Failure(
-                description=str(exc)
-                if isinstance(exc, LoadError)
-                else f"{spec.qualified_name} partition {context.partition_key}: {exc}",
-                allow_retries=isinstance(
-                    exc, SFTPTransientError | WarehouseBusy | RemoteFileChanged
-                ),
-            ) from None
-        yield dg.MaterializeResult(
-            asset_key=spec.asset_key,
-            metadata=_materialization_metadata(spec, result, app),
-            check_results=[
-                _check_result(spec, result),
-                _volume_result(spec, result, source.loader),
-            ],
+        requests.sort(key=lambda r: (r.app_id or "", r.day))
+        yield from _load_range(
+            context,
+            source,
+            spec,
+            requests,
+            getattr(context.resources, sftp_key),
+            getattr(context.resources, WAREHOUSE_RESOURCE),
+            source.loader,
         )
 
     return _load
+
+
+def _load_range(
+    context: dg.AssetExecutionContext,
+    source: ConfiguredSource,
+    spec: TableSpec,
+    requests: list[LoadRequest],
+    files: FileSource,
+    warehouse: DuckDBResource,
+    settings: LoaderSettings,
+) -> Iterator[dg.AssetMaterialization | dg.AssetCheckEvaluation | dg.Output]:
+    """Load the run's partitions in order, each day its own transaction, reporting each day's
+    materialization and checks as it commits. A day that fails ends the run: the days before it
+    stay committed, and a retry of the run (or of its step) resumes from the failed day."""
+    done = committed_partitions(
+        warehouse.database,
+        spec.qualified_name,
+        _earlier_attempts(context),
+        settings.lock_wait_seconds,
+    )
+    todo = [r for r in requests if (r.day, r.app_id) not in done]
+    if len(todo) < len(requests):
+        context.log.info(
+            "%d of %d partitions were committed by an earlier attempt of this run; resuming at %s",
+            len(requests) - len(todo),
+            len(requests),
+            todo[0].label if todo else "nothing (all committed)",
+        )
+    results = load_partitions(todo, files, warehouse.database, settings=settings, log=context.log)
+    yield from report_loads(context, source, spec, todo, results)
+    # the checks' outputs, once per step (their results were reported per partition above)
+    for name, check_spec in context.assets_def.check_specs_by_output_name.items():
+        if check_spec.key in context.selected_asset_check_keys:
+            yield dg.Output(None, output_name=name)
+
+
+def _earlier_attempts(context: dg.AssetExecutionContext) -> list[str]:
+    """This run (a retried step) and the runs it re-executes: what they committed is done."""
+    run_ids = [context.run.run_id]
+    parent = context.run.parent_run_id
+    while parent and len(run_ids) < 50:
+        run_ids.append(parent)
+        record = context.instance.get_run_by_id(parent)
+        parent = record.parent_run_id if record else None
+    return run_ids
 
 
 def build_source_assets(source: ConfiguredSource) -> list[dg.AssetsDefinition | dg.AssetSpec]:

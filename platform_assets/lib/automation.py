@@ -9,20 +9,16 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from platform_assets.lib.arrival import LAG_DAYS
 from platform_assets.lib.files import FileSource, RemoteFile
-from platform_assets.lib.partitions import DATE_DIMENSION, partition_key_for
+from platform_assets.lib.partitions import date_partitions, partition_key_for
 from platform_assets.lib.sources import ConfiguredSource
 from platform_assets.lib.specs import TableSpec
 
 
-def _days(partitions_def: dg.PartitionsDefinition) -> dg.PartitionsDefinition:
-    """The date dimension of a (date, app) partitions definition, or the definition itself."""
-    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
-        return partitions_def.get_partitions_def_for_dimension(DATE_DIMENSION)
-    return partitions_def
-
-
-def build_daily_schedule(source: ConfiguredSource, lag_days: int = 1) -> dg.ScheduleDefinition:
+def build_daily_schedule(
+    source: ConfiguredSource, lag_days: int = LAG_DAYS
+) -> dg.ScheduleDefinition:
     """Every day at the source's schedule time (in the vendor's time zone), load the file date
     ``lag_days`` before the tick's date: every table, and every app for vendors with apps."""
     name = source.name
@@ -106,7 +102,7 @@ def build_new_file_sensor(
     """
     name, specs, sftp_key = source.name, source.tables, source.source.sftp_resource_key
     apps = set(source.app_ids) if source.source.has_apps else None
-    days_def = _days(source.partitions_def)
+    days_def = date_partitions(source.partitions_def)
 
     @dg.sensor(
         name=f"{name}_new_files_sensor",

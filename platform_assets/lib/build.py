@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from platform_assets.lib.arrival import build_arrival_sensor
 from platform_assets.lib.assets import WAREHOUSE_RESOURCE, build_source_assets
 from platform_assets.lib.automation import build_daily_schedule, build_new_file_sensor
+from platform_assets.lib.history import build_history_job
 from platform_assets.lib.models import build_model_definitions
 from platform_assets.lib.settings import Settings
 from platform_assets.lib.sources import ConfiguredSource, VendorSource
@@ -15,11 +17,14 @@ from platform_assets.lib.sources import ConfiguredSource, VendorSource
 
 def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg.Definitions:
     """One configured source's assets and checks, its SFTP files (external assets), its new-file
-    sensor, its daily schedule (and job) and its SFTP resource."""
+    and arrival sensors, its daily schedule (and job), its history job (vendors that send
+    historical files) and its SFTP resource."""
+    history = build_history_job(source)
     return dg.Definitions(
         assets=build_source_assets(source),
+        jobs=[history] if history else [],
         schedules=[build_daily_schedule(source)],
-        sensors=[build_new_file_sensor(source)],
+        sensors=[build_new_file_sensor(source), build_arrival_sensor(source)],
         resources={source.source.sftp_resource_key: settings.sftp(source.source.prefix)},
     )
 

@@ -33,6 +33,13 @@ def app_file_partitions(
     )
 
 
+def date_partitions(partitions_def: dg.PartitionsDefinition) -> dg.PartitionsDefinition:
+    """The date dimension of a (date, app) partitions definition, or the definition itself."""
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return partitions_def.get_partitions_def_for_dimension(DATE_DIMENSION)
+    return partitions_def
+
+
 def partition_key_for(day: dt.date, app: str | None) -> str | dg.MultiPartitionKey:
     if app is None:
         return day.isoformat()

@@ -58,6 +58,8 @@ class Settings:
     loader: LoaderSettings
     asapp_customer_id_hash: str = "none"
     """How ASAPP's customer ids hash the brand's client ids: none, md5 or sha256."""
+    backfill_partitions_per_run: int = 31
+    """``PLATFORM_BACKFILL_PARTITIONS_PER_RUN``: the most partitions one backfill run loads."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +92,9 @@ class Settings:
             start_date=start,
             loader=loader,
             asapp_customer_id_hash=asapp_hash,
+            backfill_partitions_per_run=max(
+                1, _int(env, "PLATFORM_BACKFILL_PARTITIONS_PER_RUN", 31)
+            ),
         )
 
     # -- per source -------------------------------------------------------------------------

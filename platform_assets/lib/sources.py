@@ -8,7 +8,7 @@ A vendor is one file under ``platform_assets/defs/`` holding its table specs and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -36,6 +36,9 @@ class VendorSource:
     arrival_cron: str = "0 6 * * *"
     """When a day's files are due (in :attr:`timezone`): a table not loaded in the 24 hours
     before this deadline is overdue (``<NAME>_ARRIVAL_CRON`` overrides it)."""
+    history_day_columns: Mapping[str, str] = field(default_factory=dict)
+    """Tables the vendor also sends as one historical file of many days -> the CSV column whose
+    date (in :attr:`timezone`) is a row's day (the source gets a ``<name>_history_job``)."""
     documented_folder: str = ""
     """The folder the document puts the exports in, under the login folder (ASAPP: ``out``);
     the demo serves the files there and ``<NAME>_SFTP_REMOTE_DIR`` should point at it."""
@@ -50,6 +53,10 @@ class VendorSource:
         unknown = sorted(set(self.per_app_columns) - known)
         if unknown:
             raise ValueError(f"{self.name}: per-app columns {unknown} are in no table")
+        by_table = {t.table: t for t in self.tables}
+        for table, column in self.history_day_columns.items():
+            if table not in by_table or column not in by_table[table].csv_columns:
+                raise ValueError(f"{self.name}: history day column {table}.{column} is unknown")
 
     @property
     def prefix(self) -> str:
@@ -81,6 +88,7 @@ class VendorSource:
             app_ids=own.app_ids,
             column_sources=own.column_names_by_app,
             loader=settings.loader,
+            backfill_partitions_per_run=settings.backfill_partitions_per_run,
         )
 
 
@@ -97,6 +105,8 @@ class ConfiguredSource:
     column_sources: Mapping[str, Mapping[str, str]]
     """Per app: documented column -> the header it has in that app's files."""
     loader: LoaderSettings
+    backfill_partitions_per_run: int = 31
+    """A backfill's runs each load at most this many partitions, in order."""
 
     @property
     def name(self) -> str:

@@ -37,8 +37,11 @@ class RawArchive:
         return self.root / request.spec.source / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}" / name
 
     def keep(self, request: LoadRequest, download: DownloadResult) -> Path:
-        """Archive a download (atomically; a different older version moves aside)."""
-        target = self.path(request, download.remote.name)
+        """Archive a partition's download (atomically; a different older version moves aside)."""
+        return self.keep_at(self.path(request, download.remote.name), download)
+
+    def keep_at(self, target: Path, download: DownloadResult) -> Path:
+        """Archive a download as ``target`` (atomically; an older version moves aside)."""
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             st = target.stat()

@@ -59,19 +59,19 @@ def _download(request: LoadRequest, files: FileSource, work: Path) -> DownloadRe
     spec, name = request.spec, file_name(request)
     where = f"{spec.qualified_name} partition {request.label}"
     try:
-        return _complete(files, name, work)
+        return complete_download(files, name, work)
     except RemoteFileNotFound as exc:
         if not spec.gzip_variant:
             raise RemoteFileMissing(f"{where}: {exc}") from None
     try:
-        return _complete(files, name + ".gz", work)
+        return complete_download(files, name + ".gz", work)
     except RemoteFileNotFound:
         raise RemoteFileMissing(
             f"{where}: neither {name} nor {name}.gz is on the server in {files.remote_dir}"
         ) from None
 
 
-def _complete(files: FileSource, name: str, work: Path) -> DownloadResult:
+def complete_download(files: FileSource, name: str, work: Path) -> DownloadResult:
     """Download ``name``, then stat it again: a file whose size or mtime changed meanwhile was
     being written or replaced, and what we hold may be a mix (:class:`RemoteFileChanged`)."""
     result = files.download(name, work / name)

@@ -9,19 +9,25 @@ The stages, in the order they run (no per-row Python anywhere; the data is store
 3. **validate**: every row through pandera, streamed; failures become located rejects.
 4. **keys**: the repeated keys and each one's winning row, before anything is written.
 5. **upsert**: one transaction on the warehouse, attached only now (see :mod:`.upsert`).
+
+A range of partitions (:func:`load_partitions`, a backfill run) loads day after day, each in its
+own transaction, with the next day's stage 1 running while the current day runs stages 2-5.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
-from platform_assets.lib.files import FileSource
+from platform_assets.lib.files import DownloadResult, FileSource
 from platform_assets.lib.loader import fetch
 from platform_assets.lib.loader.archive import RawArchive
 from platform_assets.lib.loader.csvfile import CsvFile
@@ -54,31 +60,103 @@ def load_partition(
     """Download, validate and upsert the file of ``day`` (and ``app_id``, for tables with one
     file per app) into ``spec``'s table; raise :class:`RejectsExceeded` (after writing the
     rejects) when more rows failed than ``reject_tolerance`` (default: the spec's) allows."""
-    log = log or logging.getLogger(__name__)
-    settings = settings or LoaderSettings()
     tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
     request = LoadRequest(spec, day, app_id, dict(column_sources or {}), tolerance, run_id)
+    settings = settings or LoaderSettings()
+    log = log or logging.getLogger(__name__)
+    return _load(_fetch(request, files, settings), warehouse_path, settings, log)
+
+
+def load_partitions(
+    requests: Sequence[LoadRequest],
+    files: FileSource,
+    warehouse_path: str,
+    *,
+    settings: LoaderSettings | None = None,
+    log: logging.Logger | None = None,
+) -> Iterator[LoadResult]:
+    """Load ``requests`` in order, each day in its own transaction, yielding each result once
+    committed; while one day validates and writes, the next one downloads (one prefetch).
+
+    A failing day raises its error after the days before it are committed and before any day
+    after it is written; its prefetched successor is discarded."""
+    settings = settings or LoaderSettings()
+    log = log or logging.getLogger(__name__)
+    if not requests:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        ahead: Future[_Fetched] | None = pool.submit(_fetch, requests[0], files, settings)
+        try:
+            for following in [*requests[1:], None]:
+                assert ahead is not None
+                fetched = ahead.result()  # this day's download error is raised here, in order
+                if following is not None:
+                    ahead = pool.submit(_fetch, following, files, settings)
+                else:
+                    ahead = None
+                yield _load(fetched, warehouse_path, settings, log)
+        finally:
+            if ahead is not None and not ahead.cancel():  # a download still running: wait
+                with suppress(Exception):
+                    ahead.result().discard()
+
+
+@dataclass
+class _Fetched:
+    """A partition's file in its private work folder (stage 1 done), not yet loaded."""
+
+    request: LoadRequest
+    work: Path
+    download: DownloadResult
+    from_archive: bool
+    archive_path: str | None
+    timings: dict[str, float]
+    inflated_bytes: int | None = None
+
+    def discard(self) -> None:
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _fetch(request: LoadRequest, files: FileSource, settings: LoaderSettings) -> _Fetched:
+    """1. fetch: the file (or its archived copy) in a new private work folder, inflated."""
+    work = _work_folder(settings)
     timings: dict[str, float] = {}
-    with _work_folder(settings) as work:
+    try:
         archive = RawArchive(Path(settings.archive_dir)) if settings.archive_dir else None
-        with _timed(timings, "download_s"):  # 1. fetch (or the archived copy)
+        with _timed(timings, "download_s"):
             download, from_archive = fetch.download(request, files, work, archive)
-        log.info(
-            "%s %s (%d bytes)",
-            "restored from the raw archive" if from_archive else "downloaded",
-            download.remote.path,
-            download.remote.size,
-        )
-        result = LoadResult(download, tolerance, timings=timings, from_archive=from_archive)
-        if archive is not None:
-            result.archive_path = str(archive.path(request, download.remote.name))
+        kept = str(archive.path(request, download.remote.name)) if archive else None
+        fetched = _Fetched(request, work, download, from_archive, kept, timings)
         if download.local_path.suffix == ".gz":
             with _timed(timings, "inflate_s"):
-                result.download = download = fetch.inflate(download, settings.max_inflated_bytes)
-            result.inflated_bytes = download.local_path.stat().st_size
+                fetched.download = fetch.inflate(download, settings.max_inflated_bytes)
+            fetched.inflated_bytes = fetched.download.local_path.stat().st_size
+        return fetched
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _load(
+    fetched: _Fetched, warehouse_path: str, settings: LoaderSettings, log: logging.Logger
+) -> LoadResult:
+    """2.-5. the fetched file parsed, validated, keyed and upserted; its work folder removed."""
+    request, download, timings = fetched.request, fetched.download, fetched.timings
+    log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
+        "%s %s (%d bytes)",
+        "restored from the raw archive" if fetched.from_archive else "downloaded",
+        download.remote.path,
+        download.remote.size,
+    )
+    spec = request.spec
+    result = LoadResult(
+        download, request.tolerance, timings=timings, from_archive=fetched.from_archive
+    )
+    result.archive_path, result.inflated_bytes = fetched.archive_path, fetched.inflated_bytes
+    try:
         csv = CsvFile(request, download)  # 2. the file as SQL
         result.extra_columns = csv.extra_columns
-        with staging_connection(settings, work) as con:
+        with staging_connection(settings, fetched.work) as con:
             with _timed(timings, "validate_s"):  # 3. validate
                 result.rows_read = validate(con, spec, csv, settings.validation_batch_rows)
                 rejects = summarize_rejects(con, csv)
@@ -87,19 +165,21 @@ def load_partition(
                 stage_keys(con, spec, without_rejects=not result.passed)
             with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
                 write_partition(con, wh, request, csv, result, settings.volume_window)  # 5.
+    finally:
+        fetched.discard()
     if not result.accepted:
-        message = rejects_message(spec, download.remote.path, result.rows_read, rejects, tolerance)
+        message = rejects_message(
+            spec, download.remote.path, result.rows_read, rejects, request.tolerance
+        )
         raise RejectsExceeded(message, result)
     return result
 
 
-@contextmanager
-def _work_folder(settings: LoaderSettings) -> Iterator[Path]:
-    """A private folder for the download and DuckDB's spill files, removed afterwards."""
+def _work_folder(settings: LoaderSettings) -> Path:
+    """A private folder for the download and DuckDB's spill files (removed after the load)."""
     if settings.work_dir:
         Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="load_", dir=settings.work_dir) as tmp:
-        yield Path(tmp)
+    return Path(tempfile.mkdtemp(prefix="load_", dir=settings.work_dir))
 
 
 @contextmanager

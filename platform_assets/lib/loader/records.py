@@ -3,9 +3,13 @@ transaction: ``raw_files`` (each archived file version) and ``loads`` (each part
 read and rejected, the file's identity), from which a day's volume is compared with the days
 before it."""
 
+import datetime as dt
+from pathlib import Path
+
 import duckdb
 
 from platform_assets.lib.loader.model import LoadRequest, LoadResult
+from platform_assets.lib.loader.warehouse import attached_warehouse
 
 PLATFORM_DDL = (
     "CREATE SCHEMA IF NOT EXISTS {wh}.platform",
@@ -16,6 +20,8 @@ PLATFORM_DDL = (
     "file_date DATE, app_id VARCHAR, rows_read BIGINT, rows_rejected BIGINT, "
     "source_path VARCHAR, sha256 VARCHAR, from_archive BOOLEAN, run_id VARCHAR, "
     "loaded_at TIMESTAMP)",
+    # whether the rows were written (a load refused for its rejects wrote only the rejects)
+    "ALTER TABLE {wh}.platform.loads ADD COLUMN IF NOT EXISTS loaded BOOLEAN DEFAULT true",
 )
 
 
@@ -34,7 +40,7 @@ def record(
     }
     con.execute(
         f"INSERT INTO {wh}.platform.loads SELECT $source, $table, $day, $app, $rows, $rejected, "
-        "$path, $sha, $from_archive, $run_id, now()::TIMESTAMP",
+        "$path, $sha, $from_archive, $run_id, now()::TIMESTAMP, $loaded",
         {
             **partition,
             "rows": result.rows_read,
@@ -43,6 +49,7 @@ def record(
             "sha": result.download.sha256,
             "from_archive": result.from_archive,
             "run_id": request.run_id,
+            "loaded": result.accepted,
         },
     )
     if result.archive_path is None or result.from_archive:
@@ -74,6 +81,7 @@ def trailing_rows(
             SELECT file_date, arg_max(rows_read, loaded_at) AS rows_read
             FROM {wh}.platform.loads
             WHERE table_name = $table AND coalesce(app_id, '') = $app AND file_date < $day
+                AND loaded
             GROUP BY file_date ORDER BY file_date DESC LIMIT $window
         )
         """,
@@ -85,3 +93,30 @@ def trailing_rows(
         },
     ).fetchall()
     return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def committed_partitions(
+    warehouse_path: str, table: str, run_ids: list[str], wait_seconds: float
+) -> set[tuple[dt.date, str | None]]:
+    """The (day, app) partitions of ``table`` whose rows runs ``run_ids`` committed (a retried
+    range run resumes after them)."""
+    if not run_ids or not Path(warehouse_path).exists():
+        return set()
+    con = duckdb.connect(":memory:")
+    try:
+        with attached_warehouse(con, warehouse_path, wait_seconds) as wh:
+            exists = con.execute(
+                "SELECT 1 FROM duckdb_tables() WHERE database_name = $wh "
+                "AND schema_name = 'platform' AND table_name = 'loads'",
+                {"wh": wh},
+            ).fetchall()
+            if not exists:
+                return set()
+            rows = con.execute(
+                f"SELECT DISTINCT file_date, app_id FROM {wh}.platform.loads "
+                "WHERE table_name = $table AND list_contains($runs, run_id) AND loaded",
+                {"table": table, "runs": run_ids},
+            ).fetchall()
+    finally:
+        con.close()
+    return {(day, app) for day, app in rows}
