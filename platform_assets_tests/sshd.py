@@ -92,6 +92,7 @@ class SshServer:
                 self.proc.kill()
         if self.password and self.user.startswith(TEST_USER):  # the session's own user
             subprocess.run(["userdel", self.user], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)  # keys, config and the served files
 
 
 def _ensure_user(user: str, password: str) -> None:
@@ -196,5 +197,6 @@ def start_sshd() -> SshServer:
                     return server
         except OSError:
             time.sleep(0.1)
+    log = log_path.read_text(errors="replace")
     server.stop()
-    raise RuntimeError(f"sshd did not start: {log_path.read_text(errors='replace')}")
+    raise RuntimeError(f"sshd did not start: {log}")

@@ -57,9 +57,7 @@ def test_the_arrival_check_is_red_at_the_deadline_and_green_once_the_file_loads(
         ) as context:
             result = sensor(context)
         assert isinstance(result, dg.SensorResult) and result.cursor == key
-        verdicts = {
-            (e.asset_key, e.partition, e.passed) for e in result.asset_events
-        }
+        verdicts = {(e.asset_key, e.partition, e.passed) for e in result.asset_events}
         assert verdicts == {
             (CONVERSIONS.asset_key, key, True),
             (NOTIFICATIONS.asset_key, key, False),

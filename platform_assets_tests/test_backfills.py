@@ -16,6 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
+from platform_assets.lib.arrival import ARRIVAL_CHECK
 from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
 from platform_assets.lib.files import LocalFolderResource
 from platform_assets.lib.loader.model import LoaderSettings, LoadRequest, RemoteFileMissing
@@ -35,8 +36,7 @@ def _write_days(folder: Path, bad_day: dt.date | None = None) -> dict[dt.date, s
     keys: dict[dt.date, set[str]] = {}
     for n, day in enumerate(DAYS):
         rows = [
-            conversion(f"+1555{n:03d}{i:04d}", ts=f"{day}T10:00:{i:02d}Z")
-            for i in range(3 + n)
+            conversion(f"+1555{n:03d}{i:04d}", ts=f"{day}T10:00:{i:02d}Z") for i in range(3 + n)
         ]
         if day == bad_day:
             rows.append(conversion("12345", ts=f"{day}T11:00:00Z"))
@@ -62,6 +62,10 @@ def range_job() -> dg.JobDefinition:
         ],
     )
     return defs.resolve_job_def("conversions_range")
+
+
+def _materializations(result, key: dg.AssetKey) -> list:
+    return [e for e in result.get_asset_materialization_events() if e.asset_key == key]
 
 
 def _table(warehouse: str) -> dict[dt.date, set[str]]:
@@ -94,8 +98,17 @@ def test_a_range_run_stops_at_the_bad_day_and_a_reexecution_resumes_there(
         assert not first.success
         # days before the bad one are committed, each with its own materialization and checks
         assert _table(warehouse) == {d: expected[d] for d in DAYS[:3]}
-        mats = first.get_asset_materialization_events()
+        mats = _materializations(first, CONVERSIONS.asset_key)
         assert [e.partition for e in mats] == [d.isoformat() for d in DAYS[:3]]
+        rejects = _materializations(
+            first, dg.AssetKey(["attentive_mobile", "conversions__rejects"])
+        )
+        assert [
+            (e.partition, e.materialization.metadata["dagster/row_count"].value) for e in rejects
+        ] == [
+            *((d.isoformat(), 0) for d in DAYS[:3]),
+            (DAYS[3].isoformat(), 1),  # the refused day's rejects were written
+        ]
         assert [e.materialization.metadata["rows_read"].value for e in mats] == [3, 4, 5]
         evaluations = {
             (e.check_name, e.partition, e.passed) for e in first.get_asset_check_evaluations()
@@ -103,6 +116,7 @@ def test_a_range_run_stops_at_the_bad_day_and_a_reexecution_resumes_there(
         assert evaluations == {
             *((SCHEMA_CHECK, d.isoformat(), True) for d in DAYS[:3]),
             *((VOLUME_CHECK, d.isoformat(), True) for d in DAYS[:3]),
+            *((ARRIVAL_CHECK, d.isoformat(), True) for d in DAYS[:3]),
             (SCHEMA_CHECK, DAYS[3].isoformat(), False),
         }
         message = first.get_step_failure_events()[0].step_failure_data.error.message
@@ -119,7 +133,7 @@ def test_a_range_run_stops_at_the_bad_day_and_a_reexecution_resumes_there(
             reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance),
         )
         assert second.success
-        mats = second.get_asset_materialization_events()
+        mats = _materializations(second, CONVERSIONS.asset_key)
         assert [e.partition for e in mats] == [d.isoformat() for d in DAYS[3:]]
         assert _table(warehouse) == expected
         loads = _loads(warehouse)

@@ -8,6 +8,7 @@ Slow (a daemon and a process per run): marked ``slow``; CI runs it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -32,6 +33,16 @@ from platform_assets_tests.vendorfiles import POSTSCRIPT_HEADERS, postscript_row
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=n) for n in range(6)]
+BACKFILL_DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=n) for n in range(10)]
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
 
 
 @pytest.mark.slow
@@ -59,6 +70,10 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
                 shops if table == "dim_shops" else [],
             )
         expected["shops"] |= {r["SHOP_ID"] for r in shops}
+    for n, day in enumerate(BACKFILL_DAYS):  # for the asset backfill, after the 12 runs
+        rows = [conversion(f"+1556{n:03d}{i:04d}") for i in range(3)]
+        write_csv(remote_dir / f"attentive_conversions_{day:%Y%m%d}.csv", CONVERSION_HEADER, rows)
+        expected["conversions"] |= {conversion_key(r) for r in rows}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "ATTENTIVE_"))}
     auth = "password" if sshd.password else "ed25519"
     for prefix in ("ATTENTIVE", "POSTSCRIPT"):
@@ -69,6 +84,7 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
         DUCKDB_PATH=str(warehouse),
         PLATFORM_START_DATE="2026-09-01",
         RAW_ARCHIVE_DIR=str(tmp_path / "raw"),
+        PLATFORM_BACKFILL_PARTITIONS_PER_RUN="4",
     )
     # the instance is migrated once, before any run (no first-run race on its storage)
     subprocess.run([BIN / "dagster", "instance", "migrate"], env=env, check=True, timeout=120)
@@ -97,6 +113,12 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
         try:
             with dg.DagsterInstance.get() as instance:
                 runs = _wait_for_runs(instance, 12, deadline=time.monotonic() + 900)
+                # an asset backfill of 10 days, launched as the UI launches it: the daemon runs
+                # it as range runs of at most PLATFORM_BACKFILL_PARTITIONS_PER_RUN (4) days
+                backfill_id = _launch_backfill(env, workspace, BACKFILL_DAYS)
+                backfill_runs = _wait_for_runs(
+                    instance, 15, deadline=time.monotonic() + 900, backfill_id=backfill_id
+                )
         finally:
             del os.environ["DAGSTER_HOME"]
     finally:
@@ -104,6 +126,16 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
         daemon.wait(timeout=60)
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 12
     assert len({r.tags["dagster/partition"] for r in runs}) == 6
+    assert [r.status for r in backfill_runs] == [dg.DagsterRunStatus.SUCCESS] * 3
+    ranges = sorted(
+        (r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
+        for r in backfill_runs
+    )
+    assert ranges == [
+        ("2026-09-01", "2026-09-04"),
+        ("2026-09-05", "2026-09-08"),
+        ("2026-09-09", "2026-09-10"),
+    ]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         keys = {
             k
@@ -115,14 +147,35 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
     assert keys == expected["conversions"] and shops == expected["shops"]
 
 
+def _launch_backfill(env: dict[str, str], workspace: Path, days: list[dt.date]) -> str:
+    """``launchPartitionBackfill``, the UI's mutation, through the ``dagster-graphql`` CLI."""
+    params = {
+        "assetSelection": [{"path": ["attentive_mobile", "conversions"]}],
+        "partitionNames": [d.isoformat() for d in days],
+    }
+    out = subprocess.run(
+        [BIN / "dagster-graphql", "-w", str(workspace), "-t", LAUNCH_BACKFILL,
+         "-v", json.dumps({"params": params})],
+        env=env, cwd=REPO, check=True, timeout=300, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    result = json.loads(out)["data"]["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    return result["backfillId"]
+
+
 def _wait_for_runs(
-    instance: dg.DagsterInstance, count: int, deadline: float
+    instance: dg.DagsterInstance, count: int, deadline: float, backfill_id: str | None = None
 ) -> list[dg.DagsterRun]:
+    """Wait until ``count`` runs exist and all finished; the runs (of ``backfill_id``)."""
     finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE}
     while True:
         runs = instance.get_runs()
         done = [r for r in runs if r.status in finished]
-        if len(runs) >= count and len(done) == len(runs):
+        backfill = instance.get_backfill(backfill_id) if backfill_id else None
+        settled = backfill is None or backfill.status.value != "REQUESTED"
+        if len(runs) >= count and len(done) == len(runs) and settled:
+            if backfill_id:
+                runs = [r for r in runs if r.tags.get("dagster/backfill") == backfill_id]
             return sorted(runs, key=lambda r: r.tags.get("dagster/partition", ""))
         if time.monotonic() > deadline:
             states = sorted(str(r.status) for r in runs)

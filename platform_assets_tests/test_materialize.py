@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.defs import accengage, asapp, attentive, postscript
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
+from platform_assets.lib.arrival import ARRIVAL_CHECK
 from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
 from platform_assets.lib.settings import Settings
 from platform_assets_tests.conftest import vendor_env
@@ -91,7 +92,10 @@ def test_materialize_both_assets_with_metadata_and_checks(attentive_env, warehou
         (NOTIFICATIONS.asset_key, SCHEMA_CHECK, True),
         (CONVERSIONS.asset_key, VOLUME_CHECK, True),  # no previous day to compare with
         (NOTIFICATIONS.asset_key, VOLUME_CHECK, True),
+        (CONVERSIONS.asset_key, ARRIVAL_CHECK, True),  # it loaded (late: a 2026 file today)
+        (NOTIFICATIONS.asset_key, ARRIVAL_CHECK, True),
     }
+    assert {e.partition for e in evaluations} == {"2026-10-01"}  # each result is the day's
     with duckdb.connect(warehouse, read_only=True) as con:
         keys = {
             r[0]
@@ -115,12 +119,26 @@ def test_a_failing_check_fails_the_run_and_writes_nothing(attentive_env, warehou
     )
     assert not result.success
     evaluations = result.get_asset_check_evaluations()
-    assert [(e.check_name, e.passed) for e in evaluations] == [(SCHEMA_CHECK, False)]
-    assert evaluations[0].metadata["rows_rejected"].value == 1
+    assert [(e.check_name, e.passed, e.partition) for e in evaluations] == [
+        (SCHEMA_CHECK, False, "2026-10-01")
+    ]
+    check = evaluations[0]
+    assert check.metadata["rows_rejected"].value == 1
+    assert check.description == "1 of 2 rows failed: column 'phone' rule e164_phone (1 rows)"
+    samples = check.metadata["sample_lines"].value.records
+    assert [r.data for r in samples] == [
+        {"line": 3, "column": "phone", "rule": "e164_phone", "value": "99"}  # masked: '12'
+    ]
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "attentive_conversions_20261001.csv" in failure.message
     assert "e164_phone" in failure.message and "line 3" in failure.message
-    assert not result.asset_materializations_for_node("attentive_mobile__conversions")
+    assert "value '99'" in failure.message and "'12'" not in failure.message
+    # the table has no new materialization; its rejects table has the day's one failure
+    mats = result.get_asset_materialization_events()
+    assert [(e.asset_key, e.partition) for e in mats] == [
+        (dg.AssetKey(["attentive_mobile", "conversions__rejects"]), "2026-10-01")
+    ]
+    assert mats[0].materialization.metadata["dagster/row_count"].value == 1
     with duckdb.connect(warehouse, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM attentive_mobile.conversions").fetchone() == (0,)
         assert con.execute(

@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from platform_assets.defs import VENDOR_SOURCES, accengage, attentive
+from platform_assets.lib.arrival import ARRIVAL_CHECK
 from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK
 from platform_assets.lib.build import build_definitions
 from platform_assets.lib.files import LocalFolderResource
@@ -107,8 +108,9 @@ def test_assets_checks_and_partitions_per_vendor(defs, vendor):
     want = EXPECTED[vendor]
     graph = defs.resolve_asset_graph()
     table_keys = {dg.AssetKey([want.schema, t]) for t in want.patterns}
+    rejects_keys = {dg.AssetKey([want.schema, f"{t}__rejects"]) for t in want.patterns}
     in_group = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name == vendor}
-    assert {k for k in in_group if k.path[0] != "sftp"} == table_keys
+    assert {k for k in in_group if k.path[0] != "sftp"} == table_keys | rejects_keys
     for table, pattern in want.patterns.items():
         key = dg.AssetKey([want.schema, table])
         node = graph.get(key)
@@ -117,8 +119,12 @@ def test_assets_checks_and_partitions_per_vendor(defs, vendor):
         [parent] = node.parent_keys
         assert parent.path[:2] == ["sftp", vendor] and parent in in_group
         assert graph.get(parent).metadata["file_pattern"] == pattern
-        checks = {(c.name, c.blocking) for c in defs.resolve_assets_def(key).check_specs}
-        assert checks == {(SCHEMA_CHECK, True), (VOLUME_CHECK, False)}
+        check_specs = list(defs.resolve_assets_def(key).check_specs)
+        checks = {(c.name, c.blocking) for c in check_specs}
+        assert checks == {(SCHEMA_CHECK, True), (VOLUME_CHECK, False), (ARRIVAL_CHECK, False)}
+        assert {c.partitions_def for c in check_specs} == {node.partitions_def}  # per partition
+        rejects = graph.get(dg.AssetKey([want.schema, f"{table}__rejects"]))
+        assert rejects.parent_keys == {key} and rejects.partitions_def == node.partitions_def
         days = node.partitions_def
         if want.apps:
             assert isinstance(days, dg.MultiPartitionsDefinition)
@@ -146,6 +152,10 @@ def test_schedule_and_resources_per_vendor(defs, vendor):
     assert set(job.asset_layer.selected_asset_keys) == {
         dg.AssetKey([want.schema, t]) for t in want.patterns
     }
+    arrival_sensor = defs.resolve_sensor_def(f"{vendor}_arrival_sensor")
+    assert arrival_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    history = [j.name for j in defs.resolve_all_job_defs() if j.name == f"{vendor}_history_job"]
+    assert history == ([f"{vendor}_history_job"] if vendor == "attentive" else [])
     assert isinstance(defs.resources[f"{vendor}_sftp"], SFTPResource)
     assert defs.resources[f"{vendor}_sftp"].env_prefix == vendor.upper()
 

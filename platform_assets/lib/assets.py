@@ -23,6 +23,7 @@ from platform_assets.lib.reporting import (
     SCHEMA_CHECK,
     VOLUME_CHECK,
     column_schema,
+    rejects_spec,
     report_loads,
 )
 from platform_assets.lib.sources import ConfiguredSource
@@ -216,8 +217,9 @@ def _earlier_attempts(context: dg.AssetExecutionContext) -> list[str]:
 
 
 def build_source_assets(source: ConfiguredSource) -> list[dg.AssetsDefinition | dg.AssetSpec]:
-    """Table assets plus the external SFTP-file assets that feed them."""
+    """Table assets, the external SFTP-file assets that feed them, and their rejects tables."""
     return [
         *(remote_file_spec(s) for s in source.tables),
         *(build_table_asset(source, s) for s in source.tables),
+        *(rejects_spec(s, source.partitions_def) for s in source.tables),
     ]

@@ -24,6 +24,7 @@ from platform_assets.lib.loader.model import (
     WarehouseBusy,
 )
 from platform_assets.lib.loader.warehouse import LINEAGE_COLUMNS
+from platform_assets.lib.masking import shown
 from platform_assets.lib.partitions import partition_key_for
 from platform_assets.lib.sftp import SFTPError, SFTPTransientError
 from platform_assets.lib.sources import ConfiguredSource
@@ -78,6 +79,47 @@ def _materialization_metadata(
     }
 
 
+def rejects_key(spec: TableSpec) -> dg.AssetKey:
+    """The table of ``spec``'s rejected rows, as an asset beside the table."""
+    return dg.AssetKey([spec.schema, spec.rejects_table])
+
+
+def rejects_spec(spec: TableSpec, partitions_def: dg.PartitionsDefinition) -> dg.AssetSpec:
+    """The rejects table as a visible asset of the vendor's group: each load reports its
+    partition's failures (one row per failed rule of a row), so a day's rejects are found
+    in the UI without a DuckDB client."""
+    return dg.AssetSpec(
+        key=rejects_key(spec),
+        description=(
+            f"Rows of {spec.qualified_name}'s files that failed its pandera checks: one row per "
+            "failed rule of a row (the file's physical line, column, rule and value, kept "
+            "unmasked here), replaced for a partition each time it loads."
+        ),
+        group_name=spec.source,
+        kinds={"duckdb"},
+        owners=[f"team:{spec.source}"],
+        deps=[spec.asset_key],
+        partitions_def=partitions_def,
+        metadata={"dagster/table_name": f"{spec.schema}.{spec.rejects_table}"},
+    )
+
+
+def _rejects_materialization(
+    spec: TableSpec, result: LoadResult, partition: str
+) -> dg.AssetMaterialization:
+    return dg.AssetMaterialization(
+        rejects_key(spec),
+        partition=partition,
+        tags=_partition_tags(partition),
+        metadata={
+            "dagster/row_count": result.reject_failures,
+            "dagster/table_name": f"{spec.schema}.{spec.rejects_table}",
+            "rows_rejected": result.rows_rejected,
+            "source_path": result.download.remote.path,
+        },
+    )
+
+
 def _schema_check(
     spec: TableSpec,
     result: LoadResult,
@@ -85,7 +127,21 @@ def _schema_check(
     target: AssetCheckEvaluationTargetMaterializationData | None = None,
 ) -> dg.AssetCheckEvaluation:
     """The partition's pandera check: passed, warned (rejects within the tolerance were left
-    out) or failed (nothing was written)."""
+    out) or failed (nothing was written), with the failures by rule and sample lines as tables
+    (personal values shown by their shape only)."""
+    rules = "; ".join(
+        f"column {f['column']!r} rule {f['rule']} ({f['rows']} rows)"
+        for f in result.failure_summary[:5]
+    )
+    tables: dict[str, dg.MetadataValue] = {}
+    if result.failure_summary:
+        tables["failures"] = _table(
+            result.failure_summary, [("column", "string"), ("rule", "string"), ("rows", "int")]
+        )
+        tables["sample_lines"] = _table(
+            [{**f, "value": shown(f["column"], f["value"])} for f in result.failure_samples],
+            [("line", "int"), ("column", "string"), ("rule", "string"), ("value", "string")],
+        )
     return dg.AssetCheckEvaluation(
         asset_key=spec.asset_key,
         check_name=SCHEMA_CHECK,
@@ -94,6 +150,11 @@ def _schema_check(
         blocking=True,
         partition=partition,
         target_materialization_data=target,
+        description=(
+            f"{result.rows_rejected} of {result.rows_read} rows failed: {rules}"
+            if rules
+            else f"all {result.rows_read} rows passed"
+        ),
         metadata={
             "source_path": result.download.remote.path,
             "rows_checked": result.rows_read,
@@ -101,9 +162,16 @@ def _schema_check(
             "rejected_share": float(result.rejected_share),
             "tolerance": float(result.tolerance),
             "rejects_table": f"{spec.schema}.{spec.rejects_table}",
-            "failures": dg.MetadataValue.json(result.failure_summary),
-            "samples": dg.MetadataValue.json(result.failure_samples),
+            **tables,
         },
+    )
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.MetadataValue:
+    """``rows`` as Dagster table metadata (shown as a table in the UI)."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({name: row[name] for name, _ in columns}) for row in rows],
+        schema=dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
     )
 
 
@@ -172,6 +240,7 @@ def report_loads(
                 },
                 tags=_partition_tags(key),
             )
+            yield _rejects_materialization(spec, result, key)
             target = _latest_materialization(context, spec, key)
             yield _schema_check(spec, result, key, target)
             yield _volume_check(spec, result, settings, key, target)
@@ -180,7 +249,9 @@ def report_loads(
             committed.append(request.label)
     except RejectsExceeded as exc:
         failed = todo[len(committed)]
-        yield _schema_check(spec, exc.result, partition_key_for(failed.day, failed.app_id))
+        failed_key = partition_key_for(failed.day, failed.app_id)
+        yield _rejects_materialization(spec, exc.result, failed_key)  # the rejects were written
+        yield _schema_check(spec, exc.result, failed_key)
         raise dg.Failure(
             description=_range_message(str(exc), committed, failed, len(todo)),
             metadata={

@@ -24,6 +24,7 @@ import pyarrow
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.loader.csvfile import CsvFile, parse_error
 from platform_assets.lib.loader.warehouse import scalar
+from platform_assets.lib.masking import shown
 from platform_assets.lib.specs import TableSpec, quote_ident
 
 _PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
@@ -203,7 +204,8 @@ def rejects_message(
         f"column {f['column']!r} rule {f['rule']} ({f['rows']} rows)" for f in rejects.summary[:10]
     )
     samples = "; ".join(
-        f"line {s['line']} column {s['column']!r} rule {s['rule']} value {s['value']!r}"
+        f"line {s['line']} column {s['column']!r} rule {s['rule']} value "
+        f"{shown(s['column'], s['value'])!r}"
         for s in rejects.samples[:10]
     )
     return (
