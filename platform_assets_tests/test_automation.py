@@ -266,3 +266,43 @@ def test_accengage_schedule_requests_every_app_of_the_gmt1_day():
         requests = schedule(context)
     assert sorted(r.partition_key.keys_by_dimension["app"] for r in requests) == ["android", "ios"]
     assert {r.partition_key.keys_by_dimension["date"] for r in requests} == {"2026-10-01"}
+
+
+def test_an_empty_cursor_does_not_request_what_is_already_loaded(attentive_env, warehouse):
+    """A new deployment's first ticks skip a file version the partition's latest
+    materialization loaded (name, size, mtime); a re-sent version is still requested."""
+    from dagster_duckdb import DuckDBResource
+
+    from platform_assets.lib.assets import build_source_assets
+
+    source = attentive.SOURCE.configure(Settings.from_env(SINCE_2026))
+    loaded = attentive_env / "attentive_conversions_20261001.csv"
+    write_csv(loaded, CONVERSION_HEADER, [conversion()])
+    write_csv(
+        attentive_env / "attentive_email_SMS_20261001.csv", NOTIFICATION_HEADER, [notification()]
+    )
+    sftp = Settings.from_env().sftp("ATTENTIVE")
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            build_source_assets(source),
+            selection=[CONVERSIONS.asset_key],
+            partition_key="2026-10-01",
+            resources={"attentive_sftp": sftp, "duckdb": DuckDBResource(database=warehouse)},
+            instance=instance,
+        ).success
+        sensor = build_new_file_sensor(source)
+
+        def tick_with_instance(cursor: str | None) -> dg.SensorResult:
+            with dg.build_sensor_context(
+                instance=instance, resources={"attentive_sftp": sftp}, cursor=cursor
+            ) as context:
+                return sensor(context)
+
+        first = tick_with_instance(None)
+        second = tick_with_instance(first.cursor)
+        assert requested(second) == [("2026-10-01", (NOTIFICATIONS.asset_key,))]
+        # the vendor re-sends the loaded file (a new mtime): it is requested
+        os.utime(loaded, (time.time() + 60, time.time() + 60))
+        third = tick_with_instance(second.cursor)
+        fourth = tick_with_instance(third.cursor)
+        assert requested(fourth) == [("2026-10-01", (CONVERSIONS.asset_key,))]

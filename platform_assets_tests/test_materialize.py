@@ -80,6 +80,11 @@ def test_materialize_both_assets_with_metadata_and_checks(attentive_env, warehou
     assert meta["dagster/table_name"].value == "attentive_mobile.conversions"
     assert meta["source_path"].value.endswith("attentive_conversions_20261001.csv")
     assert len(meta["source_sha256"].value) == 64
+    size = (attentive_env / "attentive_conversions_20261001.csv").stat().st_size
+    assert meta["source_size_bytes"].value == size
+    assert meta["source_size"].value == (
+        f"{size / 1000:.1f} KB" if size >= 1000 else f"{size} bytes"
+    )
     assert [c.name for c in meta["dagster/column_schema"].schema.columns][:2] == [
         "conversion_id",
         "phone",

@@ -19,7 +19,7 @@ from platform_assets.lib.arrival import ARRIVAL_CHECK
 from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK
 from platform_assets.lib.build import build_definitions
 from platform_assets.lib.files import LocalFolderResource
-from platform_assets.lib.settings import Settings
+from platform_assets.lib.settings import Settings, SettingsError
 from platform_assets.lib.sftp import SFTPResource
 from platform_assets.lib.sources import VendorSource
 
@@ -248,3 +248,18 @@ def test_a_source_refuses_inconsistent_declarations():
         VendorSource("accengage", mixed, "d", "doc")
     with pytest.raises(ValueError, match="per-app columns"):
         VendorSource("attentive", attentive.TABLES, "d", "doc", per_app_columns=("nope",))
+
+
+def test_owners_are_configuration():
+    env = {"ATTENTIVE_OWNERS": "sms@brand.example, team:crm", "PLATFORM_MODELS_OWNERS": "team:bi"}
+    graph = build_definitions(VENDOR_SOURCES, Settings.from_env(env)).resolve_asset_graph()
+    conversions = dg.AssetKey(["attentive_mobile", "conversions"])
+    assert graph.get(conversions).owners == ["sms@brand.example", "team:crm"]
+    assert graph.get(dg.AssetKey(["sftp", "attentive", "attentive_conversions"])).owners == [
+        "sms@brand.example",
+        "team:crm",
+    ]
+    assert graph.get(dg.AssetKey(["postscript", "dim_shops"])).owners == ["team:postscript"]
+    assert graph.get(dg.AssetKey(["marts", "customer_timeline"])).owners == ["team:bi"]
+    with pytest.raises(SettingsError, match="ATTENTIVE_OWNERS"):
+        Settings.from_env({"ATTENTIVE_OWNERS": "the sms people"}).source("ATTENTIVE", [])

@@ -56,7 +56,7 @@ def remote_file_key(spec: TableSpec) -> dg.AssetKey:
     return dg.AssetKey(["sftp", spec.source, stem])
 
 
-def remote_file_spec(spec: TableSpec) -> dg.AssetSpec:
+def remote_file_spec(source: ConfiguredSource, spec: TableSpec) -> dg.AssetSpec:
     pattern = spec.file_pattern.replace(DATE_TOKEN, "YYYYMMDD").replace(APP_TOKEN, "{app-id}")
     per = "app and day" if spec.has_app else "day"
     gz = " (or .gz)" if spec.gzip_variant else ""
@@ -68,7 +68,7 @@ def remote_file_spec(spec: TableSpec) -> dg.AssetSpec:
         ),
         group_name=spec.source,
         kinds={"sftp", "csv"},
-        owners=[f"team:{spec.source}"],
+        owners=list(source.owners),
         metadata={"file_pattern": spec.file_pattern, "document": spec.document},
     )
 
@@ -89,7 +89,7 @@ def _table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefiniti
         key=spec.asset_key,
         description=spec.description,
         group_name=spec.source,
-        owners=[f"team:{spec.source}"],
+        owners=list(source.owners),
         kinds={"duckdb", "pandera", "sftp"},
         tags={"vendor": spec.source, "update_method": spec.update_method.value.lower()},
         partitions_def=source.partitions_def,
@@ -219,7 +219,7 @@ def _earlier_attempts(context: dg.AssetExecutionContext) -> list[str]:
 def build_source_assets(source: ConfiguredSource) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """Table assets, the external SFTP-file assets that feed them, and their rejects tables."""
     return [
-        *(remote_file_spec(s) for s in source.tables),
+        *(remote_file_spec(source, s) for s in source.tables),
         *(build_table_asset(source, s) for s in source.tables),
-        *(rejects_spec(s, source.partitions_def) for s in source.tables),
+        *(rejects_spec(s, source) for s in source.tables),
     ]

@@ -86,6 +86,34 @@ class _SensorCursor:
         return json.dumps({"seen": self.seen, "pending": self.pending}, sort_keys=True)
 
 
+def _materialized(
+    context: dg.SensorEvaluationContext, spec: TableSpec, key: str, remote: RemoteFile
+) -> bool:
+    """Whether the partition's latest materialization loaded this very version of the file
+    (its metadata's name, size and mtime), so a sensor whose cursor starts empty (a new
+    deployment, a reset cursor) does not reload what is loaded."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # evaluated without an instance (a unit test)
+        return False
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return False
+    meta = records[0].asset_materialization.metadata
+    path, size, mtime = (meta.get(k) for k in ("source_path", "source_size_bytes", "source_mtime"))
+    return (
+        path is not None
+        and str(path.value).rsplit("/", 1)[-1] == remote.name
+        and size is not None
+        and size.value == remote.size
+        and mtime is not None
+        and isinstance(mtime.value, int | float)
+        and int(mtime.value) == remote.mtime
+    )
+
+
 def build_new_file_sensor(
     source: ConfiguredSource, minimum_interval_seconds: int = 300
 ) -> dg.SensorDefinition:
@@ -96,9 +124,10 @@ def build_new_file_sensor(
     A file is requested once its (size, mtime) is new *and* unchanged since the previous tick
     (complete files only: one still being uploaded waits). The run key is name, size and mtime:
     a re-sent file loads again, a late file with an old mtime is still new, and a version is
-    never requested twice. A ``.gz`` that replaces a plain file already loaded is the vendor
-    compressing it (after 24 hours): not a new file. If the tick raises (a dead server), the
-    cursor does not move.
+    never requested twice; a version that the partition's latest materialization loaded is not
+    requested either (a cursor that starts empty). A ``.gz`` that replaces a plain file already
+    loaded is the vendor compressing it (after 24 hours): not a new file. If the tick raises (a
+    dead server), the cursor does not move.
     """
     name, specs, sftp_key = source.name, source.tables, source.source.sftp_resource_key
     apps = set(source.app_ids) if source.source.has_apps else None
@@ -146,10 +175,15 @@ def build_new_file_sensor(
             if ref.day.isoformat() not in valid_days or (apps is not None and ref.app not in apps):
                 skipped.append(remote.name)
                 continue
+            key = partition_key_for(ref.day, ref.app)
+            if loaded is None and _materialized(context, spec, key, remote):
+                cursor.seen[name] = version  # this version is loaded already (an empty cursor)
+                del cursor.pending[name]
+                continue
             requests.append(
                 dg.RunRequest(
                     run_key=f"{remote.name}:{remote.size}:{remote.mtime}",
-                    partition_key=partition_key_for(ref.day, ref.app),
+                    partition_key=key,
                     asset_selection=[spec.asset_key],
                     tags={"source_file": remote.path},
                 )

@@ -95,7 +95,12 @@ def eager_any_day() -> dg.AutomationCondition:
 
 class PlatformDbtTranslator(DagsterDbtTranslator):
     """Asset keys ``[schema, model]`` (``staging/stg_...``, ``marts/sms_daily_performance``),
-    groups by schema, and each model's automation condition by its partitioning tag."""
+    groups by schema, owners from ``PLATFORM_MODELS_OWNERS`` (default ``team:data``), and each
+    model's automation condition by its partitioning tag."""
+
+    def __init__(self, owners: Sequence[str] = ("team:data",)):
+        super().__init__()
+        self._owners = list(owners)
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":  # [schema, table]: the vendor asset
@@ -106,7 +111,7 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
         return dbt_resource_props["config"].get("schema")
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
-        return ["team:data"]
+        return self._owners
 
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
@@ -147,7 +152,9 @@ def build_model_definitions(
     shared: dict[str, Any] = {
         "manifest": project.manifest_path,
         "project": project,
-        "dagster_dbt_translator": PlatformDbtTranslator(),
+        "dagster_dbt_translator": PlatformDbtTranslator(
+            settings.owners("PLATFORM_MODELS_OWNERS") or ("team:data",)
+        ),
         "pool": WAREHOUSE_POOL,
     }
     daily, by_app = _partitions(sources)

@@ -58,6 +58,7 @@ def _materialization_metadata(
         "dagster/column_schema": column_schema(spec),
         "source_path": remote.path,
         "source_size_bytes": remote.size,
+        "source_size": _size(remote.size),
         "source_mtime": dg.MetadataValue.timestamp(float(remote.mtime)),
         "source_sha256": result.download.sha256,
         "rows_read": result.rows_read,
@@ -70,7 +71,11 @@ def _materialization_metadata(
         "table_rows_total": result.table_rows,
         "extra_csv_columns": dg.MetadataValue.json(result.extra_columns),
         **({"app_id": app_id} if app_id else {}),
-        **({"inflated_bytes": result.inflated_bytes} if result.inflated_bytes else {}),
+        **(
+            {"inflated_bytes": result.inflated_bytes, "inflated_size": _size(result.inflated_bytes)}
+            if result.inflated_bytes
+            else {}
+        ),
         "loaded_from": "raw archive (the vendor no longer has the file)"
         if result.from_archive
         else "vendor",
@@ -84,7 +89,7 @@ def rejects_key(spec: TableSpec) -> dg.AssetKey:
     return dg.AssetKey([spec.schema, spec.rejects_table])
 
 
-def rejects_spec(spec: TableSpec, partitions_def: dg.PartitionsDefinition) -> dg.AssetSpec:
+def rejects_spec(spec: TableSpec, source: ConfiguredSource) -> dg.AssetSpec:
     """The rejects table as a visible asset of the vendor's group: each load reports its
     partition's failures (one row per failed rule of a row), so a day's rejects are found
     in the UI without a DuckDB client."""
@@ -97,9 +102,9 @@ def rejects_spec(spec: TableSpec, partitions_def: dg.PartitionsDefinition) -> dg
         ),
         group_name=spec.source,
         kinds={"duckdb"},
-        owners=[f"team:{spec.source}"],
+        owners=list(source.owners),
         deps=[spec.asset_key],
-        partitions_def=partitions_def,
+        partitions_def=source.partitions_def,
         metadata={"dagster/table_name": f"{spec.schema}.{spec.rejects_table}"},
     )
 
@@ -165,6 +170,16 @@ def _schema_check(
             **tables,
         },
     )
+
+
+def _size(count: int) -> str:
+    """A byte count as people read it (``13.9 MB``)."""
+    value = float(count)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.MetadataValue:

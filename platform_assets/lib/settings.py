@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_RAW_ARCHIVE_DIR = "data/raw"
 ASAPP_HASHES = ("none", "md5", "sha256")
+OWNER = re.compile(r"team:[A-Za-z0-9_-]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,8 @@ class SourceSettings:
     """App -> documented column -> its header in that app's files (``<PREFIX>_<COL>_COLUMNS``)."""
     arrival_cron: str | None = None
     """``<PREFIX>_ARRIVAL_CRON``: when a day's files are due, in the vendor's time zone."""
+    owners: tuple[str, ...] = ()
+    """``<PREFIX>_OWNERS``: who answers for the source's assets (emails or ``team:<name>``)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,16 @@ class Settings:
                 raise SettingsError(
                     f"{prefix}_ARRIVAL_CRON: {arrival!r} is not a cron expression"
                 ) from None
-        return SourceSettings(patterns, self._app_ids(prefix), by_app, arrival)
+        owners = self.owners(f"{prefix}_OWNERS")
+        return SourceSettings(patterns, self._app_ids(prefix), by_app, arrival, owners)
+
+    def owners(self, variable: str) -> tuple[str, ...]:
+        """Owners from ``variable`` (comma-separated emails or ``team:<name>``), checked."""
+        owners = tuple(o.strip() for o in self.env.get(variable, "").split(",") if o.strip())
+        bad = [o for o in owners if not OWNER.fullmatch(o)]
+        if bad:
+            raise SettingsError(f"{variable}: {bad} are not owners (an email or team:<name>)")
+        return owners
 
     def _app_ids(self, prefix: str) -> tuple[str, ...]:
         """``<prefix>_APP_IDS`` (comma-separated), checked: an app id stands in remote file

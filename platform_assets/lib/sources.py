@@ -89,6 +89,7 @@ class VendorSource:
             column_sources=own.column_names_by_app,
             loader=settings.loader,
             backfill_partitions_per_run=settings.backfill_partitions_per_run,
+            owners=own.owners or (f"team:{self.name}",),
         )
 
 
@@ -107,6 +108,8 @@ class ConfiguredSource:
     loader: LoaderSettings
     backfill_partitions_per_run: int = 31
     """A backfill's runs each load at most this many partitions, in order."""
+    owners: tuple[str, ...] = ()
+    """Who answers for the source's assets (``<NAME>_OWNERS``; default ``team:<name>``)."""
 
     @property
     def name(self) -> str:
