@@ -173,46 +173,50 @@ def _mart_summary(warehouse: str) -> str:
     return "\n".join(lines)
 
 
+def _load(
+    defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date], settings: Settings
+) -> tuple[int, dict[str, int], dict[str, int]]:
+    """Every table's demo days, as a backfill loads them: one range run of each source's daily
+    job (Accengage: one per app); then the models. Failed runs, rows read and partitions."""
+    read: dict[str, int] = {}
+    partitions: dict[str, int] = {}
+    failed = 0
+    for source in VENDOR_SOURCES:
+        job = defs.resolve_job_def(f"{source.name}_daily_job")
+        configured = source.configure(settings)
+        apps: list[str | None] = list(configured.app_ids) if source.has_apps else [None]
+        for app in apps:
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                tags={
+                    "dagster/asset_partition_range_start": str(partition_key_for(dates[0], app)),
+                    "dagster/asset_partition_range_end": str(partition_key_for(dates[-1], app)),
+                    "launched_by": "make demo",
+                },
+                run_config=QUIET,
+            )
+            failed += 0 if result.success else 1
+            for event in result.get_asset_materialization_events():
+                mat = event.step_materialization_data.materialization
+                rows_read = mat.metadata.get("rows_read")
+                if rows_read is None:
+                    continue  # a rejects table's materialization
+                name = ".".join(mat.asset_key.path)
+                assert isinstance(rows_read.value, int)
+                read[name] = read.get(name, 0) + rows_read.value
+                partitions[name] = partitions.get(name, 0) + 1
+    failed += _build_models(defs, instance, dates, settings)
+    return failed, read, partitions
+
+
 def run(data_dir: Path, days: int, rows: int) -> int:
     server, dates = _prepare(data_dir, days, rows)
     try:
         settings = Settings.from_env()  # the environment _prepare set
         defs = build_definitions(VENDOR_SOURCES, settings)
-
-        read: dict[str, int] = {}
-        partitions: dict[str, int] = {}
-        failed = 0
         with dg.DagsterInstance.get() as instance:
-            for source in VENDOR_SOURCES:
-                job = defs.resolve_job_def(f"{source.name}_daily_job")
-                configured = source.configure(settings)
-                apps: list[str | None] = list(configured.app_ids) if source.has_apps else [None]
-                for app in apps:  # one range run per source (and app), as a backfill runs
-                    result = job.execute_in_process(
-                        instance=instance,
-                        raise_on_error=False,
-                        tags={
-                            "dagster/asset_partition_range_start": str(
-                                partition_key_for(dates[0], app)
-                            ),
-                            "dagster/asset_partition_range_end": str(
-                                partition_key_for(dates[-1], app)
-                            ),
-                            "launched_by": "make demo",
-                        },
-                        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                    )
-                    failed += 0 if result.success else 1
-                    for event in result.get_asset_materialization_events():
-                        mat = event.step_materialization_data.materialization
-                        rows_read = mat.metadata.get("rows_read")
-                        if rows_read is None:
-                            continue  # a rejects table's materialization
-                        name = ".".join(mat.asset_key.path)
-                        assert isinstance(rows_read.value, int)
-                        read[name] = read.get(name, 0) + rows_read.value
-                        partitions[name] = partitions.get(name, 0) + 1
-            failed += _build_models(defs, instance, dates, settings)
+            failed, read, partitions = _load(defs, instance, dates, settings)
         print(f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}")
         print(_summary(settings.duckdb_path, read, partitions))
         print("\nMarts (dbt, built after the loads):")
@@ -227,8 +231,13 @@ def run(data_dir: Path, days: int, rows: int) -> int:
 
 
 def dev(data_dir: Path, days: int, rows: int, port: int) -> int:
-    server, _ = _prepare(data_dir, days, rows)
+    server, dates = _prepare(data_dir, days, rows)
     try:
+        with dg.DagsterInstance.get() as instance:
+            if not instance.get_runs(limit=1):  # a fresh clone: show the demo's days, not nothing
+                print("No run history yet: loading the demo's days first (as `make demo` does)")
+                settings = Settings.from_env()
+                _load(build_definitions(VENDOR_SOURCES, settings), instance, dates, settings)
         print(f"Embedded SFTP server on 127.0.0.1:{server.port}; starting dagster dev on :{port}")
         exe = Path(sys.executable).with_name("dagster")
         return subprocess.call(

@@ -24,7 +24,10 @@ def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg
         assets=build_source_assets(source),
         jobs=[history] if history else [],
         schedules=[build_daily_schedule(source)],
-        sensors=[build_new_file_sensor(source), build_arrival_sensor(source)],
+        sensors=[
+            build_new_file_sensor(source, settings.sensor_interval_seconds),
+            build_arrival_sensor(source),
+        ],
         resources={source.source.sftp_resource_key: settings.sftp(source.source.prefix)},
     )
 

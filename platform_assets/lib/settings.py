@@ -64,6 +64,8 @@ class Settings:
     """How ASAPP's customer ids hash the brand's client ids: none, md5 or sha256."""
     backfill_partitions_per_run: int = 31
     """``PLATFORM_BACKFILL_PARTITIONS_PER_RUN``: the most partitions one backfill run loads."""
+    sensor_interval_seconds: int = 300
+    """``PLATFORM_SENSOR_INTERVAL_SECONDS``: how often the new-file sensors list the servers."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +101,7 @@ class Settings:
             backfill_partitions_per_run=max(
                 1, _int(env, "PLATFORM_BACKFILL_PARTITIONS_PER_RUN", 31)
             ),
+            sensor_interval_seconds=max(5, _int(env, "PLATFORM_SENSOR_INTERVAL_SECONDS", 300)),
         )
 
     # -- per source -------------------------------------------------------------------------
