@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd clean docs bench bench-scaling
+.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,18 @@ sshd:
 	  fi; \
 	fi
 
+## Debian's chromium for the browser tests (Playwright drives it; its own download is never used)
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "The browser tests need Debian's chromium: apt-get install chromium (or run as root)"; exit 1; \
+	  fi; \
+	fi
+
 ## make test: the whole suite against a real sshd on 127.0.0.1 and real DuckDB files
-test: install sshd
+test: install sshd browser
 	$(BIN)/python -m pytest
 
 ## make lint: ruff (style, imports, 100 columns) and mypy (types of the package and benchmarks)
@@ -62,6 +72,10 @@ bench: install .venv-dlt/.installed
 ## make bench-scaling: 250 MB, 1 GB and 2 GB (results/scaling.json)
 bench-scaling: install .venv-dlt/.installed
 	$(BIN)/python benchmarks/bench.py --scaling
+
+## make bench-backfill: 90 days x every demo table at 100k rows: range runs vs one run per day
+bench-backfill: install
+	$(BIN)/python benchmarks/backfill.py
 
 # dlt, the peer, in its own virtualenv: never a dependency of the platform
 .venv-dlt/.installed: benchmarks/requirements-dlt.txt

@@ -89,3 +89,12 @@ def attentive_env(sshd, remote_dir, monkeypatch) -> Path:
         monkeypatch, sshd, remote_dir, "ATTENTIVE", "password" if sshd.password else "ed25519"
     )
     return remote_dir
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    """Each phase's report on the test item (``rep_call``), for fixtures that react to a failure
+    (the browser tests' screenshot)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -129,7 +129,9 @@ def test_a_failing_check_fails_the_run_and_writes_nothing(attentive_env, warehou
     ]
     check = evaluations[0]
     assert check.metadata["rows_rejected"].value == 1
-    assert check.description == "1 of 2 rows failed: column 'phone' rule e164_phone (1 rows)"
+    assert check.description == (
+        "1 of 2 rows failed: column 'phone' rule e164_phone (1 rows); first at line 3"
+    )
     samples = check.metadata["sample_lines"].value.records
     assert [r.data for r in samples] == [
         {"line": 3, "column": "phone", "rule": "e164_phone", "value": "99"}  # masked: '12'

@@ -156,8 +156,9 @@ def _schema_check(
         partition=partition,
         target_materialization_data=target,
         description=(
-            f"{result.rows_rejected} of {result.rows_read} rows failed: {rules}"
-            if rules
+            f"{result.rows_rejected} of {result.rows_read} rows failed: {rules}; first at line "
+            f"{result.failure_samples[0]['line']}"
+            if rules and result.failure_samples
             else f"all {result.rows_read} rows passed"
         ),
         metadata={
