@@ -158,7 +158,9 @@ def _launch_backfill(env: dict[str, str], workspace: Path, days: list[dt.date]) 
          "-v", json.dumps({"params": params})],
         env=env, cwd=REPO, check=True, timeout=300, capture_output=True, text=True,
     ).stdout  # fmt: skip
-    result = json.loads(out)["data"]["launchPartitionBackfill"]
+    # the CLI logs its code server's start and stop on stdout around the JSON answer
+    answer = next(line for line in out.splitlines() if line.startswith("{"))
+    result = json.loads(answer)["data"]["launchPartitionBackfill"]
     assert result["__typename"] == "LaunchBackfillSuccess", result
     return result["backfillId"]
 
