@@ -206,7 +206,10 @@ def _load_range(
 
 
 def _earlier_attempts(context: dg.AssetExecutionContext) -> list[str]:
-    """This run (a retried step) and the runs it re-executes: what they committed is done."""
+    """This run (a retried step) and the runs it re-executes: what they committed is done.
+    None on a first attempt (nothing to look up: the warehouse is not opened for it)."""
+    if context.retry_number == 0 and not context.run.parent_run_id:
+        return []
     run_ids = [context.run.run_id]
     parent = context.run.parent_run_id
     while parent and len(run_ids) < 50:

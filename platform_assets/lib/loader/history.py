@@ -36,7 +36,7 @@ from platform_assets.lib.loader.csvfile import CsvFile, parse_error
 from platform_assets.lib.loader.fetch import complete_download
 from platform_assets.lib.loader.model import BadFileError, LoadError, LoaderSettings, LoadRequest
 from platform_assets.lib.loader.validation import rejects_message, summarize_rejects, validate
-from platform_assets.lib.loader.warehouse import scalar, staging_connection
+from platform_assets.lib.loader.warehouse import staging_connection
 from platform_assets.lib.specs import TableSpec, quote_ident, quote_literal
 
 HISTORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.csv")
@@ -120,7 +120,11 @@ def _split(
     day = f"strftime(timezone({quote_literal(timezone)}, {moment}), '%Y%m%d')"
     columns = ", ".join(quote_ident(h) for h in csv.header)
     try:
-        undated = scalar(con, f"SELECT count(*) FROM {read} WHERE {day} IS NULL")
+        # one pass counts the rows of each day (and those without a day) before the split
+        counts = con.execute(
+            f"SELECT {day} AS d, count(*) FROM {read} GROUP BY d ORDER BY d NULLS FIRST"
+        ).fetchall()
+        undated = sum(n for stamp, n in counts if stamp is None)
         if undated:
             raise BadFileError(
                 f"{csv.display}: {undated} rows have no time in column {day_column!r} "
@@ -135,9 +139,6 @@ def _split(
             f"ESCAPE {quote_literal(dialect.escape)}, PARTITION_BY (__day), "
             "WRITE_PARTITION_COLUMNS false)"
         )
-        counts = con.execute(
-            f"SELECT {day} AS d, count(*) FROM {read} GROUP BY d ORDER BY d"
-        ).fetchall()
     except duckdb.Error as exc:  # a CSV error names the file; any other is raised as it is
         raise parse_error(exc, csv.display) from None
     days: dict[dt.date, int] = {}
