@@ -118,7 +118,23 @@ def test_a_range_run_stops_at_the_bad_day_and_a_reexecution_resumes_there(
             *((VOLUME_CHECK, d.isoformat(), True) for d in DAYS[:3]),
             *((ARRIVAL_CHECK, d.isoformat(), True) for d in DAYS[:3]),
             (SCHEMA_CHECK, DAYS[3].isoformat(), False),
+            # the refused day's file did arrive, and was read whole
+            (VOLUME_CHECK, DAYS[3].isoformat(), True),
+            (ARRIVAL_CHECK, DAYS[3].isoformat(), True),
         }
+        # each committed day's results are about that day's materialization (the UI ties them)
+        targets = {
+            (e.check_name, e.partition): e.target_materialization_data
+            for e in first.get_asset_check_evaluations()
+        }
+        for day in DAYS[:3]:
+            for check in (SCHEMA_CHECK, VOLUME_CHECK, ARRIVAL_CHECK):
+                target = targets[(check, day.isoformat())]
+                [record] = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(CONVERSIONS.asset_key, asset_partitions=[str(day)]), 1
+                ).records
+                assert target is not None and target.storage_id == record.storage_id, (check, day)
+        assert targets[(ARRIVAL_CHECK, DAYS[3].isoformat())] is None  # nothing materialized
         message = first.get_step_failure_events()[0].step_failure_data.error.message
         assert "attentive_conversions_20261004.csv" in message and "e164_phone" in message
         assert "Partition 2026-10-04 failed (4 of 5)" in message

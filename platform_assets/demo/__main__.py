@@ -4,7 +4,8 @@
 Accengage with two apps) for the last N days, serves them from an embedded SFTP server on
 127.0.0.1 (one folder per vendor), materializes every partition of every table into the DuckDB
 file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``) and prints a per-table summary.
-``dev`` (``make dev``) does the same set-up and then runs ``dagster dev`` against that server.
+``dev`` (``make dev``) does the same set-up and then runs ``dg dev`` (the webserver and the
+daemon) against that server.
 Both keep Dagster's run history in ``data/dagster_home`` so the UI shows the demo's runs.
 """
 
@@ -50,6 +51,7 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
             people=people.PEOPLE,
         )
         write_vendor_day(sftp_root, day, today, rows=max(rows // 20, 10))
+    _arrived_on_time(sftp_root, dates)
     server = EmbeddedSFTPServer(root=sftp_root, known_hosts=data_dir / "demo" / "known_hosts")
     server.start()
     home = data_dir / "dagster_home"
@@ -74,6 +76,22 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
         key_file.chmod(0o600)
     os.environ.setdefault("PLATFORM_PII_KEY", key_file.read_text().strip())
     return server, dates
+
+
+def _arrived_on_time(sftp_root: Path, dates: list[dt.date]) -> None:
+    """Date each vendor's files as arriving an hour before their deadline (never in the future),
+    as a vendor's nightly drop would, so the ``file_arrival`` checks read "on time"."""
+    from platform_assets.lib.arrival import deadline
+
+    now = dt.datetime.now(dt.UTC)
+    for source in VENDOR_SOURCES:
+        for day in dates:
+            came = min(
+                now, deadline(day, source.arrival_cron, source.timezone) - dt.timedelta(hours=1)
+            )
+            stamp = f"{day:%Y%m%d}"
+            for file in (sftp_root / source.name).rglob(f"*{stamp}*"):
+                os.utime(file, (came.timestamp(), came.timestamp()))
 
 
 def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -> str:
@@ -238,8 +256,8 @@ def dev(data_dir: Path, days: int, rows: int, port: int) -> int:
                 print("No run history yet: loading the demo's days first (as `make demo` does)")
                 settings = Settings.from_env()
                 _load(build_definitions(VENDOR_SOURCES, settings), instance, dates, settings)
-        print(f"Embedded SFTP server on 127.0.0.1:{server.port}; starting dagster dev on :{port}")
-        exe = Path(sys.executable).with_name("dagster")
+        print(f"Embedded SFTP server on 127.0.0.1:{server.port}; starting dg dev on :{port}")
+        exe = Path(sys.executable).with_name("dg")  # Dagster's CLI (`dagster dev` is deprecated)
         return subprocess.call(
             [str(exe), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
         )
@@ -253,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rows", type=int, default=5000, help="notification rows per day")
-    parser.add_argument("--port", type=int, default=3000, help="dagster dev's port")
+    parser.add_argument("--port", type=int, default=3000, help="dg dev's port")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.data_dir, args.days, args.rows)

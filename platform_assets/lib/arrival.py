@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._utils.schedules import cron_string_iterator  # Dagster's own cron arithmetic
 
 from platform_assets.lib.files import FileSource, RemoteFile
@@ -52,9 +55,15 @@ def arrival_check_spec(source: ConfiguredSource, spec: TableSpec) -> dg.AssetChe
 
 
 def arrived(
-    source: ConfiguredSource, spec: TableSpec, day: dt.date, partition: str, remote: RemoteFile
+    source: ConfiguredSource,
+    spec: TableSpec,
+    day: dt.date,
+    partition: str,
+    remote: RemoteFile,
+    target: AssetCheckEvaluationTargetMaterializationData | None = None,
 ) -> dg.AssetCheckEvaluation:
-    """The load's verdict: the file is here (green), with when it came and whether it was late."""
+    """The load's verdict: the file is here (green), with when it came and whether it was late;
+    about ``target``, the partition's materialization it loaded (so the UI ties the two)."""
     due = deadline(day, source.arrival_cron, source.source.timezone)
     came = dt.datetime.fromtimestamp(remote.mtime, dt.UTC)
     late = came > due
@@ -63,6 +72,7 @@ def arrived(
         check_name=ARRIVAL_CHECK,
         passed=True,
         partition=partition,
+        target_materialization_data=target,
         description=f"{remote.name} arrived {'late' if late else 'on time'} ({came:%Y-%m-%d %H:%M} "
         f"UTC, due {due:%Y-%m-%d %H:%M %Z})",
         metadata={

@@ -261,13 +261,17 @@ def report_loads(
             yield _schema_check(spec, result, key, target)
             yield _volume_check(spec, result, settings, key, target)
             if arrival:
-                yield arrived(source, spec, request.day, key, result.download.remote)
+                yield arrived(source, spec, request.day, key, result.download.remote, target)
             committed.append(request.label)
     except RejectsExceeded as exc:
         failed = todo[len(committed)]
         failed_key = partition_key_for(failed.day, failed.app_id)
         yield _rejects_materialization(spec, exc.result, failed_key)  # the rejects were written
         yield _schema_check(spec, exc.result, failed_key)
+        # the day's file did arrive and was read whole: its other checks still have a verdict
+        yield _volume_check(spec, exc.result, settings, failed_key, None)
+        if arrival:
+            yield arrived(source, spec, failed.day, failed_key, exc.result.download.remote, None)
         raise dg.Failure(
             description=_range_message(str(exc), committed, failed, len(todo)),
             metadata={
