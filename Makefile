@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill
+.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill ui-screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ browser:
 ## make test: the whole suite against a real sshd on 127.0.0.1 and real DuckDB files
 test: install sshd browser
 	$(BIN)/python -m pytest
+
+## make ui-screenshots: the browser test, saving its screenshots to docs/ui (the README's)
+ui-screenshots: install sshd browser
+	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/test_ui.py
 
 ## make lint: ruff (style, imports, 100 columns) and mypy (types of the package and benchmarks)
 lint: install

@@ -1,7 +1,9 @@
 """The engineer's day in the Dagster UI, in a real browser: Debian's Chromium driven by Playwright
-on `make dev`'s embedded default (the embedded SFTP server, the demo's days, `dagster dev` with
-its daemon). Each step saves a screenshot to ``docs/ui/`` (the README's "Working in the UI");
-a failing step saves ``docs/ui/failed-<step>.png``."""
+on `make dev`'s embedded default (the embedded SFTP server, the demo's days, `dg dev` with its
+daemon). Each step saves a screenshot to ``build/ui/`` (``make ui-screenshots`` writes them to
+``docs/ui/``, the README's "Working in the UI"); a failing test saves a full-page screenshot to
+``build/ui/failures/<test>.png``. ``PLATFORM_UI_TEST_REUSE="<url> <data dir>"`` runs the tests
+against a `make dev` already running (minutes saved while changing them)."""
 
 from __future__ import annotations
 
@@ -65,7 +67,9 @@ def screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed and "page" in request.fixturenames:
         page: Page = request.getfixturevalue("page")  # noqa: F811 - the fixture's page
-        page.screenshot(path=str(SCREENSHOTS / f"failed-{request.node.name}.png"), full_page=True)
+        failures = SCREENSHOTS / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(failures / f"{request.node.name}.png"), full_page=True)
 
 
 def shot(page: Page, name: str) -> None:
@@ -137,7 +141,7 @@ def test_a_bad_day_shows_as_failed_on_the_checks_tab_with_rule_and_line(
     page.get_by_text("pandera_schema", exact=True).first.click()
     expect(page.get_by_text("e164_phone").first).to_be_visible()
     expect(page.get_by_text("first at line 5").first).to_be_visible()
-    shot(page, "failed-check")
+    shot(page, "check-failed-day")
 
 
 def test_a_resent_file_is_loaded_by_the_sensor(page: Page, server: DevServer, tmp_path: Path):

@@ -18,7 +18,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("PLATFORM_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = REPO / "docs" / "ui"
+SCREENSHOTS = Path(os.environ.get("PLATFORM_UI_SCREENSHOTS", REPO / "build" / "ui"))
+"""Where the browser test saves its screenshots (``make ui-screenshots``: the README's, in
+``docs/ui``); a failing step's go to ``failures/`` there."""
 
 
 def free_port() -> int:
