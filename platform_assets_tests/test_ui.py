@@ -111,6 +111,7 @@ def _launch(page: Page, server: DevServer, selection: str, button: str) -> float
     field.fill(selection)
     field.press("Enter")
     expect(dialog.locator("button", has_text=button)).to_be_enabled()
+    shot(page, "launch-" + button.lower().replace(" ", "-"))
     return_after = time.monotonic()
     dialog.locator("button", has_text=button).click()
     page.locator("a[href*='/runs/']", has_text="View").first.click()  # toast: "Launched run …"

@@ -119,6 +119,10 @@ def test_assets_checks_and_partitions_per_vendor(defs, vendor):
         [parent] = node.parent_keys
         assert parent.path[:2] == ["sftp", vendor] and parent in in_group
         assert graph.get(parent).metadata["file_pattern"] == pattern
+        # the vendor document: a full path to the file beside the checkout, naming the vendor
+        document = Path(node.metadata["document"].value)
+        assert document.parent == Path(__file__).resolve().parents[2] / "shared" / "seeds"
+        assert vendor in document.read_text(encoding="utf-8", errors="replace").lower()
         check_specs = list(defs.resolve_assets_def(key).check_specs)
         checks = {(c.name, c.blocking) for c in check_specs}
         assert checks == {(SCHEMA_CHECK, True), (VOLUME_CHECK, False), (ARRIVAL_CHECK, False)}

@@ -5,6 +5,7 @@ import datetime as dt
 import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -35,6 +36,8 @@ from platform_assets.lib.specs import (
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 WAREHOUSE_RESOURCE = "duckdb"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout; the vendor documents are in ``../shared/seeds`` beside it."""
 
 
 class LoadConfig(dg.Config):
@@ -47,6 +50,12 @@ class LoadConfig(dg.Config):
         description="Share of a file's rows that may be rejected without failing the partition "
         "(the valid rows load, the check warns). Default: the table spec's (0: none).",
     )
+
+
+def document(spec: TableSpec) -> dg.MetadataValue:
+    """The vendor document that specifies the table: its full path beside the checkout (the UI
+    shows it with a copy button), not a path relative to nothing."""
+    return dg.MetadataValue.path(str((PROJECT_ROOT.parent / spec.document).resolve()))
 
 
 def remote_file_key(spec: TableSpec) -> dg.AssetKey:
@@ -69,7 +78,7 @@ def remote_file_spec(source: ConfiguredSource, spec: TableSpec) -> dg.AssetSpec:
         group_name=spec.source,
         kinds={"sftp", "csv"},
         owners=list(source.owners),
-        metadata={"file_pattern": spec.file_pattern, "document": spec.document},
+        metadata={"file_pattern": spec.file_pattern, "document": document(spec)},
     )
 
 
@@ -126,7 +135,7 @@ def _table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefiniti
             "update_method": spec.update_method.value,
             **({"version_column": spec.version_column} if spec.version_column else {}),
             **({"column_names_by_app": dg.MetadataValue.json(renames)} if renames else {}),
-            "document": spec.document,
+            "document": document(spec),
         },
         pool=WAREHOUSE_POOL,
         # a backfill runs as few runs: each loads a range of days, day after day (see _load_range)
