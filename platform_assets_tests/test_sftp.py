@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from platform_assets.lib.sftp import (
     SFTPConfigError,
     SFTPFileNotFound,
     SFTPHostKeyError,
+    SFTPTimeoutError,
     SFTPTransientError,
 )
 from platform_assets_tests.conftest import make_sftp
@@ -196,3 +201,95 @@ def test_stat_reports_size_and_mtime_or_names_the_missing_path(sshd, remote_dir)
     assert (remote.size, remote.mtime, remote.path) == (5, 1_690_000_000, f"{remote_dir}/s.csv")
     with pytest.raises(SFTPFileNotFound, match=f"{remote_dir}/gone.csv"):
         sftp.stat("gone.csv")
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (sshd's per-connection processes and their sftp-server)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [p for p, pp in parents.items() if pp == parent]
+        found += children
+        todo += children
+    return found
+
+
+@contextmanager
+def _stopped(pids: list[int]) -> Iterator[None]:
+    """SIGSTOP ``pids`` (a server that hangs, its sockets open), SIGCONT them after."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def test_a_stopped_session_times_out_within_the_operation_time_out_and_says_so(sshd, remote_dir):
+    (remote_dir / "day.csv").write_text("a\n1\n")
+    sftp = make_sftp(sshd, remote_dir, operation_timeout=2, retries=0)
+    assert sshd.proc is not None
+
+    def stat_a_stopped_server(client):
+        with _stopped(_descendants(sshd.proc.pid)):  # this connection's sshd and sftp-server
+            return sftp._stat(client, "day.csv")
+
+    started = time.monotonic()
+    with pytest.raises(SFTPTimeoutError, match=r"stat day\.csv .* timed out after 2 s"):
+        sftp._with_retries("stat day.csv", stat_a_stopped_server)
+    assert time.monotonic() - started < 2 * 1.5  # one time-out, not one per polite close
+
+
+def test_a_download_whose_server_stops_midway_times_out_once(sshd, remote_dir, tmp_path):
+    (remote_dir / "big.bin").write_bytes(os.urandom(1 << 20) * 300)  # 300 MB: seconds to send
+    sftp = make_sftp(sshd, remote_dir, operation_timeout=2, retries=0)
+    assert sshd.proc is not None
+    part = tmp_path / "big.bin.part"
+    stopped: list[int] = []
+
+    def stop_once_bytes_flow() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if part.exists() and part.stat().st_size > (8 << 20):
+                stopped.extend(_descendants(sshd.proc.pid))
+                for pid in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+                return
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=stop_once_bytes_flow)
+    watcher.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(SFTPTimeoutError, match=r"download .*big\.bin .* timed out after 2 s"):
+            sftp.download("big.bin", tmp_path / "big.bin")
+        elapsed = time.monotonic() - started
+    finally:
+        watcher.join()
+        for pid in stopped:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    assert stopped, "the download ended before the server could be stopped"
+    assert elapsed < 2 * 1.5 + 5  # the bytes before the stop, then one time-out
+    assert not part.exists() and not (tmp_path / "big.bin").exists()  # nothing half-written
+
+
+def test_a_stopped_sshd_fails_on_the_banner_time_out_and_says_so(sshd, remote_dir):
+    sftp = make_sftp(
+        sshd, remote_dir, banner_timeout=1, connect_timeout=1, retries=1, retry_backoff_seconds=0.1
+    )
+    assert sshd.proc is not None
+    started = time.monotonic()
+    with _stopped([sshd.proc.pid]), pytest.raises(SFTPTimeoutError, match="timed out after 1 s"):
+        sftp.list_files()  # the kernel accepts; sshd never sends its banner
+    assert time.monotonic() - started < 2 * (1 + 1) + 1  # two attempts of one banner time-out

@@ -111,7 +111,7 @@ def _launch(page: Page, server: DevServer, selection: str, button: str) -> float
     field.fill(selection)
     field.press("Enter")
     expect(dialog.locator("button", has_text=button)).to_be_enabled()
-    shot(page, "launch-" + button.lower().replace(" ", "-"))
+    shot(page, button.lower().replace(" ", "-"))  # launch-1-run, launch-backfill
     return_after = time.monotonic()
     dialog.locator("button", has_text=button).click()
     page.locator("a[href*='/runs/']", has_text="View").first.click()  # toast: "Launched run …"

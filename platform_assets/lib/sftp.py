@@ -61,6 +61,10 @@ class SFTPTransientError(SFTPError):
     """The server or network failed in a way that did not stop after the retries."""
 
 
+class SFTPTimeoutError(SFTPTransientError):
+    """The server stopped answering: no banner, no reply, no data within a time-out."""
+
+
 class DownloadIncompleteError(SFTPError):
     """The bytes received do not match the size the server reported."""
 
@@ -93,6 +97,20 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
             fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """A wait that ran out: a socket time-out, or paramiko's words for one (a banner or channel
+    that never came; an SSH session that died of it, "No existing session")."""
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, paramiko.SSHException | EOFError) and (
+        "timeout" in text
+        or "timed out" in text
+        or "banner" in text
+        or "no existing session" in text
+    )
+
+
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(
         exc,
@@ -110,6 +128,13 @@ def _is_transient(exc: BaseException) -> bool:
         exc,
         OSError | EOFError | socket.timeout | paramiko.SSHException | DownloadIncompleteError,
     )
+
+
+def _drop(client: paramiko.SSHClient) -> None:
+    """Close the connection's socket at once, without waiting on the server."""
+    transport = client.get_transport()
+    if transport is not None:
+        transport.close()
 
 
 class SFTPResource(dg.ConfigurableResource):
@@ -267,6 +292,9 @@ class SFTPResource(dg.ConfigurableResource):
             channel.settimeout(self.operation_timeout)
             try:
                 yield sftp
+            except BaseException:
+                _drop(client)  # no polite close: a stalled server would hold it another time-out
+                raise
             finally:
                 sftp.close()
         finally:
@@ -275,11 +303,20 @@ class SFTPResource(dg.ConfigurableResource):
     def _with_retries(self, what: str, fn: Callable[[paramiko.SFTPClient], T]) -> T:
         attempt = 0
         while True:
+            started = time.monotonic()
             try:
                 with self._sftp() as sftp:
                     return fn(sftp)
             except Exception as exc:
                 if not _is_transient(exc) or attempt >= self.retries:
+                    if _is_timeout(exc):
+                        raise SFTPTimeoutError(
+                            f"{what} on {self.host}:{self.port} timed out after "
+                            f"{time.monotonic() - started:.0f} s (the server stopped answering; "
+                            f"time-outs: connect {self.connect_timeout:g} s, banner "
+                            f"{self.banner_timeout:g} s, operation {self.operation_timeout:g} s; "
+                            f"{attempt + 1} attempts)"
+                        ) from exc
                     if _is_transient(exc):
                         raise SFTPTransientError(
                             f"{what} on {self.host}:{self.port} failed after {attempt + 1} "
@@ -372,13 +409,20 @@ class SFTPResource(dg.ConfigurableResource):
                 with sftp.open(path, "rb") as remote, part.open("wb") as out:
                     remote.MAX_REQUEST_SIZE = self.max_request_size
                     remote.prefetch(size)
-                    while True:
-                        block = remote.read(READ_BLOCK)
-                        if not block:
-                            break
-                        out.write(block)
-                        hasher.update(block)
-                        received += len(block)
+                    try:
+                        while True:
+                            block = remote.read(READ_BLOCK)
+                            if not block:
+                                break
+                            out.write(block)
+                            hasher.update(block)
+                            received += len(block)
+                    except BaseException:
+                        # before the file's close: a stalled server would hold it a time-out more
+                        channel = sftp.get_channel()
+                        if channel is not None:
+                            channel.get_transport().close()
+                        raise
                 digest = hasher.result()
                 if received != size:
                     raise DownloadIncompleteError(

@@ -23,7 +23,6 @@ import dataclasses
 import datetime as dt
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +36,7 @@ from platform_assets.lib.loader.fetch import complete_download
 from platform_assets.lib.loader.model import BadFileError, LoadError, LoaderSettings, LoadRequest
 from platform_assets.lib.loader.validation import rejects_message, summarize_rejects, validate
 from platform_assets.lib.loader.warehouse import staging_connection
+from platform_assets.lib.loader.workdir import new_work_folder
 from platform_assets.lib.specs import TableSpec, quote_ident, quote_literal
 
 HISTORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.csv")
@@ -81,9 +81,8 @@ def prepared_history(
     check_history_name(spec, name)
     if spec.dialect.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
         raise LoadError(f"{spec.qualified_name}: historical files are read as UTF-8 only")
-    if settings.work_dir:
-        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="history_", dir=settings.work_dir))
+    folder = new_work_folder(settings.work_dir, kind="history")
+    work = folder.path
     try:
         download = complete_download(files, name, work)  # 1. fetch
         if settings.archive_dir:
@@ -102,7 +101,7 @@ def prepared_history(
             days = _split(con, spec, csv, day_column, timezone, work / "days")  # 3. split
         yield HistoryFile(download, rows, days, work / "days")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        folder.remove()
 
 
 def _split(

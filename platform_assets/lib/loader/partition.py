@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,6 +39,7 @@ from platform_assets.lib.loader.model import (
 from platform_assets.lib.loader.upsert import write_partition
 from platform_assets.lib.loader.validation import rejects_message, summarize_rejects, validate
 from platform_assets.lib.loader.warehouse import attached_warehouse, staging_connection
+from platform_assets.lib.loader.workdir import WorkFolder, new_work_folder
 from platform_assets.lib.specs import TableSpec
 
 
@@ -106,34 +105,39 @@ class _Fetched:
     """A partition's file in its private work folder (stage 1 done), not yet loaded."""
 
     request: LoadRequest
-    work: Path
+    folder: WorkFolder
     download: DownloadResult
     from_archive: bool
     archive_path: str | None
     timings: dict[str, float]
     inflated_bytes: int | None = None
 
+    @property
+    def work(self) -> Path:
+        return self.folder.path
+
     def discard(self) -> None:
-        shutil.rmtree(self.work, ignore_errors=True)
+        self.folder.remove()
 
 
 def _fetch(request: LoadRequest, files: FileSource, settings: LoaderSettings) -> _Fetched:
     """1. fetch: the file (or its archived copy) in a new private work folder, inflated."""
-    work = _work_folder(settings)
+    folder = new_work_folder(settings.work_dir)
+    work = folder.path
     timings: dict[str, float] = {}
     try:
         archive = RawArchive(Path(settings.archive_dir)) if settings.archive_dir else None
         with _timed(timings, "download_s"):
             download, from_archive = fetch.download(request, files, work, archive)
         kept = str(archive.path(request, download.remote.name)) if archive else None
-        fetched = _Fetched(request, work, download, from_archive, kept, timings)
+        fetched = _Fetched(request, folder, download, from_archive, kept, timings)
         if download.local_path.suffix == ".gz":
             with _timed(timings, "inflate_s"):
                 fetched.download = fetch.inflate(download, settings.max_inflated_bytes)
             fetched.inflated_bytes = fetched.download.local_path.stat().st_size
         return fetched
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        folder.remove()
         raise
 
 
@@ -173,13 +177,6 @@ def _load(
         )
         raise RejectsExceeded(message, result)
     return result
-
-
-def _work_folder(settings: LoaderSettings) -> Path:
-    """A private folder for the download and DuckDB's spill files (removed after the load)."""
-    if settings.work_dir:
-        Path(settings.work_dir).mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="load_", dir=settings.work_dir))
 
 
 @contextmanager

@@ -1,0 +1,185 @@
+"""Faults during a load, against the real sshd and a real DuckDB file: a load killed with SIGKILL
+at 20 moments leaves the table exactly as it was or exactly as the new file says, never a mix;
+the next load succeeds; nothing the dead load downloaded stays on disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from platform_assets.defs.attentive import CONVERSIONS
+from platform_assets.lib.loader.model import LoaderSettings
+from platform_assets.lib.loader.partition import load_partition
+from platform_assets.lib.loader.workdir import PREFIXES, new_work_folder, sweep
+from platform_assets_tests.conftest import make_sftp
+from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_csv
+
+DAY = dt.date(2026, 10, 1)
+NAME = f"attentive_conversions_{DAY:%Y%m%d}.csv"
+KILLS = 20
+
+# a load in a process of its own: imports, says "ready", loads on "go", says "done"
+CHILD = """
+import datetime as dt, json, os, sys
+from platform_assets.defs.attentive import CONVERSIONS
+from platform_assets.lib.loader.model import LoaderSettings
+from platform_assets.lib.loader.partition import load_partition
+from platform_assets.lib.sftp import SFTPResource
+args = json.loads(sys.argv[1])
+files = SFTPResource(**args["sftp"], password=os.environ["FAULT_SFTP_PASSWORD"])
+settings = LoaderSettings(work_dir=args["work_dir"], threads=1)
+print("ready", flush=True)
+sys.stdin.readline()
+load_partition(CONVERSIONS, dt.date.fromisoformat(args["day"]), files,
+               args["warehouse"], settings=settings)
+print("done", flush=True)
+"""
+
+
+def _version(remote_dir: Path, rows: int, amount: str) -> None:
+    """The day's file: ``rows`` conversions, each of amount ``amount``, written aside and moved
+    in whole."""
+    staged = remote_dir / ("." + NAME)
+    write_csv(
+        staged,
+        CONVERSION_HEADER,
+        [
+            conversion(f"+1555{i:07d}", ts=f"2026-10-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:"
+                       f"{i % 60:02d}Z", amount=amount)
+            for i in range(rows)
+        ],
+    )  # fmt: skip
+    os.replace(staged, remote_dir / NAME)
+
+
+def _state(warehouse: str) -> tuple[int, tuple[str, ...]]:
+    with duckdb.connect(warehouse, read_only=True) as con:
+        [(count, amounts)] = con.execute(
+            "SELECT count(*), list(DISTINCT amount::VARCHAR ORDER BY amount::VARCHAR) "
+            "FROM attentive_mobile.conversions"
+        ).fetchall()
+    return count, tuple(amounts)
+
+
+def _leftovers(work: Path) -> list[Path]:
+    return [p for p in work.iterdir() if p.name.startswith(PREFIXES)]
+
+
+@pytest.mark.slow
+def test_sigkill_at_20_moments_leaves_old_or_new_and_no_leftovers(sshd, remote_dir, tmp_path):
+    warehouse, work = str(tmp_path / "warehouse.duckdb"), tmp_path / "work"
+    work.mkdir()
+    sftp = make_sftp(sshd, remote_dir)
+    settings = LoaderSettings(work_dir=str(work), threads=1)
+    rows = 100_000  # the same keys in both versions (UPSERT): a mix shows as two amounts
+    old, new = (rows, ("10.0000",)), (rows, ("20.0000",))
+    args = {
+        "sftp": sftp.model_dump(exclude={"password"}),
+        "warehouse": warehouse,
+        "work_dir": str(work),
+        "day": DAY.isoformat(),
+    }
+    env = {**os.environ, "FAULT_SFTP_PASSWORD": sftp.password or ""}
+
+    def load_in_a_child(kill_after: float | None) -> float:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, json.dumps(args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert child.stdin and child.stdout
+        assert child.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        if kill_after is None:
+            assert child.stdout.readline().strip() == "done"
+            assert child.wait(timeout=120) == 0
+            return time.monotonic() - started
+        time.sleep(kill_after)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        return time.monotonic() - started
+
+    def back_to_old() -> None:
+        _version(remote_dir, old[0], "10")
+        load_partition(CONVERSIONS, DAY, sftp, warehouse, settings=settings)
+        assert _state(warehouse) == old
+
+    back_to_old()
+    _version(remote_dir, new[0], "20")
+    duration = load_in_a_child(kill_after=None)  # how long the new file's load takes
+    assert _state(warehouse) == new
+    outcomes = {"old": 0, "new": 0}
+    left_behind = 0
+    for i in range(KILLS):
+        back_to_old()  # (its own load sweeps what the previous kill left)
+        _version(remote_dir, new[0], "20")
+        load_in_a_child(kill_after=duration * (i + 0.5) / KILLS)
+        state = _state(warehouse)
+        assert state in (old, new), f"kill {i + 1}: a mix: {state}"
+        outcomes["old" if state == old else "new"] += 1
+        left_behind += bool(_leftovers(work))
+    # the next load succeeds, and sweeps the dead loads' folders
+    _version(remote_dir, rows, "30")
+    load_partition(CONVERSIONS, DAY, sftp, warehouse, settings=settings)
+    assert _state(warehouse) == (rows, ("30.0000",))
+    assert _leftovers(work) == []
+    assert outcomes["old"] >= 1  # the kills did land before the commit...
+    assert left_behind >= 1  # ...and left a download behind, which the sweep removed
+
+
+def test_the_sweep_removes_dead_loads_folders_and_keeps_live_ones(tmp_path):
+    """A folder whose owner was SIGKILLed goes when the next load starts; one whose owner lives
+    (another process, or this one) stays; a folder never owned goes once it is a minute old."""
+    script = (
+        "import os, signal, sys\n"
+        "from platform_assets.lib.loader.workdir import new_work_folder\n"
+        "folder = new_work_folder(sys.argv[1])\n"
+        "(folder.path / 'download.csv').write_bytes(b'x' * 1000)\n"
+        "print(folder.path, flush=True)\n"
+        "if sys.argv[2] == 'die':\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "sys.stdin.readline()\n"
+    )
+    dead = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), "die"], capture_output=True, text=True
+    )
+    assert dead.returncode == -signal.SIGKILL
+    dead_folder = Path(dead.stdout.strip())
+    assert (dead_folder / "download.csv").exists()  # SIGKILL: nothing cleaned up
+    alive = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path), "live"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert alive.stdout is not None
+    alive_folder = Path(alive.stdout.readline().strip())
+    assert not dead_folder.exists()  # the next load's start swept it
+    mine = new_work_folder(str(tmp_path))
+    unowned = tmp_path / "platform-load-unowned"
+    unowned.mkdir()
+    old = time.time() - 120
+    os.utime(unowned, (old, old))
+    try:
+        assert sweep(tmp_path) == [unowned]
+        assert alive_folder.exists() and mine.path.exists()
+    finally:
+        assert alive.stdin is not None
+        alive.stdin.write("\n")
+        alive.stdin.close()
+        alive.wait(timeout=30)
+        mine.remove()
+    assert not mine.path.exists()
