@@ -369,8 +369,64 @@ def test_malformed_csv_fails_naming_the_file_and_line(files, folder, warehouse):
     with pytest.raises(BadFileError) as info:
         load_partition(CONVERSIONS, D1, files, warehouse)
     message = str(info.value)
-    assert str(path) in message and "could not be parsed" in message
-    assert "Line: 3" in message or "line 3" in message
+    assert message.startswith(f"{path}: line 3 cannot be parsed: ")
+    assert "rule: csv_format" in message
+
+
+def _physical_lines_before(text: str) -> int:
+    return text.count("\n")
+
+
+def test_parse_errors_name_the_physical_line_past_quoted_newlines(files, folder, warehouse):
+    """Records with quoted newlines come first: DuckDB's record number is not the line."""
+    path = folder / f"attentive_conversions_{ymd(D1)}.csv"
+    rows = [conversion(f"+1555123{i:04d}", message_text="two\nlines") for i in range(10)]
+    write_csv(path, CONVERSION_HEADER, rows)
+    text = path.read_text()
+    cut = ",".join(conversion(message_text="x").get(h) or "" for h in CONVERSION_HEADER)
+    cut = cut.replace(",x,", ',"cut off inside its quotes\n', 1)  # never closed
+    path.write_text(text + cut + "\n")
+    line = _physical_lines_before(text) + 1  # counted by Python over the text written
+    assert line == 1 + 10 * 2 + 1  # header, ten two-line records, then the cut one
+    with pytest.raises(BadFileError) as info:
+        load_partition(CONVERSIONS, D1, files, warehouse)
+    assert str(info.value).startswith(f"{path}: line {line} cannot be parsed: ")
+    assert not Path(warehouse).exists()  # refused before the warehouse was opened
+
+
+def test_a_latin1_byte_is_named_at_its_own_line_not_the_header(files, folder, warehouse):
+    path = folder / f"attentive_conversions_{ymd(D1)}.csv"
+    rows = [conversion(f"+1555123{i:04d}", message_text="caf\u00e9") for i in range(15)]
+    write_csv(path, CONVERSION_HEADER, rows)
+    lines = path.read_bytes().split(b"\n")
+    lines[11] = lines[11].replace("caf\u00e9".encode(), "caf\u00e9".encode("latin-1"))  # line 12
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(BadFileError) as info:
+        load_partition(CONVERSIONS, D1, files, warehouse)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 12 cannot be parsed: "), message
+    assert "utf-8" in message.lower() and "header" not in message
+
+
+def test_a_5mb_field_loads_and_past_the_maximum_line_size_is_named(files, folder, warehouse):
+    path = folder / f"attentive_conversions_{ymd(D1)}.csv"
+    big = "x" * (5 << 20)
+    rows = [conversion("+15551230001"), conversion("+15551230002", message_text=big)]
+    write_csv(path, CONVERSION_HEADER, rows)
+    load_partition(CONVERSIONS, D1, files, warehouse)  # the default maximum: 16 MiB
+    [(length,)] = query(
+        warehouse,
+        "SELECT length(message_text) FROM attentive_mobile.conversions WHERE phone = ?",
+        ["+15551230002"],
+    )
+    assert length == len(big)
+    os.utime(path, (time.time() + 5, time.time() + 5))  # a newer version of the same file
+    small = LoaderSettings(max_line_bytes=1 << 20)
+    with pytest.raises(BadFileError) as info:
+        load_partition(CONVERSIONS, D1, files, warehouse, settings=small)
+    message = str(info.value)
+    assert message.startswith(f"{path}: line 3 cannot be parsed: ")
+    assert "maximum of 1,048,576 bytes (PLATFORM_MAX_LINE_BYTES)" in message
 
 
 def test_a_header_only_file_loads_zero_rows_and_an_empty_file_fails(files, folder, warehouse):

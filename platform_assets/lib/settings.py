@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from platform_assets.lib.loader.model import MAX_INFLATED_BYTES, LoaderSettings
+from platform_assets.lib.loader.model import MAX_INFLATED_BYTES, MAX_LINE_BYTES, LoaderSettings
 from platform_assets.lib.sftp import SFTPResource
 from platform_assets.lib.specs import APP_ID
 
@@ -83,6 +83,7 @@ class Settings:
             threads=_int(env, "PLATFORM_STAGING_THREADS", 0),
             work_dir=env.get("PLATFORM_WORK_DIR") or None,
             max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
+            max_line_bytes=_int(env, "PLATFORM_MAX_LINE_BYTES", MAX_LINE_BYTES),
             archive_dir=env.get("RAW_ARCHIVE_DIR") or DEFAULT_RAW_ARCHIVE_DIR,
             volume_window=_int(env, "PLATFORM_VOLUME_WINDOW", 7),
             volume_min_ratio=_ratio(env, "PLATFORM_VOLUME_MIN_RATIO", 0.5),

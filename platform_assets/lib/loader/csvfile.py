@@ -4,14 +4,15 @@ is cheap and parallel; storing is what costs)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import duckdb
 
 from platform_assets.lib.files import DownloadResult
-from platform_assets.lib.loader.model import BadFileError, LoadRequest
+from platform_assets.lib.loader.model import MAX_LINE_BYTES, BadFileError, LoadRequest
 from platform_assets.lib.specs import (
     APP_FIELD,
     DAY_FIELD,
@@ -26,20 +27,32 @@ from platform_assets.lib.specs import (
 
 
 def read_header(path: Path, spec: TableSpec, display: str) -> list[str]:
-    """The file's header record, read with Python's csv module (first record only)."""
+    """The file's header record, read with Python's csv module from the file's first lines only
+    (decoded line by line: a bad byte further down is that line's error, not the header's)."""
     dialect = spec.dialect
+
+    def lines() -> Iterator[str]:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    yield raw.decode(dialect.python_encoding)
+                except UnicodeDecodeError as exc:
+                    raise BadFileError(
+                        f"{display}: line {number}: byte {raw[exc.start : exc.start + 1]!r} at "
+                        f"column {exc.start + 1} is not {dialect.encoding} (rule: encoding)"
+                    ) from None
+
     try:
-        with path.open(encoding=dialect.python_encoding, newline="") as fh:
-            reader = csv.reader(
-                fh,
-                delimiter=dialect.delimiter,
-                quotechar=dialect.quote,
-                doublequote=dialect.escape == dialect.quote,
-                escapechar=None if dialect.escape == dialect.quote else dialect.escape,
-                strict=True,
-            )
-            header = next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as exc:
+        reader = csv.reader(
+            lines(),
+            delimiter=dialect.delimiter,
+            quotechar=dialect.quote,
+            doublequote=dialect.escape == dialect.quote,
+            escapechar=None if dialect.escape == dialect.quote else dialect.escape,
+            strict=True,
+        )
+        header = next(reader, None)
+    except csv.Error as exc:
         raise BadFileError(f"{display}: line 1 (header) cannot be read: {exc}") from None
     if not header:
         raise BadFileError(f"{display}: the file is empty (no header line)")
@@ -76,13 +89,54 @@ def header_map(
     return mapping, [h for h in header if h not in used]
 
 
-def parse_error(exc: duckdb.Error, display: str) -> Exception:
-    """DuckDB's CSV error as a :class:`BadFileError` naming the file (its generic advice cut,
-    its line number kept); any other DuckDB error unchanged."""
-    if "CSV Error" not in str(exc):
+def parse_error(exc: duckdb.Error, csv: CsvFile) -> Exception:
+    """DuckDB's CSV error as a :class:`BadFileError` that names the file, the record's physical
+    line (header = line 1, quoted newlines counted: DuckDB's own "Line" counts records) and what
+    is wrong; any other DuckDB error unchanged."""
+    text = str(exc)
+    if "CSV Error" not in text:
         return exc
-    text = " ".join(str(exc).split("Possible fixes:")[0].split())
-    return BadFileError(f"{display}: the CSV could not be parsed: {text}")
+    reason = " ".join(text.split("Possible")[0].split("\n", 2)[-1].split()) or text
+    offset = first_bad_utf8(csv.path) if "Invalid unicode" in text else None
+    if offset is None:
+        found = csv.first_parse_error()
+        if found is not None:
+            offset, reason = found
+    if "maximum line size" in reason.lower():
+        reason = (
+            f"a record longer than the maximum of {csv.max_line_bytes:,} bytes "
+            f"(PLATFORM_MAX_LINE_BYTES): {reason}"
+        )
+    where = f"line {physical_line(csv.path, offset)}" if offset is not None else "a record"
+    return BadFileError(f"{csv.display}: {where} cannot be parsed: {reason} (rule: csv_format)")
+
+
+SCAN_CHUNK = 1 << 22
+
+
+def physical_line(path: Path, offset: int) -> int:
+    """The 1-based line of byte ``offset``: newlines before it + 1 (counted in C, by chunk)."""
+    lines, read = 1, 0
+    with path.open("rb") as fh:
+        while read < offset and (chunk := fh.read(min(SCAN_CHUNK, offset - read))):
+            lines += chunk.count(b"\n")
+            read += len(chunk)
+    return lines
+
+
+def first_bad_utf8(path: Path) -> int | None:
+    """The byte offset of the first byte that is not UTF-8 (decoded by chunk, incrementally)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    read = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(SCAN_CHUNK):
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return read - pending + exc.start
+            read += len(chunk)
+    return None
 
 
 class CsvFile:
@@ -94,10 +148,13 @@ class CsvFile:
     ``row_number() OVER ()``, which runs on one core: used only on the rare reject paths.
     """
 
-    def __init__(self, request: LoadRequest, download: DownloadResult):
+    def __init__(
+        self, request: LoadRequest, download: DownloadResult, max_line_bytes: int = MAX_LINE_BYTES
+    ):
         spec = request.spec
         self.display = download.remote.path
         self.path = download.local_path
+        self.max_line_bytes = max_line_bytes
         self.header = read_header(self.path, spec, self.display)
         self.mapping, self.extra_columns = header_map(
             self.header, spec, self.display, request.column_sources
@@ -123,10 +180,10 @@ class CsvFile:
         extras += f", {quote_literal(request.app_id or '')} AS {quote_ident(APP_FIELD)}"
         extras += f", {quote_literal(request.day.strftime('%Y%m%d'))} AS {quote_ident(DAY_FIELD)}"
         self._keys = "".join(f", {sql} AS {alias}" for sql, alias in aliases.items())
-        read = (
-            f"read_csv({quote_literal(str(self.path))}, "
-            f"{spec.dialect.read_csv_options(self.header)})"
+        self._options = (
+            f"{spec.dialect.read_csv_options(self.header)}, max_line_size = {int(max_line_bytes)}"
         )
+        read = f"read_csv({quote_literal(str(self.path))}, {self._options})"
         self._numbered = f"(SELECT row_number() OVER () AS __record, {cols}{extras} FROM {read})"
         # without record numbers the parse runs on every core (the streaming window does not)
         self.plain = f"(SELECT *{self._keys} FROM (SELECT {cols}{extras} FROM {read}))"
@@ -150,3 +207,21 @@ class CsvFile:
     def numbered(self, where: str = "true") -> str:
         """The rows (with ``__record``) that pass ``where``; keys computed only for those."""
         return f"(SELECT *{self._keys} FROM {self._numbered} WHERE {where})"
+
+    def first_parse_error(self) -> tuple[int, str] | None:
+        """Where the first record DuckDB cannot parse starts (a byte offset) and why: a parse of
+        the file that stores its errors (DuckDB's ``store_rejects``), on the error path only."""
+        with duckdb.connect(config={"threads": 1}) as con:
+            con.execute(
+                f"SELECT count(*) FROM read_csv({quote_literal(str(self.path))}, "
+                f"{self._options}, store_rejects = true)"
+            ).fetchall()  # fetched: the scan (and its error table) runs only when read
+            first = con.execute(
+                "SELECT line_byte_position, error_message FROM reject_errors ORDER BY line LIMIT 1"
+            ).fetchone()
+        if first is None:
+            return None
+        position, message = first
+        # the record's first byte, or the one after it (DuckDB's position is 0- or 1-based by
+        # error type): the newlines before either are the same
+        return int(position), str(message)

@@ -89,7 +89,7 @@ def prepared_history(
             root = Path(settings.archive_dir)
             RawArchive(root).keep_at(root / spec.source / "history" / name, download)
         # the file's day constant is not used by validation (no key of these tables reads it)
-        csv = CsvFile(LoadRequest(spec, dt.date(1970, 1, 1)), download)
+        csv = CsvFile(LoadRequest(spec, dt.date(1970, 1, 1)), download, settings.max_line_bytes)
         with staging_connection(settings, work) as con:
             rows = validate(con, spec, csv, settings.validation_batch_rows)  # 2. validate
             rejects = summarize_rejects(con, csv)
@@ -139,7 +139,7 @@ def _split(
             "WRITE_PARTITION_COLUMNS false)"
         )
     except duckdb.Error as exc:  # a CSV error names the file; any other is raised as it is
-        raise parse_error(exc, csv.display) from None
+        raise parse_error(exc, csv) from None
     days: dict[dt.date, int] = {}
     for stamp, count in counts:
         day_date = dt.datetime.strptime(stamp, "%Y%m%d").date()

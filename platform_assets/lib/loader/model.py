@@ -43,6 +43,10 @@ class RejectsExceeded(LoadError):
         self.result = result
 
 
+MAX_LINE_BYTES = 16 << 20
+"""16 MiB: a transcript message or a JSON blob in one field (DuckDB's own default is 2 MB)."""
+
+
 @dataclass(frozen=True)
 class LoaderSettings:
     """Limits of the loader's staging DuckDB and its work folder (from the platform settings)."""
@@ -56,6 +60,9 @@ class LoaderSettings:
     lock_wait_seconds: float = LOCK_WAIT_SECONDS
     max_inflated_bytes: int = MAX_INFLATED_BYTES
     """A gzip file that inflates past this many bytes is refused (a decompression bomb)."""
+    max_line_bytes: int = MAX_LINE_BYTES
+    """The longest record (a field with its row) the parser accepts; a longer one fails the
+    file naming its line and this limit."""
     archive_dir: str | None = None
     """The raw archive's root (None: no archive)."""
     volume_window: int = 7

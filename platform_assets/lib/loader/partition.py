@@ -158,7 +158,7 @@ def _load(
     )
     result.archive_path, result.inflated_bytes = fetched.archive_path, fetched.inflated_bytes
     try:
-        csv = CsvFile(request, download)  # 2. the file as SQL
+        csv = CsvFile(request, download, settings.max_line_bytes)  # 2. the file as SQL
         result.extra_columns = csv.extra_columns
         with staging_connection(settings, fetched.work) as con:
             with _timed(timings, "validate_s"):  # 3. validate

@@ -103,7 +103,7 @@ def write_partition(
             f"to its column type (the spec's rules are too loose): {exc}"
         ) from None
     except duckdb.Error as exc:
-        raise parse_error(exc, csv.display) from None
+        raise parse_error(exc, csv) from None
     result.partition_rows = scalar(
         con, f"SELECT count(*) FROM {target.table} WHERE {request.partition_filter}"
     )

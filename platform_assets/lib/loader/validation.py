@@ -97,7 +97,7 @@ def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batc
                 batch_rows
             )
         except duckdb.Error as exc:
-            raise parse_error(exc, csv.display) from None
+            raise parse_error(exc, csv) from None
         feeder = threading.Thread(
             target=_stream, args=(reader, batches, stop), name="csv-feed", daemon=True
         )
@@ -105,7 +105,7 @@ def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batc
         try:
             while (batch := batches.get()) is not None:
                 if isinstance(batch, duckdb.Error):
-                    raise parse_error(batch, csv.display) from None
+                    raise parse_error(batch, csv) from None
                 if isinstance(batch, BaseException):
                     raise batch
                 first, seen = seen + 1, seen + batch.num_rows
