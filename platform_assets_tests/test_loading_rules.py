@@ -8,9 +8,11 @@ network to be proven. Every vendor table and the Dagster layer load over the rea
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import os
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -574,3 +576,26 @@ def test_every_download_is_archived_and_a_deleted_file_loads_from_the_archive(
     ]
     assert (kept.parent / f"{path.name}.replaced-{mtime}").read_bytes() == original
     assert query(warehouse, "SELECT count(*) FROM platform.raw_files") == [(2,)]
+
+
+def test_formula_like_values_load_unchanged_and_are_counted(files, folder, warehouse):
+    texts = ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0", "plain"]
+    rows = [conversion(f"+1555123{i:04d}", message_text=t) for i, t in enumerate(texts)]
+    rows[4]["message_name"] = "=1+1"
+    rows[0]["amount"] = "-19.99"  # a negative number: not a formula
+    path = put_conversions(folder, D1, rows)
+    result = load_partition(CONVERSIONS, D1, files, warehouse)
+    with path.open(newline="") as fh:  # the rule, counted independently over every field
+        expected = sum(
+            1
+            for row in csv.DictReader(fh)
+            for value in row.values()
+            if value[:1] in ("=", "+", "-", "@")
+            and not re.fullmatch(r"[+-]?[0-9][0-9 .,()-]*", value)
+        )
+    assert expected == 5  # 4 texts and a name; phones and the negative amount are not formulas
+    assert result.formula_like_values == expected
+    loaded = query(
+        warehouse, "SELECT message_text FROM attentive_mobile.conversions ORDER BY phone"
+    )
+    assert [t for (t,) in loaded] == texts  # unchanged

@@ -62,6 +62,7 @@ def _materialization_metadata(
         "source_mtime": dg.MetadataValue.timestamp(float(remote.mtime)),
         "source_sha256": result.download.sha256,
         "rows_read": result.rows_read,
+        "formula_like_values": result.formula_like_values,
         "rows_rejected": result.rows_rejected,
         "rows_deduplicated": result.duplicates_dropped,
         "rows_inserted": result.rows_inserted,

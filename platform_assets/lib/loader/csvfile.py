@@ -139,6 +139,10 @@ def first_bad_utf8(path: Path) -> int | None:
     return None
 
 
+NUMBER_LIKE = r"[+-]?[0-9][0-9 .,()-]*"
+"""A signed number or phone number: starts like a formula, is not one."""
+
+
 class CsvFile:
     """The partition's file as SQL relations (each a fresh parse).
 
@@ -195,6 +199,16 @@ class CsvFile:
         # a row's identity within the file: a hash of all its raw text (repeated keys only)
         self.raw_columns = [*self.mapping, *self.extra_columns]
         self.row_hash = f"hash({', '.join(quote_ident(c) for c in self.raw_columns)})"
+        # fields a spreadsheet would run as a formula (=, +, -, @ first), numbers and phones
+        # (+1 555 ...) aside: loaded unchanged, counted (per row here; summed per batch)
+        self.formula_fields = (
+            " + ".join(
+                f"(left({quote_ident(c)}, 1) IN ('=', '+', '-', '@') AND NOT "
+                f"regexp_full_match({quote_ident(c)}, '{NUMBER_LIKE}'))::INTEGER"
+                for c in self.raw_columns
+            )
+            or "0"
+        )
 
     def _typed(self, col: TableColumn) -> str:
         if isinstance(col, Md5Key):

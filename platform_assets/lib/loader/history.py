@@ -91,7 +91,7 @@ def prepared_history(
         # the file's day constant is not used by validation (no key of these tables reads it)
         csv = CsvFile(LoadRequest(spec, dt.date(1970, 1, 1)), download, settings.max_line_bytes)
         with staging_connection(settings, work) as con:
-            rows = validate(con, spec, csv, settings.validation_batch_rows)  # 2. validate
+            rows, _ = validate(con, spec, csv, settings.validation_batch_rows)  # 2. validate
             rejects = summarize_rejects(con, csv)
             if rejects.rows:
                 raise BadFileError(

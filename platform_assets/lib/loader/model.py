@@ -106,6 +106,9 @@ class LoadResult:
     download: DownloadResult
     tolerance: float
     rows_read: int = 0
+    formula_like_values: int = 0
+    """Fields starting like a spreadsheet formula (``=``, ``+``, ``-``, ``@``; numbers and phone
+    numbers aside): loaded unchanged, counted here."""
     rows_rejected: int = 0
     reject_failures: int = 0
     duplicates_dropped: int = 0

@@ -162,7 +162,9 @@ def _load(
         result.extra_columns = csv.extra_columns
         with staging_connection(settings, fetched.work) as con:
             with _timed(timings, "validate_s"):  # 3. validate
-                result.rows_read = validate(con, spec, csv, settings.validation_batch_rows)
+                result.rows_read, result.formula_like_values = validate(
+                    con, spec, csv, settings.validation_batch_rows
+                )
                 rejects = summarize_rejects(con, csv)
             result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
             with _timed(timings, "keys_s"):  # 4. keys

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
+import pyarrow.compute as pc
 
 from platform_assets.lib.checks import ROW_RULE_COLUMNS
 from platform_assets.lib.loader.csvfile import CsvFile, parse_error
@@ -75,8 +76,11 @@ def _stream(reader: pyarrow.RecordBatchReader, batches: queue.Queue, stop: threa
         batches.put(exc)
 
 
-def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batch_rows: int) -> int:
-    """Check every row; fill ``positions`` and ``rejects``; return the number of records."""
+def validate(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batch_rows: int
+) -> tuple[int, int]:
+    """Check every row; fill ``positions`` and ``rejects``; return the number of records and of
+    formula-like fields (``CsvFile.formula_fields``)."""
     con.execute(
         'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
     )
@@ -88,6 +92,8 @@ def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batc
     schema = spec.validation_schema
     select = [quote_ident(c) for c in ruled]
     select += [f"{csv.key} AS __k", f"{csv.row_hash} AS __h", f"{csv.version} AS __v"]
+    select += [f"{csv.formula_fields} AS __f"]
+    formulas = 0
     batches: queue.Queue[pyarrow.RecordBatch | BaseException | None] = queue.Queue(2)
     stop = threading.Event()
     seen = 0
@@ -109,6 +115,7 @@ def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batc
                 if isinstance(batch, BaseException):
                     raise batch
                 first, seen = seen + 1, seen + batch.num_rows
+                formulas += pc.sum(batch.column("__f")).as_py() or 0
                 records = pyarrow.array(np.arange(first, seen + 1, dtype=np.int64))
                 positions = pyarrow.table(
                     {
@@ -129,7 +136,7 @@ def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batc
             stop.set()
             feeder.join()
             reader.close()
-    return seen
+    return seen, formulas
 
 
 @dataclass
