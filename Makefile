@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill ui-screenshots
+.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill ui-screenshots postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,18 @@ browser:
 	  fi; \
 	fi
 
+## Debian's postgresql for the instance test on PostgreSQL storage (the fixture starts its own)
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else \
+	    echo "The tests need PostgreSQL: apt-get install postgresql (or run as root)"; exit 1; \
+	  fi; \
+	fi
+
 ## make test: the whole suite against a real sshd on 127.0.0.1 and real DuckDB files
-test: install sshd browser
+test: install sshd browser postgres
 	$(BIN)/python -m pytest
 
 ## make ui-screenshots: the browser test, saving its screenshots to docs/ui (the README's)

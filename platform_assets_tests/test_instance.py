@@ -1,5 +1,6 @@
 """The instance config that ships with the code, run for real: a fresh ``DAGSTER_HOME`` with the
-shipped ``dagster_home/dagster.yaml``, migrated once, the daemon's run queue, and 12 partition
+shipped ``dagster_home/dagster.yaml`` (its SQLite storage, and PostgreSQL on a real server with
+the shipped ``storage-postgres.yaml``), migrated once, the daemon's run queue, and 12 partition
 runs of several tables submitted at once. All succeed; the tables equal the files exactly.
 
 Slow (a daemon and a process per run): marked ``slow``; CI runs it.
@@ -10,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -28,6 +29,7 @@ from platform_assets_tests.csvfiles import (
     conversion_key,
     write_csv,
 )
+from platform_assets_tests.postgres import postgres_server
 from platform_assets_tests.vendorfiles import POSTSCRIPT_HEADERS, postscript_row, write_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,11 +47,27 @@ mutation($params: LaunchBackfillParams!) {
 """
 
 
+@pytest.fixture
+def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The instance's storage: the shipped config's SQLite files, or PostgreSQL (a real server,
+    the shipped ``storage-postgres.yaml`` block appended): the variables it needs."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with postgres_server() as server:
+        yield server.env()
+
+
 @pytest.mark.slow
-def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"], indirect=True)
+def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path, storage):
     home = tmp_path / "home"
     home.mkdir()
-    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shipped = REPO / "dagster_home"
+    config = (shipped / "dagster.yaml").read_text()
+    if storage:  # PostgreSQL: the shipped storage block, as the README says to add it
+        config += "\n" + (shipped / "storage-postgres.yaml").read_text()
+    (home / "dagster.yaml").write_text(config)
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - python_module:\n      module_name: platform_assets.definitions\n"
@@ -86,6 +104,7 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
         RAW_ARCHIVE_DIR=str(tmp_path / "raw"),
         PLATFORM_BACKFILL_PARTITIONS_PER_RUN="4",
     )
+    env.update(storage)
     # the instance is migrated once, before any run (no first-run race on its storage)
     subprocess.run([BIN / "dagster", "instance", "migrate"], env=env, check=True, timeout=120)
     # only the loads here: the models' automation (running by default) would add its own runs
@@ -110,6 +129,7 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
                 env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
             )  # fmt: skip
         os.environ["DAGSTER_HOME"] = str(home)  # this process reads the same instance
+        os.environ.update(storage)
         try:
             with dg.DagsterInstance.get() as instance:
                 runs = _wait_for_runs(instance, 12, deadline=time.monotonic() + 900)
@@ -120,7 +140,8 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path):
                     instance, 15, deadline=time.monotonic() + 900, backfill_id=backfill_id
                 )
         finally:
-            del os.environ["DAGSTER_HOME"]
+            for name in ("DAGSTER_HOME", *storage):
+                del os.environ[name]
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)

@@ -579,7 +579,7 @@ def test_every_download_is_archived_and_a_deleted_file_loads_from_the_archive(
 
 
 def test_formula_like_values_load_unchanged_and_are_counted(files, folder, warehouse):
-    texts = ["=HYPERLINK(\"http://x\")", "@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0", "plain"]
+    texts = ['=HYPERLINK("http://x")', "@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0", "plain"]
     rows = [conversion(f"+1555123{i:04d}", message_text=t) for i, t in enumerate(texts)]
     rows[4]["message_name"] = "=1+1"
     rows[0]["amount"] = "-19.99"  # a negative number: not a formula
