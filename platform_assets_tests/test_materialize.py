@@ -125,7 +125,10 @@ def test_a_failing_check_fails_the_run_and_writes_nothing(attentive_env, warehou
     assert not result.success
     evaluations = result.get_asset_check_evaluations()
     assert [(e.check_name, e.passed, e.partition) for e in evaluations] == [
-        (SCHEMA_CHECK, False, "2026-10-01")
+        (SCHEMA_CHECK, False, "2026-10-01"),
+        # the refused file did arrive and was read whole: its other checks have a verdict
+        (VOLUME_CHECK, True, "2026-10-01"),
+        (ARRIVAL_CHECK, True, "2026-10-01"),
     ]
     check = evaluations[0]
     assert check.metadata["rows_rejected"].value == 1
