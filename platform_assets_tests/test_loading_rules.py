@@ -599,3 +599,42 @@ def test_formula_like_values_load_unchanged_and_are_counted(files, folder, wareh
         warehouse, "SELECT message_text FROM attentive_mobile.conversions ORDER BY phone"
     )
     assert [t for (t,) in loaded] == texts  # unchanged
+
+
+BAD_INPUTS = {
+    # name: (what the vendor sent, the start of the error; None: loads exactly)
+    "wrong delimiter": (
+        lambda b: b.replace(b",", b";"),
+        "line 1 (header): missing documented column(s)",
+    ),
+    "truncated last line": (lambda b: b[:-30], "line 6 cannot be parsed: "),
+    "zero bytes": (lambda b: b"", "the file is empty (no header line)"),
+    "duplicated header column": (
+        lambda b: b.replace(b"client_id", b"phone", 1),
+        "line 1 (header) repeats column(s) ['phone']",
+    ),
+    "renamed header column": (
+        lambda b: b.replace(b"amount", b"amount_usd", 1),
+        "line 1 (header): missing documented column(s) ['amount']",
+    ),
+    "a NUL byte in a text": (lambda b: b.replace(b"Fall sale", b"Fall\x00sale", 1), None),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_naming_file_and_line_or_loads_exactly(files, folder, warehouse, case):
+    mutate, error = BAD_INPUTS[case]
+    path = put_conversions(folder, D1, [conversion(f"+1555123{i:04d}") for i in range(5)])
+    path.write_bytes(mutate(path.read_bytes()))
+    if error is None:
+        load_partition(CONVERSIONS, D1, files, warehouse)
+        with path.open(newline="", encoding="utf-8") as fh:
+            expected = sorted(r["message_name"] for r in csv.DictReader(fh))
+        loaded = query(warehouse, "SELECT message_name FROM attentive_mobile.conversions")
+        assert sorted(n for (n,) in loaded) == expected  # byte for byte, NUL included
+        assert "Fall\x00sale" in expected
+        return
+    with pytest.raises(BadFileError) as info:
+        load_partition(CONVERSIONS, D1, files, warehouse)
+    assert str(info.value).startswith(f"{path}: {error}")
+    assert not Path(warehouse).exists()  # refused before the warehouse was opened
