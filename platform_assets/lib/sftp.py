@@ -97,18 +97,22 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
             fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    """A wait that ran out: a socket time-out, or paramiko's words for one (a banner or channel
-    that never came; an SSH session that died of it, "No existing session")."""
-    if isinstance(exc, socket.timeout | TimeoutError):
+def _is_timeout(exc: BaseException, elapsed: float, shortest: float) -> bool:
+    """A wait that ran out: a socket time-out in the exception's chain or its words, or a session
+    that died with no answer ("Error reading SSH protocol banner", "No existing session") after
+    at least the ``shortest`` time-out had passed (a dropped connection dies at once)."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < 8:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    if any(isinstance(e, socket.timeout | TimeoutError) for e in chain):
         return True
-    text = str(exc).lower()
-    return isinstance(exc, paramiko.SSHException | EOFError) and (
-        "timeout" in text
-        or "timed out" in text
-        or "banner" in text
-        or "no existing session" in text
-    )
+    text = " ".join(str(e) for e in chain).lower()
+    if "timed out" in text or "timeout" in text:
+        return True
+    silent = "banner" in text or "no existing session" in text
+    return silent and elapsed >= 0.9 * shortest
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -309,10 +313,12 @@ class SFTPResource(dg.ConfigurableResource):
                     return fn(sftp)
             except Exception as exc:
                 if not _is_transient(exc) or attempt >= self.retries:
-                    if _is_timeout(exc):
+                    elapsed = time.monotonic() - started
+                    shortest = min(self.connect_timeout, self.banner_timeout, self.auth_timeout)
+                    if _is_timeout(exc, elapsed, shortest):
                         raise SFTPTimeoutError(
                             f"{what} on {self.host}:{self.port} timed out after "
-                            f"{time.monotonic() - started:.0f} s (the server stopped answering; "
+                            f"{elapsed:.0f} s (the server stopped answering; "
                             f"time-outs: connect {self.connect_timeout:g} s, banner "
                             f"{self.banner_timeout:g} s, operation {self.operation_timeout:g} s; "
                             f"{attempt + 1} attempts)"
