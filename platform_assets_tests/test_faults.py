@@ -1,25 +1,32 @@
 """Faults during a load, against the real sshd and a real DuckDB file: a load killed with SIGKILL
 at 20 moments leaves the table exactly as it was or exactly as the new file says, never a mix;
-the next load succeeds; nothing the dead load downloaded stays on disk."""
+the next load succeeds; nothing the dead load downloaded stays on disk. And canary secrets
+through every path, searched for everywhere they could leak."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
+from dagster_duckdb import DuckDBResource
 
+from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
+from platform_assets.lib.assets import build_source_assets
 from platform_assets.lib.loader.model import LoaderSettings
 from platform_assets.lib.loader.partition import load_partition
 from platform_assets.lib.loader.workdir import PREFIXES, new_work_folder, sweep
+from platform_assets.lib.settings import Settings
 from platform_assets_tests.conftest import make_sftp
 from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_csv
 
@@ -200,3 +207,83 @@ def test_the_sweep_removes_dead_loads_folders_and_keeps_live_ones(tmp_path):
         alive.wait(timeout=30)
         mine.remove()
     assert not mine.path.exists()
+
+
+def test_canary_secrets_appear_in_no_event_log_metadata_message_or_file(
+    sshd, remote_dir, tmp_path, monkeypatch, capfd
+):
+    """Distinctive secrets through every path of a load, failures included: password auth (a
+    day that loads, a day refused for bad rows), a wrong password, an encrypted key with its
+    passphrase and with a wrong one; then every event, message and log line, and every byte of
+    the instance's storage (event log, compute logs) and of the DuckDB file, is searched."""
+    if not sshd.password:
+        pytest.fail("needs password auth (root, as CI runs)")
+    wrong_password = f"CANARY-password-{secrets.token_hex(8)}"
+    wrong_passphrase = f"CANARY-passphrase-{secrets.token_hex(8)}"
+    pii_key = f"CANARY-pii-{secrets.token_hex(16)}"
+    canaries = [sshd.password, wrong_password, "s3cret pp", wrong_passphrase, pii_key]
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    write_csv(remote_dir / "attentive_conversions_20261001.csv", CONVERSION_HEADER, [conversion()])
+    write_csv(
+        remote_dir / "attentive_conversions_20261002.csv",
+        CONVERSION_HEADER,
+        [conversion(phone="555-0100")],  # refused: not E.164
+    )
+    monkeypatch.setenv("PLATFORM_PII_KEY", pii_key)
+    monkeypatch.setenv("RAW_ARCHIVE_DIR", str(tmp_path / "raw"))
+    monkeypatch.setenv("PLATFORM_START_DATE", "2026-10-01")
+    texts: list[str] = []
+
+    def materialize(instance: dg.DagsterInstance, day: str, **env: str | None) -> bool:
+        for prefix in ("ATTENTIVE_SFTP_PASSWORD", "ATTENTIVE_SFTP_PRIVATE_KEY"):
+            for name in [n for n in os.environ if n.startswith(prefix)]:
+                monkeypatch.delenv(name)
+        for name, value in {**sshd.env("ATTENTIVE"), **env}.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        monkeypatch.setenv("ATTENTIVE_SFTP_REMOTE_DIR", str(remote_dir))
+        settings = Settings.from_env()
+        result = dg.materialize(
+            build_source_assets(attentive.SOURCE.configure(settings)),
+            selection=[CONVERSIONS.asset_key],
+            partition_key=day,
+            instance=instance,
+            resources={
+                "attentive_sftp": settings.sftp("ATTENTIVE"),
+                "duckdb": DuckDBResource(database=warehouse),
+            },
+            raise_on_error=False,
+        )
+        texts.extend(str(event) for event in result.all_events)
+        return result.success
+
+    key = str(sshd.client_keys["ed25519_passphrase"])
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        assert materialize(instance, "2026-10-01")  # password auth
+        assert not materialize(instance, "2026-10-02")  # bad rows
+        assert not materialize(instance, "2026-10-01", ATTENTIVE_SFTP_PASSWORD=wrong_password)
+        with_key = {
+            "ATTENTIVE_SFTP_PASSWORD": None,
+            "ATTENTIVE_SFTP_PRIVATE_KEY_PATH": key,
+            "ATTENTIVE_SFTP_PRIVATE_KEY_PASSPHRASE": "s3cret pp",
+        }
+        assert materialize(instance, "2026-10-01", **with_key)
+        with_key["ATTENTIVE_SFTP_PRIVATE_KEY_PASSPHRASE"] = wrong_passphrase
+        assert not materialize(instance, "2026-10-01", **with_key)
+        records = instance.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.STEP_FAILURE)
+        )
+        texts.extend(str(r.event_log_entry) for r in records)
+        assert len(records) == 3  # the three failures, each with its message
+    captured = capfd.readouterr()
+    texts += [captured.out, captured.err]
+    blobs = [p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and "raw" not in p.parts]
+    assert any(p.name.endswith(".duckdb") for p in tmp_path.rglob("*"))
+    assert any(p.suffix == ".db" for p in (tmp_path / "home").rglob("*"))  # the event log
+    for canary in canaries:
+        assert not any(canary in text for text in texts), canary
+        assert not any(canary.encode() in blob for blob in blobs), canary
