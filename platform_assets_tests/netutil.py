@@ -1,8 +1,9 @@
 """A small TCP proxy on 127.0.0.1 in front of the real sshd, for network-failure tests.
 
 It forwards bytes unchanged; it can drop the first N connections at once, cut the first N
-connections after K bytes from the server, or accept connections and never answer (a server that
-hangs before its banner). It counts connections, so tests can tell retried from not retried.
+connections after K bytes from the server (or from the client: an upload), or accept
+connections and never answer (a server that hangs before its banner). It counts connections, so
+tests can tell retried from not retried.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ class TcpProxy:
         drop_first: int = 0,
         cut_first: int = 0,
         cut_after_bytes: int = 0,
+        cut_upload_after_bytes: int = 0,
         silent: bool = False,
     ):
         self.target_port = target_port
         self.drop_first = drop_first
         self.cut_first = cut_first
         self.cut_after_bytes = cut_after_bytes
+        self.cut_upload_after_bytes = cut_upload_after_bytes
+        """For the first ``cut_first`` connections: cut after this many bytes from the client."""
         self.silent = silent
         self.connections = 0
         self._sock = socket.socket()
@@ -66,7 +70,8 @@ class TcpProxy:
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             self._open.append(upstream)
             limit = self.cut_after_bytes if n <= self.cut_first else 0
-            threading.Thread(target=self._pump, args=(client, upstream, 0), daemon=True).start()
+            up = self.cut_upload_after_bytes if n <= self.cut_first else 0
+            threading.Thread(target=self._pump, args=(client, upstream, up), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, limit), daemon=True).start()
 
     @staticmethod

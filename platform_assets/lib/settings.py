@@ -24,6 +24,7 @@ from dagster_duckdb import DuckDBResource
 from platform_assets.lib.loader.model import MAX_INFLATED_BYTES, MAX_LINE_BYTES, LoaderSettings
 from platform_assets.lib.sftp import SFTPResource
 from platform_assets.lib.specs import APP_ID
+from platform_assets.lib.upload import SFTPDeliveryResource
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
@@ -191,6 +192,30 @@ class Settings:
             host_key_policy=self.env.get(f"{prefix}_SFTP_HOST_KEY_POLICY", "strict"),  # type: ignore[arg-type]  # pydantic validates the literal
             remote_dir=self._optional(f"{prefix}_SFTP_REMOTE_DIR") or ".",
             env_prefix=prefix,
+        )
+
+    def delivery_sftp(self, prefix: str, folder: str) -> SFTPDeliveryResource:
+        """The account the brand *writes* with (``<prefix>_DELIVERY_SFTP_*``): its own username
+        and password or key, never the read-only ingestion account's; the server (host, port,
+        known_hosts, host-key policy) is the source's unless set; the folder is ``folder`` (the
+        documented one, e.g. ASAPP's ``in``) unless ``<prefix>_DELIVERY_SFTP_REMOTE_DIR``."""
+        own = f"{prefix}_DELIVERY_SFTP"
+
+        def var(name: str) -> str:
+            return f"{own}_{name}" if self.env.get(f"{own}_{name}") else f"{prefix}_SFTP_{name}"
+
+        port = dg.EnvVar.int(var("PORT")) if self.env.get(var("PORT")) else 22
+        return SFTPDeliveryResource(
+            host=dg.EnvVar(var("HOST")),
+            port=port,
+            username=dg.EnvVar(f"{own}_USERNAME"),
+            password=self._optional(f"{own}_PASSWORD"),
+            private_key_path=self._optional(f"{own}_PRIVATE_KEY_PATH"),
+            private_key_passphrase=self._optional(f"{own}_PRIVATE_KEY_PASSPHRASE"),
+            known_hosts=self._optional(var("KNOWN_HOSTS")),
+            host_key_policy=self.env.get(var("HOST_KEY_POLICY"), "strict"),  # type: ignore[arg-type]  # pydantic validates the literal
+            remote_dir=self._optional(f"{own}_REMOTE_DIR") or folder,
+            env_prefix=f"{prefix}_DELIVERY",
         )
 
     def warehouse(self) -> DuckDBResource:
