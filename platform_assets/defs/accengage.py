@@ -30,6 +30,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from platform_assets.lib import checks
+from platform_assets.lib.delivery.specs import Delivery, DeviceUpdates, FileStyle, StaticList
 from platform_assets.lib.sources import VendorSource
 from platform_assets.lib.specs import (
     APP_FIELD,
@@ -194,6 +195,57 @@ DEVICES = _table(
 
 TABLES: tuple[TableSpec, ...] = (MESSAGE_STATISTICS, DEVICE_REACTIONS, DEVICES)
 
+# -- the brand's imports into Accengage (sections 5 and 6) --------------------------------------
+# ";"-separated, every field double-quoted, dates as "2016-12-13 20:00:00" in GMT+1; an empty
+# .txt with the CSV's name is uploaded after the CSV. The member-id column is written under each
+# app's own header (ACCENGAGE_MEMBER_ID_COLUMNS).
+IMPORT_STYLE = FileStyle(
+    delimiter=";",
+    quote_all=True,
+    null_text="",
+    timestamp="local",
+    timezone=PARTITION_TIMEZONE,
+    marker=True,
+)
+SMS_ORDERS = "deliveries.accengage_sms_orders"
+"""The demo's model: one row per app, member and day on which the member ordered through an SMS
+(Attentive or Postscript), with that day's last order."""
+
+DELIVERIES: tuple[Delivery, ...] = (
+    StaticList(
+        vendor=NAME,
+        name="sms_converters",
+        description=(
+            "Static list of the app's members who ordered through an SMS in the 30 days up to "
+            "the partition's day, with their last SMS order (truncate-insert on Accengage's "
+            "side; expires 30 days after the day)."
+        ),
+        # the list's name has no "_": the nomenclature separates its parts with "_"
+        file_name="staticlist_smsconverters_{app-id}_{YYYYMMDDhhmmss}.csv",
+        style=IMPORT_STYLE,
+        relation=SMS_ORDERS,
+        keys=(MEMBER_ID,),
+        custom_fields=("last_sms_order_at", "last_sms_order_value", "last_sms_vendor"),
+        window_days=30,
+        expiry_days=30,
+        document=DOCUMENT,
+    ),
+    DeviceUpdates(
+        vendor=NAME,
+        name="update_devices",
+        description=(
+            "Device updates: the last SMS order (time, value, vendor) of the app's members who "
+            "ordered through an SMS on the partition's day."
+        ),
+        file_name="updateDevices_{app-id}_{YYYYMMDD}.csv",
+        style=IMPORT_STYLE,
+        relation=SMS_ORDERS,
+        keys=(MEMBER_ID,),
+        custom_fields=("last_sms_order_at", "last_sms_order_value", "last_sms_vendor"),
+        document=DOCUMENT,
+    ),
+)
+
 SOURCE = VendorSource(
     name=NAME,
     tables=TABLES,
@@ -203,4 +255,5 @@ SOURCE = VendorSource(
     schedule_cron="0 6 * * *",  # 06:00 GMT+1, after the 01:00-04:00 export window
     arrival_cron="0 5 * * *",  # due by 05:00 GMT+1 (exports run 01:00-04:00, document 002)
     per_app_columns=(MEMBER_ID,),
+    deliveries=DELIVERIES,
 )

@@ -32,6 +32,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 from platform_assets.lib import checks
+from platform_assets.lib.delivery.specs import Delivery, Feed, FileStyle
 from platform_assets.lib.sources import VendorSource
 from platform_assets.lib.specs import Column, CsvDialect, KeyPart, Md5Key, TableSpec
 
@@ -170,6 +171,34 @@ TRANSACTIONS = _table(
 
 TABLES: tuple[TableSpec, ...] = (CALL_METADATA, TRANSCRIPTS, TRANSACTIONS)
 
+# -- the brand's feeds to ASAPP (its ``in`` folder) ---------------------------------------------
+# The same three feeds, written with the documented field names and order, ISO 8601 UTC
+# timestamps, true/false and NULL, and checked with the rules above before they are uploaded.
+# The document names no upload file names: the feeds go as asapp_<feed>_YYYYMMDD.csv.
+FEED_STYLE = FileStyle(delimiter=",", quote_all=False, null_text="NULL", timestamp="iso_utc")
+
+
+def _feed(table: TableSpec, relation: str | None, what: str) -> Feed:
+    return Feed(
+        vendor=NAME,
+        name=table.table,
+        description=f"The brand's {what} sent to ASAPP (its `in` folder), one file per day.",
+        file_name=f"asapp_{table.table}_{{YYYYMMDD}}.csv",
+        style=FEED_STYLE,
+        relation=relation,
+        document=DOCUMENT,
+        table=table,
+    )
+
+
+DELIVERIES: tuple[Delivery, ...] = (
+    # the brand's telephony and chat records: a table the brand names (no default)
+    _feed(CALL_METADATA, None, "call-center call metadata"),
+    _feed(TRANSCRIPTS, None, "conversation transcripts"),
+    # the demo's model: the SMS vendors' attributed orders with the hashed client id
+    _feed(TRANSACTIONS, "deliveries.asapp_transactions", "transactions (purchases)"),
+)
+
 SOURCE = VendorSource(
     name=NAME,
     tables=TABLES,
@@ -178,4 +207,6 @@ SOURCE = VendorSource(
     timezone="UTC",
     schedule_cron="0 7 * * *",
     documented_folder="out",
+    deliveries=DELIVERIES,
+    delivery_folder="in",
 )

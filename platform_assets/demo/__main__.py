@@ -62,6 +62,14 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
         os.environ[f"{source.prefix}_SFTP_REMOTE_DIR"] = "/" + "/".join(
             filter(None, (source.name, source.documented_folder))
         )
+    # the brand's deliveries go to the same embedded server (ASAPP's `in`, Accengage's imports)
+    for source in VENDOR_SOURCES:
+        if source.deliveries:
+            folder = "/" + "/".join(filter(None, (source.name, source.delivery_folder.strip("."))))
+            (sftp_root / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            os.environ[f"{source.prefix}_DELIVERY_SFTP_USERNAME"] = server.username
+            os.environ[f"{source.prefix}_DELIVERY_SFTP_PASSWORD"] = server.password
+            os.environ[f"{source.prefix}_DELIVERY_SFTP_REMOTE_DIR"] = folder
     os.environ["ACCENGAGE_APP_IDS"] = ",".join(DEMO_APPS)
     os.environ["ACCENGAGE_MEMBER_ID_COLUMNS"] = ",".join(f"{a}={h}" for a, h in DEMO_APPS.items())
     os.environ.setdefault("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
@@ -225,7 +233,25 @@ def _load(
                 read[name] = read.get(name, 0) + rows_read.value
                 partitions[name] = partitions.get(name, 0) + 1
     failed += _build_models(defs, instance, dates, settings)
+    failed += _deliver(defs, instance, dates[-1])
     return failed, read, partitions
+
+
+def _deliver(defs: dg.Definitions, instance: dg.DagsterInstance, day: dt.date) -> int:
+    """Each vendor's deliveries of the last demo day, uploaded to the embedded server."""
+    failed = 0
+    for source in VENDOR_SOURCES:
+        if not source.deliveries:
+            continue
+        result = defs.resolve_job_def(f"{source.name}_deliveries_job").execute_in_process(
+            instance=instance,
+            partition_key=day.isoformat(),
+            raise_on_error=False,
+            run_config=QUIET,
+            tags={"launched_by": "make demo"},
+        )
+        failed += 0 if result.success else 1
+    return failed
 
 
 def run(data_dir: Path, days: int, rows: int) -> int:

@@ -30,6 +30,8 @@ DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
 DEFAULT_RAW_ARCHIVE_DIR = "data/raw"
 ASAPP_HASHES = ("none", "md5", "sha256")
+RELATION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+"""A configured relation: ``schema.table`` (a dbt model or a table), nothing else."""
 OWNER = re.compile(r"team:[A-Za-z0-9_-]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 
 
@@ -217,6 +219,20 @@ class Settings:
             remote_dir=self._optional(f"{own}_REMOTE_DIR") or folder,
             env_prefix=f"{prefix}_DELIVERY",
         )
+
+    def delivers(self, prefix: str) -> bool:
+        """Whether the brand sends this vendor files: its delivery account is configured
+        (``<prefix>_DELIVERY_SFTP_USERNAME``); without one, the vendor's deliveries are not
+        defined (no run can fail for a missing account)."""
+        return bool(self.env.get(f"{prefix}_DELIVERY_SFTP_USERNAME"))
+
+    def delivery_relation(self, setting: str, default: str | None) -> str | None:
+        """The relation a delivery reads (``setting``, e.g. ``ASAPP_TRANSACTIONS_RELATION``, as
+        ``schema.table``), else its default; checked, for it stands in SQL."""
+        value = self.env.get(setting) or default
+        if value is not None and not RELATION.fullmatch(value):
+            raise SettingsError(f"{setting} must name a relation as schema.table, got {value!r}")
+        return value
 
     def warehouse(self) -> DuckDBResource:
         """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from platform_assets.lib.delivery.specs import ConfiguredDelivery, Delivery, DeviceUpdates
 from platform_assets.lib.loader.model import LoaderSettings
 from platform_assets.lib.partitions import app_file_partitions, daily_file_partitions
-from platform_assets.lib.settings import Settings
+from platform_assets.lib.settings import Settings, SourceSettings
 from platform_assets.lib.specs import TableSpec
 
 
@@ -42,6 +43,11 @@ class VendorSource:
     documented_folder: str = ""
     """The folder the document puts the exports in, under the login folder (ASAPP: ``out``);
     the demo serves the files there and ``<NAME>_SFTP_REMOTE_DIR`` should point at it."""
+    deliveries: tuple[Delivery, ...] = ()
+    """Files the brand sends this vendor (defined where ``<NAME>_DELIVERY_SFTP_USERNAME`` is)."""
+    delivery_folder: str = "."
+    """Where the vendor takes deliveries, from the login folder (ASAPP: ``in``);
+    ``<NAME>_DELIVERY_SFTP_REMOTE_DIR`` overrides it."""
 
     def __post_init__(self) -> None:
         others = sorted({t.source for t in self.tables} - {self.name})
@@ -82,6 +88,7 @@ class VendorSource:
         )
         return ConfiguredSource(
             source=self,
+            deliveries=self._deliveries(settings, own),
             arrival_cron=own.arrival_cron or self.arrival_cron,
             tables=tables,
             partitions_def=partitions,
@@ -91,6 +98,31 @@ class VendorSource:
             backfill_partitions_per_run=settings.backfill_partitions_per_run,
             owners=own.owners or (f"team:{self.name}",),
         )
+
+    def _deliveries(
+        self, settings: Settings, own: SourceSettings
+    ) -> tuple[ConfiguredDelivery, ...]:
+        """Each delivery with its relation, daily partitions (the vendor's day) and apps;
+        device updates once per app. None without a delivery account."""
+        if not self.deliveries or not settings.delivers(self.prefix):
+            return ()
+        daily = daily_file_partitions(settings.start_date, self.timezone)
+        headers = {
+            app: own.column_names_by_app.get(app, {}).get("member_id", "member_id")
+            for app in own.app_ids
+        }
+        configured = []
+        for spec in self.deliveries:
+            relation = settings.delivery_relation(spec.setting, spec.relation)
+            if relation is None:
+                continue
+            groups: list[tuple[str, ...]] = (
+                [(a,) for a in own.app_ids] if isinstance(spec, DeviceUpdates) else [own.app_ids]
+            )
+            configured += [
+                ConfiguredDelivery(spec, relation, daily, apps, headers) for apps in groups
+            ]
+        return tuple(configured)
 
 
 @dataclass(frozen=True)
@@ -110,6 +142,7 @@ class ConfiguredSource:
     """A backfill's runs each load at most this many partitions, in order."""
     owners: tuple[str, ...] = ()
     """Who answers for the source's assets (``<NAME>_OWNERS``; default ``team:<name>``)."""
+    deliveries: tuple[ConfiguredDelivery, ...] = ()
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from platform_assets.lib.files import DownloadResult
+from platform_assets.lib.formulas import is_formula_sql
 from platform_assets.lib.loader.model import MAX_LINE_BYTES, BadFileError, LoadRequest
 from platform_assets.lib.specs import (
     APP_FIELD,
@@ -139,10 +140,6 @@ def first_bad_utf8(path: Path) -> int | None:
     return None
 
 
-NUMBER_LIKE = r"[+-]?[0-9][0-9 .,()-]*"
-"""A signed number or phone number: starts like a formula, is not one."""
-
-
 class CsvFile:
     """The partition's file as SQL relations (each a fresh parse).
 
@@ -202,11 +199,7 @@ class CsvFile:
         # fields a spreadsheet would run as a formula (=, +, -, @ first), numbers and phones
         # (+1 555 ...) aside: loaded unchanged, counted (per row here; summed per batch)
         self.formula_fields = (
-            " + ".join(
-                f"(left({quote_ident(c)}, 1) IN ('=', '+', '-', '@') AND NOT "
-                f"regexp_full_match({quote_ident(c)}, '{NUMBER_LIKE}'))::INTEGER"
-                for c in self.raw_columns
-            )
+            " + ".join(f"{is_formula_sql(quote_ident(c))}::INTEGER" for c in self.raw_columns)
             or "0"
         )
 
