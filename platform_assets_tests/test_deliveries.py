@@ -1,0 +1,522 @@
+"""Deliveries as assets, end to end against the real sshd (a write-enabled account) and a real
+DuckDB file: the relation's rows are written with the documented names, separators, quoting and
+columns (parsed back with the ``csv`` module and compared with rows computed here), checked
+before upload (a rule-breaking row blocks the delivery: nothing is uploaded), recorded, and
+re-delivered idempotently."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.defs.accengage import DELIVERIES as ACCENGAGE_DELIVERIES
+from platform_assets.lib.build import build_definitions
+from platform_assets.lib.delivery.specs import StaticList
+from platform_assets.lib.settings import Settings, SettingsError
+from platform_assets_tests.conftest import vendor_env
+from platform_assets_tests.sshd import SshServer
+
+DAY = dt.date(2026, 10, 5)
+UTC = dt.UTC
+ASAPP_FIELDS = [
+    "transaction_id",
+    "transaction_time",
+    "transaction_value_one_time",
+    "transaction_value_recurring",
+    "customer_category",
+    "customer_subcategory",
+    "external_customer_id",
+    "issue_id",
+    "external_session_id",
+    "product_category",
+    "product_subcategory",
+    "product_name",
+    "product_id",
+    "product_quantity",
+    "product_value_one_time",
+    "product_value_recurring",
+]  # document 003's transaction fields, in its order (typed here, not imported)
+
+
+@pytest.fixture
+def inbox(sshd: SshServer, remote_dir: Path) -> Path:
+    if os.geteuid() == 0:
+        shutil.chown(remote_dir, sshd.user)
+    return remote_dir
+
+
+@pytest.fixture
+def delivery_env(monkeypatch, sshd, remote_dir, inbox, warehouse) -> Path:
+    """ASAPP and Accengage: the ingestion settings (host, port, known_hosts) and a delivery
+    account of their own writing to ``inbox``; two Accengage apps, android's member-id header
+    ``client_ref``; the warehouse file."""
+    auth = "password" if sshd.password else "ed25519"
+    for prefix in ("ASAPP", "ACCENGAGE"):
+        vendor_env(monkeypatch, sshd, remote_dir, prefix, auth)
+        monkeypatch.setenv(f"{prefix}_DELIVERY_SFTP_USERNAME", sshd.user)
+        if sshd.password:
+            monkeypatch.setenv(f"{prefix}_DELIVERY_SFTP_PASSWORD", sshd.password)
+        else:
+            monkeypatch.setenv(
+                f"{prefix}_DELIVERY_SFTP_PRIVATE_KEY_PATH", str(sshd.client_keys[auth])
+            )
+        monkeypatch.setenv(f"{prefix}_DELIVERY_SFTP_REMOTE_DIR", str(inbox))
+    monkeypatch.setenv("ACCENGAGE_APP_IDS", "ios,android")
+    monkeypatch.setenv("ACCENGAGE_MEMBER_ID_COLUMNS", "android=client_ref")
+    monkeypatch.setenv("DUCKDB_PATH", warehouse)
+    monkeypatch.setenv("PLATFORM_START_DATE", "2026-09-01")
+    monkeypatch.setenv("PLATFORM_WORK_DIR", str(Path(warehouse).parent / "work"))
+    return inbox
+
+
+def run(job: str, *, assets: list[dg.AssetKey] | None = None, day: dt.date = DAY):
+    defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
+    return defs.resolve_job_def(job).execute_in_process(
+        partition_key=day.isoformat(),
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        asset_selection=assets,
+    )
+
+
+def sql(warehouse: str, *statements: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(warehouse) as con:
+        for s in statements[:-1]:
+            con.execute(s)
+        return con.execute(statements[-1], params or []).fetchall()
+
+
+def read_csv(path: Path, delimiter: str) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh, delimiter=delimiter))
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures, "the run did not fail"
+    return str(failures[0].step_failure_data.error.message)
+
+
+# -- ASAPP -----------------------------------------------------------------------------------
+
+TRANSACTIONS_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS deliveries",
+    "CREATE TABLE deliveries.asapp_transactions (delivery_date DATE, transaction_id VARCHAR, "
+    "transaction_time TIMESTAMPTZ, transaction_value_one_time DOUBLE, "
+    "transaction_value_recurring DOUBLE, customer_category VARCHAR, customer_subcategory VARCHAR, "
+    "external_customer_id VARCHAR, issue_id VARCHAR, external_session_id VARCHAR, "
+    "product_category VARCHAR, product_subcategory VARCHAR, product_name VARCHAR, "
+    "product_id VARCHAR, product_quantity BIGINT, product_value_one_time DOUBLE, "
+    "product_value_recurring DOUBLE)",
+)
+
+
+def transaction(n: int, when: dt.datetime, **kw: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "transaction_id": f"t-{n}",
+        "transaction_time": when,
+        "transaction_value_one_time": 60.0 + n,
+        "transaction_value_recurring": None,
+        "customer_category": "US",
+        "customer_subcategory": None,
+        "external_customer_id": hashlib.md5(f"c{n}".encode()).hexdigest(),
+        "issue_id": None,
+        "external_session_id": f"s-{n}",
+        "product_category": "Internet",
+        "product_subcategory": "",
+        "product_name": "Broadband Gold Package",
+        "product_id": f"WI-{n}",
+        "product_quantity": n,
+        "product_value_one_time": 55.5,
+        "product_value_recurring": None,
+    }
+    row.update(kw)
+    return row
+
+
+def insert_transactions(warehouse: str, rows: list[tuple[dt.date, dict]]) -> None:
+    with duckdb.connect(warehouse) as con:
+        for s in TRANSACTIONS_DDL:
+            con.execute(s)
+        con.executemany(
+            f"INSERT INTO deliveries.asapp_transactions VALUES ({', '.join(['?'] * 17)})",
+            [[day, *(r[f] for f in ASAPP_FIELDS)] for day, r in rows],
+        )
+
+
+def asapp_text(value: object) -> str:
+    """How document 003 wants a value written, computed independently of the platform."""
+    if value is None or value == "":
+        return "NULL"
+    if isinstance(value, dt.datetime):
+        utc = value.astimezone(UTC)
+        fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+        return utc.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if text[:1] in "=+-@" and not re.fullmatch(r"[+-]?[0-9][0-9 .,()-]*", text):
+        return "'" + text
+    return text
+
+
+def test_asapp_transactions_feed_lands_as_documented(delivery_env, warehouse):
+    paris = dt.timezone(dt.timedelta(hours=2))
+    rows = [
+        (DAY, transaction(1, dt.datetime(2026, 10, 5, 14, 3, 7, tzinfo=UTC))),
+        # another zone is converted to UTC; fractions are kept when there are any
+        (DAY, transaction(2, dt.datetime(2026, 10, 5, 1, 0, 0, 250000, tzinfo=paris))),
+        # a formula is escaped; a negative number and a phone number are not formulas
+        (
+            DAY,
+            transaction(
+                3,
+                dt.datetime(2026, 10, 5, 23, 59, 59, tzinfo=UTC),
+                product_name='=HYPERLINK("http://x","y")',
+                customer_category="-12.5",
+                customer_subcategory="+1 555 0100",
+                product_id="@SUM(A1)",
+                external_customer_id=None,
+                issue_id="1E10412200CC60EEABBF32",
+            ),
+        ),
+        # other days are not this partition's
+        (DAY - dt.timedelta(days=1), transaction(4, dt.datetime(2026, 10, 4, 9, 0, tzinfo=UTC))),
+        (DAY + dt.timedelta(days=1), transaction(5, dt.datetime(2026, 10, 6, 9, 0, tzinfo=UTC))),
+    ]
+    insert_transactions(warehouse, rows)
+    key = dg.AssetKey(["sftp", "asapp", "delivered", "transactions"])
+    result = run("asapp_deliveries_job", assets=[key])
+    assert result.success
+    name = "asapp_transactions_20261005.csv"
+    assert sorted(p.name for p in delivery_env.iterdir()) == [name]  # no marker for ASAPP
+    lines = read_csv(delivery_env / name, ",")
+    assert lines[0] == ASAPP_FIELDS
+    expected = [[asapp_text(r[f]) for f in ASAPP_FIELDS] for day, r in rows if day == DAY]
+    assert sorted(lines[1:]) == sorted(expected)
+    assert ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)"] == [
+        lines[1:][[r[0] for r in lines[1:]].index("t-3")][i] for i in (11, 12)
+    ]
+    # recorded: in the metadata and in platform.deliveries, with the file's own SHA-256
+    digest = hashlib.sha256((delivery_env / name).read_bytes()).hexdigest()
+    [mat] = result.asset_materializations_for_node("sftp__asapp__delivered__transactions")
+    assert mat.metadata["dagster/row_count"].value == 3
+    assert mat.metadata["sha256"].value == digest
+    recorded = sql(
+        warehouse,
+        "SELECT file_name, rows, bytes, sha256, delivery_date FROM platform.deliveries",
+    )
+    assert recorded == [(name, 3, (delivery_env / name).stat().st_size, digest, DAY)]
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("file_rules", True)]
+
+
+def test_a_rule_breaking_row_blocks_the_asapp_delivery(delivery_env, warehouse):
+    rows = [
+        (DAY, transaction(1, dt.datetime(2026, 10, 5, 10, tzinfo=UTC))),
+        # neither external_customer_id nor issue_id: ASAPP could not attribute it
+        (DAY, transaction(2, dt.datetime(2026, 10, 5, 11, tzinfo=UTC), external_customer_id=None)),
+        # product_quantity is required
+        (DAY, transaction(3, dt.datetime(2026, 10, 5, 12, tzinfo=UTC), product_quantity=None)),
+    ]
+    insert_transactions(warehouse, rows)
+    result = run("asapp_deliveries_job")
+    assert not result.success
+    assert list(delivery_env.iterdir()) == []  # nothing uploaded, not even a temporary file
+    message = failure_message(result)
+    assert "nothing was uploaded" in message
+    assert "asapp_transactions_20261005.csv" in message
+    assert "one_of_present(external_customer_id,issue_id)" in message
+    rejects = sql(
+        warehouse,
+        'SELECT line, "column", rule FROM platform.delivery_rejects ORDER BY line, "column"',
+    )
+    # rows are written in order of their text: t-1 on line 2, t-2 on line 3, t-3 on line 4
+    assert (3, "external_customer_id", "one_of_present(external_customer_id,issue_id)") in rejects
+    assert (4, "product_quantity", "not_nullable") in rejects
+    assert {line for line, *_ in rejects} == {3, 4}
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert sql(warehouse, "SELECT count(*) FROM platform.deliveries") == [(0,)]
+    # fixed at the source, the same partition goes, and its rejects are cleared
+    sql(
+        warehouse,
+        "UPDATE deliveries.asapp_transactions SET issue_id = 'I-2' WHERE transaction_id = 't-2'",
+        "UPDATE deliveries.asapp_transactions SET product_quantity = 1 WHERE transaction_id = 't-3'",
+        "SELECT 1",
+    )
+    assert run("asapp_deliveries_job").success
+    assert [p.name for p in delivery_env.iterdir()] == ["asapp_transactions_20261005.csv"]
+    assert sql(warehouse, "SELECT count(*) FROM platform.delivery_rejects") == [(0,)]
+
+
+def test_asapp_call_metadata_feed_from_a_configured_table(delivery_env, warehouse, monkeypatch):
+    """A feed without a default relation exists once a table is named; booleans true/false."""
+    monkeypatch.setenv("ASAPP_CALL_METADATA_RELATION", "brand.calls")
+    start = dt.datetime(2026, 10, 5, 20, 2, 13, tzinfo=UTC)
+    sql(
+        warehouse,
+        "CREATE SCHEMA brand",
+        "CREATE TABLE brand.calls AS SELECT DATE '2026-10-05' AS delivery_date, "
+        "'347bdddb' AS customer_id, NULL::VARCHAR AS conversation_id, "
+        "TIMESTAMPTZ '2026-10-05 20:02:13+00' AS call_start, "
+        "TIMESTAMPTZ '2026-10-05 20:12:13+00' AS call_end, "
+        "NULL::TIMESTAMPTZ AS call_assigned_to_agent, 'Wireless Premier' AS customer_type, "
+        "true AS survey_offered, false AS survey_taken, NULL::VARCHAR AS survey_answer, "
+        "'800-555-0100' AS toll_free_number, 'billing' AS ivr_intent, false AS ivr_resolved, "
+        "NULL::BOOLEAN AS ivr_abandoned, 'q1' AS agent_queue_assigned, 42 AS time_in_queue, "
+        "false AS queue_abandoned, 600 AS call_handle_time, 30 AS call_wrap_time, "
+        "NULL::VARCHAR AS transfer, 'Billing' AS disposition_category, "
+        "'Upgrade; Payment' AS disposition_notes, 'Upgrade Completed' AS transaction_completed, "
+        "129.45::DECIMAL(18,4) AS caller_account_value",
+        "SELECT 1",
+    )
+    key = dg.AssetKey(["sftp", "asapp", "delivered", "call_metadata"])
+    assert run("asapp_deliveries_job", assets=[key]).success
+    [header, row] = read_csv(delivery_env / "asapp_call_metadata_20261005.csv", ",")
+    values = dict(zip(header, row, strict=True))
+    assert header[:4] == ["customer_id", "conversation_id", "call_start", "call_end"]
+    assert values["call_start"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert values["call_end"] == "2026-10-05T20:12:13Z"
+    assert (values["survey_offered"], values["survey_taken"]) == ("true", "false")
+    assert values["ivr_abandoned"] == values["conversation_id"] == "NULL"
+    assert values["time_in_queue"] == "42"
+    assert values["caller_account_value"] == "129.4500"
+
+
+# -- Accengage -------------------------------------------------------------------------------
+
+ORDERS_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS deliveries",
+    "CREATE TABLE deliveries.accengage_sms_orders (delivery_date DATE, app_id VARCHAR, "
+    "member_id VARCHAR, last_sms_order_at TIMESTAMP, last_sms_order_value DOUBLE, "
+    "last_sms_vendor VARCHAR)",
+)
+
+
+def insert_orders(warehouse: str, rows: list[tuple]) -> None:
+    with duckdb.connect(warehouse) as con:
+        for s in ORDERS_DDL:
+            con.execute(s)
+        con.executemany(
+            "INSERT INTO deliveries.accengage_sms_orders VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+
+
+def gmt1(ts: dt.datetime) -> str:
+    """A UTC time as Accengage writes dates (GMT+1, no offset)."""
+    return (ts + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def all_quoted(path: Path) -> bool:
+    """Every field of every line (header included) double-quoted, ';'-separated."""
+    field = r'"(?:[^"]|"")*"'
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return bool(lines) and all(re.fullmatch(rf"{field}(?:;{field})*", line) for line in lines)
+
+
+def test_static_lists_and_device_updates_land_as_documented(delivery_env, warehouse):
+    at = dt.datetime(2026, 10, 5, 23, 30)  # 00:30 on the 6th in GMT+1
+    window_start = DAY - dt.timedelta(days=29)
+    rows = [
+        (DAY, "ios", "c1", at, 12.5, "attentive"),
+        (window_start, "ios", "c2", dt.datetime(2026, 9, 6, 8, 0), 10.0, "postscript"),
+        (window_start - dt.timedelta(days=1), "ios", "c3", dt.datetime(2026, 9, 5), 1.0, "x"),
+        (DAY + dt.timedelta(days=1), "ios", "c4", dt.datetime(2026, 10, 6, 9), 1.0, "x"),
+        # c5 has two days in the window: its latest row's fields
+        (DAY - dt.timedelta(days=3), "android", "c5", dt.datetime(2026, 10, 2, 9), 5.0, "old"),
+        (DAY - dt.timedelta(days=1), "android", "c5", dt.datetime(2026, 10, 4, 9), 7.0, "=new"),
+        (DAY, "android", "c6", dt.datetime(2026, 10, 5, 6), 3.25, "attentive"),
+    ]
+    insert_orders(warehouse, rows)
+    result = run("accengage_deliveries_job")
+    assert result.success, failure_message(result)
+    files = sorted(p.name for p in delivery_env.iterdir())
+    assert files == sorted(
+        [
+            "staticlist_smsconverters_ios_20261005000000.csv",
+            "staticlist_smsconverters_ios_20261005000000.txt",
+            "staticlist_smsconverters_android_20261005000000.csv",
+            "staticlist_smsconverters_android_20261005000000.txt",
+            "updateDevices_ios_20261005.csv",
+            "updateDevices_ios_20261005.txt",
+            "updateDevices_android_20261005.csv",
+            "updateDevices_android_20261005.txt",
+        ]
+    )
+    for name in files:
+        if name.endswith(".txt"):
+            assert (delivery_env / name).read_bytes() == b""  # the empty done-marker
+        else:
+            assert all_quoted(delivery_env / name), name
+    custom = ["last_sms_order_at", "last_sms_order_value", "last_sms_vendor"]
+    expiry = "2026-11-04 00:00:00"  # the day + 30 days
+    ios = read_csv(delivery_env / "staticlist_smsconverters_ios_20261005000000.csv", ";")
+    assert ios[0] == ["member_id", *custom, "expiry_date"]
+    assert sorted(ios[1:]) == [
+        ["c1", gmt1(at), "12.5", "attentive", expiry],
+        ["c2", gmt1(dt.datetime(2026, 9, 6, 8, 0)), "10.0", "postscript", expiry],
+    ]
+    android = read_csv(delivery_env / "staticlist_smsconverters_android_20261005000000.csv", ";")
+    assert android[0] == ["client_ref", *custom, "expiry_date"]  # the app's own header
+    assert sorted(android[1:]) == [
+        ["c5", gmt1(dt.datetime(2026, 10, 4, 9)), "7.0", "'=new", expiry],
+        ["c6", gmt1(dt.datetime(2026, 10, 5, 6)), "3.25", "attentive", expiry],
+    ]
+    updates = read_csv(delivery_env / "updateDevices_ios_20261005.csv", ";")
+    assert updates == [["member_id", *custom], ["c1", gmt1(at), "12.5", "attentive"]]
+    updates = read_csv(delivery_env / "updateDevices_android_20261005.csv", ";")
+    assert updates == [
+        ["client_ref", *custom],
+        ["c6", gmt1(dt.datetime(2026, 10, 5, 6)), "3.25", "attentive"],
+    ]
+    # each marker came after its file
+    for name in files:
+        if name.endswith(".csv"):
+            marker = delivery_env / (name[:-4] + ".txt")
+            assert marker.stat().st_mtime_ns >= (delivery_env / name).stat().st_mtime_ns
+    assert sql(warehouse, "SELECT count(*), sum(rows) FROM platform.deliveries") == [(4, 6)]
+
+
+def test_re_delivery_replaces_the_days_files(delivery_env, warehouse):
+    insert_orders(warehouse, [(DAY, "ios", "c1", dt.datetime(2026, 10, 5, 9), 1.0, "a")])
+    key = dg.AssetKey(["sftp", "accengage", "delivered", "update_devices_ios"])
+    assert run("accengage_deliveries_job", assets=[key]).success
+    name = delivery_env / "updateDevices_ios_20261005.csv"
+    first = name.read_bytes()
+    assert run("accengage_deliveries_job", assets=[key]).success
+    assert name.read_bytes() == first  # the same rows, the same bytes
+    sql(warehouse, "UPDATE deliveries.accengage_sms_orders SET last_sms_vendor = 'b'", "SELECT 1")
+    assert run("accengage_deliveries_job", assets=[key]).success
+    assert read_csv(name, ";")[1][-1] == "b"
+    assert sorted(p.name for p in delivery_env.iterdir()) == [
+        "updateDevices_ios_20261005.csv",
+        "updateDevices_ios_20261005.txt",
+    ]
+    shas = sql(warehouse, "SELECT sha256 FROM platform.deliveries ORDER BY uploaded_at")
+    assert len(shas) == 3 and shas[0] == shas[1] != shas[2]
+    assert shas[2][0] == hashlib.sha256(name.read_bytes()).hexdigest()
+
+
+def test_an_empty_value_never_reaches_an_update_devices_file(delivery_env, warehouse):
+    key = dg.AssetKey(["sftp", "accengage", "delivered", "update_devices_ios"])
+    # a column no row has is left out of the file (it would clear every device's field)
+    insert_orders(
+        warehouse,
+        [
+            (DAY, "ios", "c1", dt.datetime(2026, 10, 5, 9), 1.0, None),
+            (DAY, "ios", "c2", dt.datetime(2026, 10, 5, 10), 2.0, ""),
+        ],
+    )
+    assert run("accengage_deliveries_job", assets=[key]).success
+    lines = read_csv(delivery_env / "updateDevices_ios_20261005.csv", ";")
+    assert lines[0] == ["member_id", "last_sms_order_at", "last_sms_order_value"]
+    assert all(value != "" for line in lines for value in line)
+    # rows that differ in which columns they have are refused: nothing is sent
+    for p in delivery_env.iterdir():
+        p.unlink()
+    sql(
+        warehouse,
+        "UPDATE deliveries.accengage_sms_orders SET last_sms_vendor = 'attentive' "
+        "WHERE member_id = 'c1'",
+        "SELECT 1",
+    )
+    result = run("accengage_deliveries_job", assets=[key])
+    assert not result.success
+    message = failure_message(result)
+    assert "1 rows without ['last_sms_vendor']" in message
+    assert "would clear the field" in message
+    assert list(delivery_env.iterdir()) == []
+
+
+def test_custom_fields_over_255_characters_are_refused_before_upload(delivery_env, warehouse):
+    long = "x" * 256
+    insert_orders(
+        warehouse,
+        [
+            (DAY, "ios", "c1", dt.datetime(2026, 10, 5, 9), 1.0, "fine"),
+            (DAY, "android", "c2", dt.datetime(2026, 10, 5, 9), 1.0, long),
+        ],
+    )
+    key = dg.AssetKey(["sftp", "accengage", "delivered", "sms_converters"])
+    result = run("accengage_deliveries_job", assets=[key])
+    assert not result.success
+    assert "max_255_characters" in failure_message(result)
+    # the ios file was fine, but a list is sent whole or not at all
+    assert list(delivery_env.iterdir()) == []
+    assert sql(warehouse, 'SELECT app_id, "column", line FROM platform.delivery_rejects') == [
+        ("android", "last_sms_vendor", 2)
+    ]
+    # 255 characters pass
+    sql(
+        warehouse,
+        f"UPDATE deliveries.accengage_sms_orders SET last_sms_vendor = '{long[:255]}'",
+        "SELECT 1",
+    )
+    assert run("accengage_deliveries_job", assets=[key]).success
+
+
+def test_more_than_ten_custom_fields_are_refused_when_the_spec_is_made():
+    base = next(d for d in ACCENGAGE_DELIVERIES if isinstance(d, StaticList))
+    with pytest.raises(ValueError, match="11 custom fields; Accengage takes at most 10"):
+        StaticList(
+            vendor=base.vendor,
+            name="too_many",
+            description="",
+            file_name="staticlist_toomany_{app-id}_{YYYYMMDDhhmmss}.csv",
+            style=base.style,
+            custom_fields=tuple(f"f{i}" for i in range(11)),
+        )
+
+
+# -- wiring ----------------------------------------------------------------------------------
+
+
+def test_deliveries_exist_only_with_an_account_and_follow_their_relation(monkeypatch):
+    for name in [n for n in os.environ if "DELIVERY_SFTP" in n or n.endswith("_RELATION")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ACCENGAGE_APP_IDS", "ios,android")
+    keys = build_definitions(VENDOR_SOURCES, Settings.from_env()).resolve_asset_graph()
+    assert not [k for k in keys.get_all_asset_keys() if "delivered" in k.path]
+    monkeypatch.setenv("ASAPP_DELIVERY_SFTP_USERNAME", "brand")
+    monkeypatch.setenv("ACCENGAGE_DELIVERY_SFTP_USERNAME", "brand")
+    graph = build_definitions(VENDOR_SOURCES, Settings.from_env()).resolve_asset_graph()
+    parents = {
+        k.to_user_string(): sorted(p.to_user_string() for p in graph.get(k).parent_keys)
+        for k in graph.get_all_asset_keys()
+        if "delivered" in k.path
+    }
+    assert parents == {
+        "sftp/asapp/delivered/transactions": ["deliveries/asapp_transactions"],
+        "sftp/accengage/delivered/sms_converters": ["deliveries/accengage_sms_orders"],
+        "sftp/accengage/delivered/update_devices_ios": ["deliveries/accengage_sms_orders"],
+        "sftp/accengage/delivered/update_devices_android": ["deliveries/accengage_sms_orders"],
+    }
+    # the relations are dbt models of the project: the lineage runs from the vendor files
+    upstream = graph.get(dg.AssetKey(["deliveries", "asapp_transactions"])).parent_keys
+    assert dg.AssetKey(["staging", "stg_attentive__conversions"]) in upstream
+    monkeypatch.setenv("ASAPP_TRANSACTIONS_RELATION", "x; DROP TABLE y")
+    with pytest.raises(SettingsError, match="ASAPP_TRANSACTIONS_RELATION"):
+        build_definitions(VENDOR_SOURCES, Settings.from_env())
+
+
+def test_the_delivery_never_logs_the_accounts_secret(delivery_env, warehouse, sshd):
+    assert sshd.password, "the delivery account's password needs root (CI runs as root)"
+    insert_transactions(warehouse, [(DAY, transaction(1, dt.datetime(2026, 10, 5, tzinfo=UTC)))])
+    result = run("asapp_deliveries_job")
+    assert result.success
+    events = io.StringIO()
+    for event in result.all_events:
+        events.write(repr(event))
+    assert sshd.password not in events.getvalue()
