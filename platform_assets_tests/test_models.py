@@ -698,3 +698,34 @@ def test_reloading_one_vendor_day_rebuilds_that_mart_day_only(world):
     assert {k: v for k, v in after.items() if k != (D2, "attentive")} == {
         k: v for k, v in before.items() if k != (D2, "attentive")
     }
+
+
+# -- the deliveries' relations -----------------------------------------------------------------
+
+
+def test_the_delivery_models_carry_the_sms_orders_of_known_clients(world):
+    """asapp_transactions: every SMS-attributed order whose buyer has a client id (Attentive's
+    own; Postscript's through the identity graph), hashed as ASAPP expects; o2's buyer (P3) has
+    none and is left out. accengage_sms_orders: the Accengage member's last order per GMT+1 day."""
+    _, _, warehouse, _ = world
+    feed = query(
+        warehouse,
+        "SELECT delivery_date, transaction_time, transaction_value_one_time, "
+        "external_customer_id, customer_subcategory, product_quantity "
+        "FROM deliveries.asapp_transactions ORDER BY transaction_time",
+    )
+    assert feed == [
+        (D1, dt.datetime(2026, 10, 1, 12), 19.99, asapp_id("c1"), "attentive", 1),
+        (D1, dt.datetime(2026, 10, 1, 15), 26.99, asapp_id("c1"), "postscript", 1),  # a1 + a2
+        (D2, dt.datetime(2026, 10, 2, 10), 5.5, asapp_id("c2"), "attentive", 1),
+        (D2, dt.datetime(2026, 10, 2, 11), 100.0, asapp_id("c1"), "attentive", 1),
+    ]
+    orders = query(
+        warehouse,
+        "SELECT delivery_date, app_id, member_id, last_sms_order_at, last_sms_order_value, "
+        "last_sms_vendor FROM deliveries.accengage_sms_orders ORDER BY 1",
+    )
+    assert orders == [
+        (D1, APP, "c1", dt.datetime(2026, 10, 1, 15), 26.99, "postscript"),
+        (D2, APP, "c1", dt.datetime(2026, 10, 2, 11), 100.0, "attentive"),
+    ]

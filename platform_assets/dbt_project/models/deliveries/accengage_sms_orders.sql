@@ -12,7 +12,7 @@ WITH orders AS (
     SELECT c.value, o.ordered_at, o.amount, 'postscript'
     FROM (
         SELECT order_id, min(subscriber_id) AS subscriber_id, min(order_created_at) AS ordered_at,
-               max(amount)::DOUBLE AS amount
+               sum(amount)::DOUBLE AS amount
         FROM {{ ref('stg_postscript__fct_attribution') }}
         WHERE order_id IS NOT NULL AND order_created_at IS NOT NULL
         GROUP BY order_id

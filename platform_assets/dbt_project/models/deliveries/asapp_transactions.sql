@@ -1,5 +1,6 @@
 -- The brand's transactions feed to ASAPP, in document 003's fields and order: the orders the SMS
--- vendors attributed (Attentive conversions; Postscript attributions, one row per order), each
+-- vendors attributed (Attentive conversions; Postscript attributions, one row per order, its
+-- value the sum of its attributions' amounts as in sms_daily_performance), each
 -- with the buyer's client id as ASAPP hashes it (external_customer_id: var
 -- asapp_customer_id_hash), so ASAPP can attribute the purchase to its conversations. Postscript
 -- buyers get their client id through the identity graph (subscriber -> phone -> client id).
@@ -16,7 +17,7 @@ WITH attentive AS (
     WHERE client_id IS NOT NULL AND conversion_at IS NOT NULL
 ), postscript_orders AS (
     SELECT order_id, min(subscriber_id) AS subscriber_id, min(order_created_at) AS ordered_at,
-           max(amount)::DOUBLE AS amount, min(message_id) AS message_id
+           sum(amount)::DOUBLE AS amount, min(message_id) AS message_id
     FROM {{ ref('stg_postscript__fct_attribution') }}
     WHERE order_id IS NOT NULL AND order_created_at IS NOT NULL
     GROUP BY order_id
