@@ -253,7 +253,8 @@ def test_a_rule_breaking_row_blocks_the_asapp_delivery(delivery_env, warehouse):
     sql(
         warehouse,
         "UPDATE deliveries.asapp_transactions SET issue_id = 'I-2' WHERE transaction_id = 't-2'",
-        "UPDATE deliveries.asapp_transactions SET product_quantity = 1 WHERE transaction_id = 't-3'",
+        "UPDATE deliveries.asapp_transactions SET product_quantity = 1 "
+        "WHERE transaction_id = 't-3'",
         "SELECT 1",
     )
     assert run("asapp_deliveries_job").success
