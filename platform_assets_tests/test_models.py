@@ -729,3 +729,11 @@ def test_the_delivery_models_carry_the_sms_orders_of_known_clients(world):
         (D1, APP, "c1", dt.datetime(2026, 10, 1, 15), 26.99, "postscript"),
         (D2, APP, "c1", dt.datetime(2026, 10, 2, 11), 100.0, "attentive"),
     ]
+
+
+def test_sms_converters_finds_each_buyers_email_through_the_identity_graph(world):
+    """P1 ordered through Attentive (by phone) on D1 and D2 and through Postscript (s1) on D1:
+    its email, once a day; P2 and P3 ordered too but no vendor gave their email."""
+    _, _, warehouse, _ = world
+    rows = query(warehouse, "SELECT delivery_date, email FROM deliveries.sms_converters ORDER BY 1")
+    assert rows == [(D1, "ann@example.com"), (D2, "ann@example.com")]

@@ -22,6 +22,8 @@ from pathlib import Path
 import dagster as dg
 
 from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.demo.api_server import ApiServer
+from platform_assets.demo.loyalty_samples import start_api, write_loyalty
 from platform_assets.demo.server import EmbeddedSFTPServer
 from platform_assets.lib.build import build_definitions
 from platform_assets.lib.partitions import partition_key_for
@@ -31,7 +33,9 @@ SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagst
 """The instance config that ships with the code (writer pool 1, run queue, monitoring, retries)."""
 
 
-def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, list[dt.date]]:
+def _prepare(
+    data_dir: Path, days: int, rows: int
+) -> tuple[EmbeddedSFTPServer, ApiServer, list[dt.date]]:
     import shutil
 
     from platform_assets.demo import people
@@ -83,7 +87,13 @@ def _prepare(data_dir: Path, days: int, rows: int) -> tuple[EmbeddedSFTPServer, 
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     os.environ.setdefault("PLATFORM_PII_KEY", key_file.read_text().strip())
-    return server, dates
+    # the loyalty program (document 001): its tables, and a stand-in for Attentive's and Annex
+    # Cloud's APIs (local; nothing leaves the machine)
+    write_loyalty(os.environ["DUCKDB_PATH"], dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    api, api_env = start_api()
+    os.environ.update(api_env)
+    os.environ.setdefault("LOYALTY_EXPORT_DIR", str(data_dir / "exports"))
+    return server, api, dates
 
 
 def _arrived_on_time(sftp_root: Path, dates: list[dt.date]) -> None:
@@ -199,6 +209,23 @@ def _mart_summary(warehouse: str) -> str:
     return "\n".join(lines)
 
 
+def _outbound_summary(warehouse: str) -> str:
+    """The files sent (platform.deliveries) and the API calls made (platform.api_calls)."""
+    import duckdb
+
+    lines = []
+    with duckdb.connect(warehouse, read_only=True) as con:
+        for name, rows in con.execute(
+            "SELECT file_name, rows FROM platform.deliveries ORDER BY 1"
+        ).fetchall():
+            lines.append(f"  {name:58} {rows:>6} rows")
+        for kind, status, n in con.execute(
+            "SELECT kind, status, count(*) FROM platform.api_calls GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            lines.append(f"  {kind:20} {status:12} {n:>6}")
+    return "\n".join(lines)
+
+
 def _load(
     defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date], settings: Settings
 ) -> tuple[int, dict[str, int], dict[str, int]]:
@@ -234,6 +261,10 @@ def _load(
                 partitions[name] = partitions.get(name, 0) + 1
     failed += _build_models(defs, instance, dates, settings)
     failed += _deliver(defs, instance, dates[-1])
+    loyalty = defs.resolve_job_def("loyalty_job").execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET, tags={"launched_by": "make demo"}
+    )
+    failed += 0 if loyalty.success else 1
     return failed, read, partitions
 
 
@@ -255,7 +286,7 @@ def _deliver(defs: dg.Definitions, instance: dg.DagsterInstance, day: dt.date) -
 
 
 def run(data_dir: Path, days: int, rows: int) -> int:
-    server, dates = _prepare(data_dir, days, rows)
+    server, api, dates = _prepare(data_dir, days, rows)
     try:
         settings = Settings.from_env()  # the environment _prepare set
         defs = build_definitions(VENDOR_SOURCES, settings)
@@ -265,6 +296,8 @@ def run(data_dir: Path, days: int, rows: int) -> int:
         print(_summary(settings.duckdb_path, read, partitions))
         print("\nMarts (dbt, built after the loads):")
         print(_mart_summary(settings.duckdb_path))
+        print("\nOutbound (deliveries to vendors; loyalty API calls, by kind and status):")
+        print(_outbound_summary(settings.duckdb_path))
         if failed:
             print(f"\n{failed} partition run(s) failed; see the logs above.")
             return 1
@@ -272,10 +305,11 @@ def run(data_dir: Path, days: int, rows: int) -> int:
         return 0
     finally:
         server.stop()
+        api.stop()
 
 
 def dev(data_dir: Path, days: int, rows: int, port: int) -> int:
-    server, dates = _prepare(data_dir, days, rows)
+    server, api, dates = _prepare(data_dir, days, rows)
     try:
         with dg.DagsterInstance.get() as instance:
             if not instance.get_runs(limit=1):  # a fresh clone: show the demo's days, not nothing
@@ -289,6 +323,7 @@ def dev(data_dir: Path, days: int, rows: int, port: int) -> int:
         )
     finally:
         server.stop()
+        api.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from platform_assets.defs.loyalty import SEGMENTS
 from platform_assets.lib.arrival import build_arrival_sensor
 from platform_assets.lib.assets import WAREHOUSE_RESOURCE, build_source_assets
 from platform_assets.lib.automation import build_daily_schedule, build_new_file_sensor
@@ -16,6 +17,7 @@ from platform_assets.lib.delivery.assets import (
     delivery_resource_key,
 )
 from platform_assets.lib.history import build_history_job
+from platform_assets.lib.loyalty import build_loyalty_definitions
 from platform_assets.lib.models import build_model_definitions
 from platform_assets.lib.settings import Settings
 from platform_assets.lib.sources import ConfiguredSource, VendorSource
@@ -74,8 +76,23 @@ def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg
             description=f"Sends each configured delivery's day on its cron ({DELIVERY_CRON} UTC).",
         )
     ]
+    loyalty = settings.loyalty()
+    extra = (
+        [
+            build_loyalty_definitions(
+                loyalty,
+                SEGMENTS,
+                settings.loader,
+                settings.attentive_api(),
+                settings.annex_cloud_api(),
+            )
+        ]
+        if loyalty
+        else []
+    )
     return dg.Definitions.merge(
         *(build_source_definitions(s, settings) for s in configured),
+        *extra,
         build_model_definitions(configured, settings),
         # a run's steps share the warehouse's single writer anyway: running them in the run's
         # own process saves a process start (and a code load) per step

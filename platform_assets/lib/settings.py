@@ -21,6 +21,12 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.lib.api.resources import (
+    ANNEX_CLOUD_URL,
+    ATTENTIVE_URL,
+    AnnexCloudApi,
+    AttentiveApi,
+)
 from platform_assets.lib.loader.model import MAX_INFLATED_BYTES, MAX_LINE_BYTES, LoaderSettings
 from platform_assets.lib.sftp import SFTPResource
 from platform_assets.lib.specs import APP_ID
@@ -33,6 +39,30 @@ ASAPP_HASHES = ("none", "md5", "sha256")
 RELATION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 """A configured relation: ``schema.table`` (a dbt model or a table), nothing else."""
 OWNER = re.compile(r"team:[A-Za-z0-9_-]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+
+
+LOYALTY_RELATIONS = {
+    "members": "loyalty.members",
+    "actions": "loyalty.actions",
+    "converters": "deliveries.sms_converters",
+}
+"""The loyalty program's relations (``LOYALTY_<NAME>_RELATION``) and their defaults."""
+
+
+@dataclass(frozen=True)
+class LoyaltySettings:
+    """Document 001's loyalty program, as configured (``LOYALTY_*``)."""
+
+    members: str
+    """Members: member_id, phone, email, sms_opt_in."""
+    actions: str
+    """Loyalty actions: action_id, member_id, action_type, action_time, message_text."""
+    converters: str
+    """SMS converters: delivery_date, email (the segment's rows)."""
+    cron: str
+    phone_region: str
+    message_lookback_hours: int
+    export_dir: str
 
 
 class SettingsError(ValueError):
@@ -233,6 +263,51 @@ class Settings:
         if value is not None and not RELATION.fullmatch(value):
             raise SettingsError(f"{setting} must name a relation as schema.table, got {value!r}")
         return value
+
+    def loyalty(self) -> LoyaltySettings | None:
+        """The loyalty program's settings (document 001), or None where ``ATTENTIVE_API_TOKEN``
+        is unset (then nothing of it is defined)."""
+        if not self.env.get("ATTENTIVE_API_TOKEN"):
+            return None
+        cron = self.env.get("LOYALTY_CRON") or "*/30 * * * *"
+        try:  # Dagster's own cron check, with the variable's name in the message
+            dg.ScheduleDefinition(
+                name="loyalty_cron_check", cron_schedule=cron, target=dg.AssetSelection.all()
+            )
+        except dg.DagsterInvalidDefinitionError:
+            raise SettingsError(f"LOYALTY_CRON: {cron!r} is not a cron expression") from None
+        relation = {
+            name: self.delivery_relation(f"LOYALTY_{name.upper()}_RELATION", default)
+            for name, default in LOYALTY_RELATIONS.items()
+        }
+        return LoyaltySettings(
+            members=relation["members"] or LOYALTY_RELATIONS["members"],
+            actions=relation["actions"] or LOYALTY_RELATIONS["actions"],
+            converters=relation["converters"] or LOYALTY_RELATIONS["converters"],
+            cron=cron,
+            phone_region=(self.env.get("LOYALTY_PHONE_REGION") or "US").upper(),
+            message_lookback_hours=_int(self.env, "LOYALTY_MESSAGE_LOOKBACK_HOURS", 48),
+            export_dir=self.env.get("LOYALTY_EXPORT_DIR") or "data/exports",
+        )
+
+    def attentive_api(self) -> AttentiveApi:
+        """Attentive's REST API: ``ATTENTIVE_API_TOKEN``, ``ATTENTIVE_MESSAGES_API_TOKEN`` (the
+        legacy messages token), ``ATTENTIVE_SIGN_UP_SOURCE_ID``; ``ATTENTIVE_API_URL``."""
+        return AttentiveApi(
+            base_url=self._optional("ATTENTIVE_API_URL") or ATTENTIVE_URL,
+            token=dg.EnvVar("ATTENTIVE_API_TOKEN"),
+            messages_token=dg.EnvVar("ATTENTIVE_MESSAGES_API_TOKEN"),
+            sign_up_source_id=dg.EnvVar("ATTENTIVE_SIGN_UP_SOURCE_ID"),
+        )
+
+    def annex_cloud_api(self) -> AnnexCloudApi:
+        """Annex Cloud's segment API: ``ANNEX_CLOUD_SITE_ID``, ``ANNEX_CLOUD_LOYALTY_TOKEN``;
+        ``ANNEX_CLOUD_API_URL``."""
+        return AnnexCloudApi(
+            base_url=self._optional("ANNEX_CLOUD_API_URL") or ANNEX_CLOUD_URL,
+            site_id=dg.EnvVar("ANNEX_CLOUD_SITE_ID"),
+            loyalty_token=dg.EnvVar("ANNEX_CLOUD_LOYALTY_TOKEN"),
+        )
 
     def warehouse(self) -> DuckDBResource:
         """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-PREFIXES = ("platform-load-", "platform-history-", "platform-delivery-")
+PREFIXES = ("platform-load-", "platform-history-", "platform-delivery-", "platform-api-")
 OWNER = ".owner"
 GRACE_SECONDS = 60.0
 """A folder without its owner file yet (being created) is left alone this long."""

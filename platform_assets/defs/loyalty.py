@@ -1,0 +1,15 @@
+"""The loyalty program of document 001 (``shared/seeds/001_a4bc6f2bea32b8e8.txt``): Annex Cloud
+members and actions, Attentive as their SMS gateway. Defined where ``ATTENTIVE_API_TOKEN`` is
+set; the relations, the trigger and the phone region are ``LOYALTY_*`` settings.
+
+Its segments: adding one is adding a :class:`Segment` here.
+"""
+
+from platform_assets.lib.loyalty import Segment
+
+DOCUMENT = "shared/seeds/001_a4bc6f2bea32b8e8.txt"
+
+SEGMENTS: tuple[Segment, ...] = (
+    # the document's example use: SMS subscribers who converted recently, by email
+    Segment(key="sms_converters_30d", name="SMS converters (30 days)", window_days=30),
+)
