@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill ui-screenshots postgres
+.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill bench-deliveries ui-screenshots postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ bench: install .venv-dlt/.installed
 ## make bench-scaling: 250 MB, 1 GB and 2 GB (results/scaling.json)
 bench-scaling: install .venv-dlt/.installed
 	$(BIN)/python benchmarks/bench.py --scaling
+
+## make bench-deliveries: a 2M-row ASAPP feed written, checked and uploaded vs a plain COPY
+bench-deliveries: install sshd
+	$(BIN)/python benchmarks/deliveries.py
 
 ## make bench-backfill: 90 days x every demo table at 100k rows: range runs vs one run per day
 bench-backfill: install

@@ -26,27 +26,11 @@ from platform_assets.lib.delivery.specs import StaticList
 from platform_assets.lib.settings import Settings, SettingsError
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.sshd import SshServer
+from platform_assets_tests.vendorfiles import ASAPP_HEADERS
 
 DAY = dt.date(2026, 10, 5)
 UTC = dt.UTC
-ASAPP_FIELDS = [
-    "transaction_id",
-    "transaction_time",
-    "transaction_value_one_time",
-    "transaction_value_recurring",
-    "customer_category",
-    "customer_subcategory",
-    "external_customer_id",
-    "issue_id",
-    "external_session_id",
-    "product_category",
-    "product_subcategory",
-    "product_name",
-    "product_id",
-    "product_quantity",
-    "product_value_one_time",
-    "product_value_recurring",
-]  # document 003's transaction fields, in its order (typed here, not imported)
+ASAPP_FIELDS = ASAPP_HEADERS["transactions"]  # document 003's fields, typed by the tests
 
 
 @pytest.fixture

@@ -211,9 +211,17 @@ SMS_ORDERS = "deliveries.accengage_sms_orders"
 """The demo's model: one row per app, member and day on which the member ordered through an SMS
 (Attentive or Postscript), with that day's last order."""
 
+_SMS_ORDER_FIELDS = {  # what both imports carry, from the same relation
+    "vendor": NAME,
+    "style": IMPORT_STYLE,
+    "relation": SMS_ORDERS,
+    "keys": (MEMBER_ID,),
+    "custom_fields": ("last_sms_order_at", "last_sms_order_value", "last_sms_vendor"),
+    "document": DOCUMENT,
+}
+
 DELIVERIES: tuple[Delivery, ...] = (
     StaticList(
-        vendor=NAME,
         name="sms_converters",
         description=(
             "Static list of the app's members who ordered through an SMS in the 30 days up to "
@@ -222,27 +230,18 @@ DELIVERIES: tuple[Delivery, ...] = (
         ),
         # the list's name has no "_": the nomenclature separates its parts with "_"
         file_name="staticlist_smsconverters_{app-id}_{YYYYMMDDhhmmss}.csv",
-        style=IMPORT_STYLE,
-        relation=SMS_ORDERS,
-        keys=(MEMBER_ID,),
-        custom_fields=("last_sms_order_at", "last_sms_order_value", "last_sms_vendor"),
         window_days=30,
         expiry_days=30,
-        document=DOCUMENT,
+        **_SMS_ORDER_FIELDS,  # type: ignore[arg-type]
     ),
     DeviceUpdates(
-        vendor=NAME,
         name="update_devices",
         description=(
             "Device updates: the last SMS order (time, value, vendor) of the app's members who "
             "ordered through an SMS on the partition's day."
         ),
         file_name="updateDevices_{app-id}_{YYYYMMDD}.csv",
-        style=IMPORT_STYLE,
-        relation=SMS_ORDERS,
-        keys=(MEMBER_ID,),
-        custom_fields=("last_sms_order_at", "last_sms_order_value", "last_sms_vendor"),
-        document=DOCUMENT,
+        **_SMS_ORDER_FIELDS,  # type: ignore[arg-type]
     ),
 )
 
