@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
@@ -488,6 +489,12 @@ def test_deliveries_exist_only_with_an_account_and_follow_their_relation(monkeyp
         "sftp/accengage/delivered/update_devices_ios": ["deliveries/accengage_sms_orders"],
         "sftp/accengage/delivered/update_devices_android": ["deliveries/accengage_sms_orders"],
     }
+    # the cron sends the last whole day (the vendor's yesterday), never today's partial day
+    for key in ("sftp/asapp/delivered/transactions", "sftp/accengage/delivered/sms_converters"):
+        partitions = graph.get(dg.AssetKey(key.split("/"))).partitions_def
+        zone = ZoneInfo(partitions.timezone)
+        yesterday = dt.datetime.now(zone).date() - dt.timedelta(days=1)
+        assert partitions.get_last_partition_key() == yesterday.isoformat()
     # the relations are dbt models of the project: the lineage runs from the vendor files
     upstream = graph.get(dg.AssetKey(["deliveries", "asapp_transactions"])).parent_keys
     assert dg.AssetKey(["staging", "stg_attentive__conversions"]) in upstream

@@ -102,11 +102,14 @@ class VendorSource:
     def _deliveries(
         self, settings: Settings, own: SourceSettings
     ) -> tuple[ConfiguredDelivery, ...]:
-        """Each delivery with its relation, daily partitions (the vendor's day) and apps;
+        """Each delivery with its relation, daily partitions (the vendor's days up to
+        yesterday) and apps;
         device updates once per app. None without a delivery account."""
         if not self.deliveries or not settings.delivers(self.prefix):
             return ()
-        daily = daily_file_partitions(settings.start_date, self.timezone)
+        # up to yesterday (no end offset, unlike the loads): the cron sends the last *whole*
+        # day, never today's partial one
+        daily = dg.DailyPartitionsDefinition(start_date=settings.start_date, timezone=self.timezone)
         headers = {
             app: own.column_names_by_app.get(app, {}).get("member_id", "member_id")
             for app in own.app_ids
