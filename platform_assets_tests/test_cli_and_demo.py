@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -141,6 +142,29 @@ def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path)
             "GROUP BY 1 HAVING count(DISTINCT vendor) >= 3)"
         ).fetchall()
         assert spanning > 0
+        # the last day went out: ASAPP's three feeds, each Accengage app's list and updates;
+        # the loyalty program's calls all succeeded
+        sent = sorted(
+            n for (n,) in con.execute("SELECT file_name FROM platform.deliveries").fetchall()
+        )
+        calls = dict(
+            con.execute("SELECT kind, count(*) FROM platform.api_calls GROUP BY 1").fetchall()
+        )
+        statuses = {
+            s for (s,) in con.execute("SELECT DISTINCT status FROM platform.api_calls").fetchall()
+        }
+    yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).strftime("%Y%m%d")
+    assert sent == sorted(
+        [
+            f"asapp_{feed}_{yesterday}.csv"
+            for feed in ("call_metadata", "transcripts", "transactions")
+        ]
+        + [f"staticlist_smsconverters_{app}_{yesterday}000000.csv" for app in ("android", "ios")]
+        + [f"updateDevices_{app}_{yesterday}.csv" for app in ("android", "ios")]
+    )
+    inbox = tmp_path / "data" / "demo" / "sftp"
+    assert all((inbox / "asapp" / "in" / n).exists() for n in sent if n.startswith("asapp_"))
+    assert {"subscribe", "message", "segment"} <= set(calls) and statuses == {"succeeded"}
     assert "customers with events at more than one vendor" in done.stdout
     key = (tmp_path / "data" / "demo" / "pii_key").read_text().strip()
     assert len(key) == 64 and key not in done.stdout + done.stderr

@@ -23,6 +23,8 @@ import dagster as dg
 
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.demo.api_server import ApiServer
+from platform_assets.demo.brand_samples import RELATIONS as CONTACT_CENTER_RELATIONS
+from platform_assets.demo.brand_samples import write_contact_center
 from platform_assets.demo.loyalty_samples import start_api, write_loyalty
 from platform_assets.demo.server import EmbeddedSFTPServer
 from platform_assets.lib.build import build_definitions
@@ -90,6 +92,11 @@ def _prepare(
     # the loyalty program (document 001): its tables, and a stand-in for Attentive's and Annex
     # Cloud's APIs (local; nothing leaves the machine)
     write_loyalty(os.environ["DUCKDB_PATH"], dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    # the brand's own contact-center records: the rows of ASAPP's call-metadata and transcript
+    # feeds (a brand names its tables in the settings; the demo writes two)
+    write_contact_center(os.environ["DUCKDB_PATH"], dates)
+    for variable, relation in CONTACT_CENTER_RELATIONS.items():
+        os.environ.setdefault(variable, relation)
     api, api_env = start_api()
     os.environ.update(api_env)
     os.environ.setdefault("LOYALTY_EXPORT_DIR", str(data_dir / "exports"))
