@@ -1,5 +1,5 @@
 """A delivery's file, in three stages: select the partition's rows from the relation, write them
-as the vendor reads them (DuckDB ``COPY``: streamed, no per-row Python), and check the written
+as the vendor reads them (one DuckDB ``COPY``: streamed, no per-row Python), and check the written
 bytes with pandera before anything is uploaded.
 
 Values are written by their type in the relation: timestamps as the vendor's format (ASAPP: ISO
@@ -11,9 +11,7 @@ text unchanged except that an empty text is a missing value and a formula-like v
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +112,7 @@ def plan(
         f"{f'coalesce({expr}, {null})' if style.quote_all else expr} AS {quote_ident(h)}"
         for h, expr in columns
     )
-    return Plan(name, [h for h, _ in columns], f"SELECT {select} FROM ({rows}) ORDER BY ALL")
+    return Plan(name, [h for h, _ in columns], f"SELECT {select} FROM ({rows})")
 
 
 def _where(per_app: bool, app: str | None) -> str:
@@ -197,9 +195,16 @@ def _formatted(column: str, type_: str, style: FileStyle) -> str:
 def write(
     con: duckdb.DuckDBPyConnection, plan: Plan, style: FileStyle, folder: Path
 ) -> tuple[Path, int]:
-    """Write the plan's file into ``folder`` (header by Python's csv module, rows by DuckDB's
-    ``COPY``, streamed); return its path and the number of rows."""
-    body = folder / f"{plan.name}.body"
+    """Write the plan's file into ``folder`` in one streamed DuckDB ``COPY``: the header as the
+    first record (so it is quoted like the fields: every one for Accengage), then the rows in
+    the order of their text (the same rows make the same bytes); return its path and the number
+    of rows."""
+    columns = ", ".join(quote_ident(h) for h in plan.header)
+    header = ", ".join(f"{quote_literal(h)} AS {quote_ident(h)}" for h in plan.header)
+    query = (
+        f"SELECT {columns} FROM (SELECT 0 AS __line, {header} UNION ALL "
+        f"SELECT 1, * FROM ({plan.query})) ORDER BY __line, {columns}"
+    )
     options = [
         "FORMAT csv",
         "HEADER false",
@@ -210,23 +215,9 @@ def write(
     ]
     if style.quote_all:
         options.append("FORCE_QUOTE *")
-    copied = con.execute(
-        f"COPY ({plan.query}) TO {quote_literal(str(body))} ({', '.join(options)})"
-    )
-    rows = int(copied.fetchone()[0])  # type: ignore[index]
     path = folder / plan.name
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(
-            out,
-            delimiter=style.delimiter,
-            quoting=csv.QUOTE_ALL if style.quote_all else csv.QUOTE_MINIMAL,
-            lineterminator="\n",
-        )
-        writer.writerow(plan.header)
-    with path.open("ab") as out, body.open("rb") as rows_file:
-        shutil.copyfileobj(rows_file, out, 1 << 20)
-    body.unlink()
-    return path, rows
+    copied = con.execute(f"COPY ({query}) TO {quote_literal(str(path))} ({', '.join(options)})")
+    return path, int(copied.fetchone()[0]) - 1  # type: ignore[index]
 
 
 # -- stage 3: the written bytes checked ---------------------------------------------------------
