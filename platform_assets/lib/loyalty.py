@@ -243,13 +243,15 @@ def build_loyalty_definitions(
             latest = journal.latest(("segment",))
             for segment in segments:
                 first = day - dt.timedelta(days=segment.window_days - 1)
-                emails = (
+                con.execute(  # the segment's members, once: sent to Annex Cloud and exported
+                    "CREATE OR REPLACE TEMP TABLE segment_members AS "
                     "SELECT DISTINCT lower(trim(c.email)) AS email "
                     f"FROM {wh}.{loyalty.converters} c "
                     f"WHERE c.delivery_date BETWEEN DATE '{first}' AND DATE '{day}' "
                     f"AND lower(trim(c.email)) IN (SELECT lower(trim(email)) "
                     f"FROM {wh}.{loyalty.members} WHERE sms_opt_in) ORDER BY 1"
                 )
+                emails = "SELECT email FROM segment_members ORDER BY 1"
                 members = [e for (e,) in con.execute(emails).fetchall()]
                 path = (
                     Path(loyalty.export_dir) / f"attentive_segment_{segment.key}_{day:%Y%m%d}.csv"

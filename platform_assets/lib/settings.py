@@ -256,9 +256,10 @@ class Settings:
         defined (no run can fail for a missing account)."""
         return bool(self.env.get(f"{prefix}_DELIVERY_SFTP_USERNAME"))
 
-    def delivery_relation(self, setting: str, default: str | None) -> str | None:
-        """The relation a delivery reads (``setting``, e.g. ``ASAPP_TRANSACTIONS_RELATION``, as
-        ``schema.table``), else its default; checked, for it stands in SQL."""
+    def relation(self, setting: str, default: str | None) -> str | None:
+        """The relation a delivery or the loyalty program reads (``setting``, e.g.
+        ``ASAPP_TRANSACTIONS_RELATION``, as ``schema.table``), else its default; checked, for it
+        stands in SQL."""
         value = self.env.get(setting) or default
         if value is not None and not RELATION.fullmatch(value):
             raise SettingsError(f"{setting} must name a relation as schema.table, got {value!r}")
@@ -277,7 +278,7 @@ class Settings:
         except dg.DagsterInvalidDefinitionError:
             raise SettingsError(f"LOYALTY_CRON: {cron!r} is not a cron expression") from None
         relation = {
-            name: self.delivery_relation(f"LOYALTY_{name.upper()}_RELATION", default)
+            name: self.relation(f"LOYALTY_{name.upper()}_RELATION", default)
             for name, default in LOYALTY_RELATIONS.items()
         }
         return LoyaltySettings(

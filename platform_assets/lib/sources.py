@@ -116,7 +116,7 @@ class VendorSource:
         }
         configured = []
         for spec in self.deliveries:
-            relation = settings.delivery_relation(spec.setting, spec.relation)
+            relation = settings.relation(spec.setting, spec.relation)
             if relation is None:
                 continue
             groups: list[tuple[str, ...]] = (
