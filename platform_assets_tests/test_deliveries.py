@@ -107,6 +107,9 @@ TRANSACTIONS_DDL = (
 )
 
 
+ASAPP_TRANSACTIONS = dg.AssetKey(["sftp", "asapp", "delivered", "transactions"])
+
+
 def transaction(n: int, when: dt.datetime, **kw: object) -> dict[str, object]:
     row: dict[str, object] = {
         "transaction_id": f"t-{n}",
@@ -205,6 +208,24 @@ def test_asapp_transactions_feed_lands_as_documented(delivery_env, warehouse):
     assert recorded == [(name, 3, (delivery_env / name).stat().st_size, digest, DAY)]
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("file_rules", True)]
+
+
+def test_a_refused_upload_fails_the_delivery_at_once_without_retries(delivery_env, warehouse, sshd):
+    insert_transactions(warehouse, [(DAY, transaction(1, dt.datetime(2026, 10, 5, 9, tzinfo=UTC)))])
+    delivery_env.chmod(0o555)  # the delivery account lost its write access
+    try:
+        result = run("asapp_deliveries_job", assets=[ASAPP_TRANSACTIONS])
+    finally:
+        delivery_env.chmod(0o755)
+    assert not result.success
+    message = failure_message(result)
+    name = "asapp_transactions_20261005.csv"
+    assert "the upload failed: upload of" in message and name in message
+    assert f"on {sshd.host}:{sshd.port} refused: permission denied" in message
+    events = {e.event_type_value for e in result.all_events}
+    assert "STEP_UP_FOR_RETRY" not in events and "STEP_RESTARTED" not in events
+    assert list(delivery_env.iterdir()) == []
+    assert sql(warehouse, "SELECT count(*) FROM platform.deliveries") == [(0,)]
 
 
 def test_a_rule_breaking_row_blocks_the_asapp_delivery(delivery_env, warehouse):

@@ -65,3 +65,43 @@ def test_a_spec_refuses_unsafe_names_and_rules_gaps():
         TableSpec(**{**base, "file_pattern": "t.csv"})
     with pytest.raises(ValueError, match="no rule"):
         TableSpec(**{**base, "columns": (Column("a"), Column("b"))})
+
+
+def test_nothing_in_the_package_or_its_tests_reads_the_steering_folder():
+    """A user's clone has no ``../shared``: the vendor documents are cited by title, and what the
+    platform needs of them is in the specs."""
+    root = README.parent
+    files = [
+        *root.glob("platform_assets/**/*.py"),
+        *root.glob("platform_assets_tests/**/*.py"),
+        *root.glob("benchmarks/**/*.py"),
+        root / "Makefile",
+        root / ".ci" / "run",
+    ]
+    this = Path(__file__).resolve()
+    readers = [
+        str(f.relative_to(root))
+        for f in files
+        if f.resolve() != this and ("shared/seeds" in f.read_text() or "../shared" in f.read_text())
+    ]
+    assert len(files) > 50 and readers == []
+
+
+def test_package_metadata_is_stated_once():
+    """pyproject.toml's [project] holds the metadata; setup.cfg states none of it (setuptools
+    warns at every install when both do)."""
+    import configparser
+    import tomllib
+
+    root = README.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    cfg = configparser.ConfigParser()
+    cfg.read(root / "setup.cfg")
+    assert project["license"] == "Apache-2.0" and project["name"] == "platform-assets"
+    stated_twice = {
+        key
+        for section in ("metadata", "options")
+        if cfg.has_section(section)
+        for key in cfg[section]
+    }
+    assert stated_twice == set()

@@ -14,7 +14,7 @@ import pytest
 
 from platform_assets.lib.settings import Settings
 from platform_assets.lib.sftp import SFTPConfigError, SFTPTransientError
-from platform_assets.lib.upload import SFTPDeliveryResource, UploadError
+from platform_assets.lib.upload import SFTPDeliveryResource, UploadError, UploadRefused
 from platform_assets_tests.netutil import TcpProxy
 from platform_assets_tests.sshd import SshServer
 
@@ -88,6 +88,39 @@ def test_a_cut_upload_leaves_nothing_under_the_final_names(sshd, inbox, tmp_path
     delivery(sshd, inbox).upload(local, NAME, marker=True)
     assert (inbox / NAME).read_bytes() == local.read_bytes()
     assert sorted(p.name for p in inbox.iterdir()) == [NAME, MARKER]
+
+
+def test_a_refused_write_fails_at_once_naming_the_file_and_the_server(
+    sshd, inbox, tmp_path, caplog
+):
+    local = tmp_path / NAME
+    local.write_text("a;b\n")
+    inbox.chmod(0o555)  # the delivery account may no longer create files there
+    try:
+        with pytest.raises(UploadRefused) as refused:
+            delivery(sshd, inbox, retries=3).upload(local, NAME, marker=True)
+    finally:
+        inbox.chmod(0o755)
+    message = str(refused.value)
+    assert f"upload of {inbox}/{NAME} on {sshd.host}:{sshd.port} refused" in message
+    assert "permission denied when writing the file" in message
+    assert not [r for r in caplog.records if "retry" in r.getMessage()]  # no retry: one attempt
+    assert list(inbox.iterdir()) == []
+
+
+def test_a_refused_rename_fails_at_once_and_keeps_the_earlier_file(sshd, inbox, tmp_path, caplog):
+    if os.geteuid() != 0:
+        pytest.skip("needs root: a file owned by another user in a sticky folder (CI runs as root)")
+    shutil.chown(inbox, "root")
+    inbox.chmod(0o1777)  # anyone may write; only a file's owner may replace it (sticky bit)
+    (inbox / NAME).write_text("the vendor's file\n")  # owned by root, not by the account
+    local = tmp_path / NAME
+    local.write_text("a;b\n")
+    with pytest.raises(UploadRefused, match="permission denied when renaming it to its final"):
+        delivery(sshd, inbox, retries=3).upload(local, NAME)
+    assert not [r for r in caplog.records if "retry" in r.getMessage()]
+    assert (inbox / NAME).read_text() == "the vendor's file\n"
+    assert sorted(p.name for p in inbox.iterdir()) == [NAME]  # its temporary file removed
 
 
 @pytest.mark.parametrize(

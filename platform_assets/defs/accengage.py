@@ -1,13 +1,14 @@
 """Accengage's three daily exports, as Accengage's SFTP interconnection guide documents them.
 
-Source: ``shared/seeds/002_9ca701afc5e10bd7.txt``. Files ``exportMessagesStatistics_{app-id}_
-{YYYYMMDD}.csv``, ``exportDevicesReactions_{app-id}_{YYYYMMDD}.csv`` and
-``exportDevices_{app-id}_{YYYYMMDD}.csv`` in ``ACCENGAGE_SFTP_REMOTE_DIR``, one per app and day,
-gzipped (``.csv.gz``) by the vendor after 24 hours: whichever is there loads, never both (the
-plain file while it exists). Semicolon separators, double-quoted fields, ``0``/``1`` flags
-(BOOLEAN), decimal commas in latitude/longitude/altitude (``48,869``), and dates in GMT+1 without
-an offset: stored as UTC (``2014-11-13 18:30:00`` -> ``17:30:00``); a partition's day is the
-vendor's GMT+1 day (the partitions' time zone is ``Etc/GMT-1``).
+Source: Accengage's "SFTP Interconnection" guide (no public page: Accengage sends it to its
+customers). Files ``exportMessagesStatistics_{app-id}_{YYYYMMDD}.csv``,
+``exportDevicesReactions_{app-id}_{YYYYMMDD}.csv`` and ``exportDevices_{app-id}_{YYYYMMDD}.csv``
+in ``ACCENGAGE_SFTP_REMOTE_DIR``, one per app and day, gzipped (``.csv.gz``) by the vendor after
+24 hours: whichever is there loads, never both (the plain file while it exists). Semicolon
+separators, double-quoted fields, ``0``/``1`` flags (BOOLEAN), decimal commas in
+latitude/longitude/altitude (``48,869``), and dates in GMT+1 without an offset: stored as UTC
+(``2014-11-13 18:30:00`` -> ``17:30:00``); a partition's day is the vendor's GMT+1 day (the
+partitions' time zone is ``Etc/GMT-1``).
 
 Every table carries ``app_id`` (a brand has several apps, each with its own files: partitions are
 (date, app), so one app's day can be re-run alone). The client-id column's name differs per app
@@ -41,9 +42,12 @@ from platform_assets.lib.specs import (
     KeyPart,
     Md5Key,
     TableSpec,
+    VendorDocument,
 )
 
-DOCUMENT = "shared/seeds/002_9ca701afc5e10bd7.txt"
+DOCUMENT = VendorDocument(
+    "Accengage: SFTP Interconnection (exports and import flows specifications)"
+)
 NAME = "accengage"
 DIALECT = CsvDialect(delimiter=";")
 VENDOR_OFFSET = "+01:00"

@@ -1,12 +1,13 @@
 """ASAPP's three feeds (call metadata, transcripts, transactions), as ASAPP's SFTP guide documents
 them.
 
-Source: ``shared/seeds/003_ec7d62a4ff649302.txt``. Field names are the documented ones. ``NULL``
-(and an empty field) means missing. Rules, from the document's REQUIRED and FORMAT columns:
-required fields present and not empty; timestamps ISO 8601 in UTC (``Z`` or a zero offset);
-booleans ``true``/``false``; integers and decimals where stated; ``sender_role`` one of agent,
-customer, bot; ``call_end`` not before ``call_start``; a transaction names
-``external_customer_id`` or ``issue_id`` (the document: "one of these will be required").
+Source: ASAPP's SFTP data-exchange guide (no public page: ASAPP sends it to its customers).
+Field names are the documented ones. ``NULL`` (and an empty field) means missing. Rules, from
+the document's REQUIRED and FORMAT columns: required fields present and not empty; timestamps
+ISO 8601 in UTC (``Z`` or a zero offset); booleans ``true``/``false``; integers and decimals
+where stated; ``sender_role`` one of agent, customer, bot; ``call_end`` not before
+``call_start``; a transaction names ``external_customer_id`` or ``issue_id`` (the document: "one
+of these will be required").
 
 Files: ``asapp_<feed>_YYYYMMDD.csv`` in ``ASAPP_SFTP_REMOTE_DIR`` (ASAPP's ``out`` folder); the
 pattern is a per-table setting (``ASAPP_<TABLE>_FILE_PATTERN``). ASAPP's server takes key-based
@@ -34,9 +35,11 @@ import pandera.pandas as pa
 from platform_assets.lib import checks
 from platform_assets.lib.delivery.specs import Delivery, Feed, FileStyle
 from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import Column, CsvDialect, KeyPart, Md5Key, TableSpec
+from platform_assets.lib.specs import Column, CsvDialect, KeyPart, Md5Key, TableSpec, VendorDocument
 
-DOCUMENT = "shared/seeds/003_ec7d62a4ff649302.txt"
+DOCUMENT = VendorDocument(
+    "ASAPP: SFTP data exchange (call metadata, transcripts and transactions feeds)"
+)
 NAME = "asapp"
 DIALECT = CsvDialect(null_values=("", "NULL"))
 

@@ -1,6 +1,7 @@
 """Attentive's two SFTP feeds, exactly as Daasity's loader documents them.
 
-Source: ``shared/seeds/000_b4ee79fa0c35de46.txt`` (Attentive via Daasity's CSV loader). Both
+Source: Daasity's "Attentive: Integration Specifications" (Attentive via Daasity's CSV loader;
+:data:`DOCUMENT` has the page's address). Both
 tables are UPSERT on ``__sync_key``; both keys are MD5 over the raw CSV text of the documented
 columns, ``:``-separated, with the first 19 characters of ``timestamp``. The document's
 ``SUBSTRING(timestamp1,19)`` in the notifications ``__sync_key`` row is a typo for
@@ -13,9 +14,13 @@ import pandera.pandas as pa
 
 from platform_assets.lib import checks
 from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import Column, KeyPart, Md5Key, TableSpec
+from platform_assets.lib.specs import Column, KeyPart, Md5Key, TableSpec, VendorDocument
 
-DOCUMENT = "shared/seeds/000_b4ee79fa0c35de46.txt"
+DOCUMENT = VendorDocument(
+    "Daasity: Attentive, Integration Specifications (SFTP data feeds via the CSV loader)",
+    "https://help.daasity.com/core-concepts/data-integrations/setup-guides/digital-integrations/"
+    "attentive-mobile/integration-specifications",
+)
 NAME = "attentive"
 
 _CONVERSION_KEY_PARTS = (KeyPart("phone"), KeyPart("timestamp", 19))

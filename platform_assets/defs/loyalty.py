@@ -1,4 +1,4 @@
-"""The loyalty program of document 001 (``shared/seeds/001_a4bc6f2bea32b8e8.txt``): Annex Cloud
+"""The loyalty program of Annex Cloud's "Attentive SMS integration" (:data:`DOCUMENT`): Annex Cloud
 members and actions, Attentive as their SMS gateway. Defined where ``ATTENTIVE_API_TOKEN`` is
 set; the relations, the trigger and the phone region are ``LOYALTY_*`` settings.
 
@@ -6,8 +6,11 @@ Its segments: adding one is adding a :class:`Segment` here.
 """
 
 from platform_assets.lib.loyalty import Segment
+from platform_assets.lib.specs import VendorDocument
 
-DOCUMENT = "shared/seeds/001_a4bc6f2bea32b8e8.txt"
+DOCUMENT = VendorDocument(
+    "Annex Cloud: Attentive SMS integration (Loyalty actions through Attentive's API)"
+)
 
 SEGMENTS: tuple[Segment, ...] = (
     # the document's example use: SMS subscribers who converted recently, by email

@@ -1,10 +1,11 @@
 """Postscript's seven tables, as Daasity's Postscript integration documents them.
 
-Source: ``shared/seeds/004_c8f0d3f3b7ff76a7.txt``. Columns are exactly the documented ones, upper
-case as documented. The document gives names only; the types follow the issue: ids as text,
-``*_IN_CENTS`` and minute counts as integers, the flags as BOOLEAN, ``*_AT`` as TIMESTAMP
-(ISO 8601; without an offset a time is taken as UTC), ``ACTION_DATA`` as the text it was sent as
-(JSON where it parses: ``ACTION_DATA::JSON`` / ``json_valid(ACTION_DATA)`` in SQL).
+Source: Daasity's "Postscript: Integration Specifications" (its Postscript Schema). Columns are
+exactly the documented ones, upper case as documented. The document gives names only; the types
+follow the issue: ids as text, ``*_IN_CENTS`` and minute counts as integers, the flags as
+BOOLEAN, ``*_AT`` as TIMESTAMP (ISO 8601; without an offset a time is taken as UTC),
+``ACTION_DATA`` as the text it was sent as (JSON where it parses: ``ACTION_DATA::JSON`` /
+``json_valid(ACTION_DATA)`` in SQL).
 
 Files: ``postscript_<table>_YYYYMMDD.csv`` in ``POSTSCRIPT_SFTP_REMOTE_DIR``; the pattern is a per
 table setting (``POSTSCRIPT_<TABLE>_FILE_PATTERN``, e.g. ``POSTSCRIPT_DIM_SHOPS_FILE_PATTERN``).
@@ -20,9 +21,13 @@ import pandera.pandas as pa
 
 from platform_assets.lib import checks
 from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import Column, TableSpec
+from platform_assets.lib.specs import Column, TableSpec, VendorDocument
 
-DOCUMENT = "shared/seeds/004_c8f0d3f3b7ff76a7.txt"
+DOCUMENT = VendorDocument(
+    "Daasity: Postscript (beta), Integration Specifications (Postscript Schema)",
+    "https://help.daasity.com/core-concepts/data-integrations/setup-guides/digital-integrations/"
+    "postscript-beta",
+)
 NAME = "postscript"
 
 # column kinds: (DuckDB type, rule)

@@ -36,7 +36,7 @@ SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagst
 
 
 def _prepare(
-    data_dir: Path, days: int, rows: int
+    data_dir: Path, days: int, rows: int, today: dt.date
 ) -> tuple[EmbeddedSFTPServer, ApiServer, list[dt.date]]:
     import shutil
 
@@ -44,7 +44,6 @@ def _prepare(
     from platform_assets.demo.samples import write_attentive_day
     from platform_assets.demo.vendor_samples import DEMO_APPS, write_vendor_day
 
-    today = dt.datetime.now(dt.UTC).date()
     dates = [today - dt.timedelta(days=n) for n in range(days, 0, -1)]
     sftp_root = data_dir / "demo" / "sftp"
     shutil.rmtree(sftp_root, ignore_errors=True)
@@ -55,6 +54,7 @@ def _prepare(
             conversions=max(rows // 10, 1),
             notifications=rows,
             people=people.PEOPLE,
+            regulars=people.REGULARS,
         )
         write_vendor_day(sftp_root, day, today, rows=max(rows // 20, 10))
     _arrived_on_time(sftp_root, dates)
@@ -292,8 +292,8 @@ def _deliver(defs: dg.Definitions, instance: dg.DagsterInstance, day: dt.date) -
     return failed
 
 
-def run(data_dir: Path, days: int, rows: int) -> int:
-    server, api, dates = _prepare(data_dir, days, rows)
+def run(data_dir: Path, days: int, rows: int, today: dt.date) -> int:
+    server, api, dates = _prepare(data_dir, days, rows, today)
     try:
         settings = Settings.from_env()  # the environment _prepare set
         defs = build_definitions(VENDOR_SOURCES, settings)
@@ -315,8 +315,8 @@ def run(data_dir: Path, days: int, rows: int) -> int:
         api.stop()
 
 
-def dev(data_dir: Path, days: int, rows: int, port: int) -> int:
-    server, api, dates = _prepare(data_dir, days, rows)
+def dev(data_dir: Path, days: int, rows: int, today: dt.date, port: int) -> int:
+    server, api, dates = _prepare(data_dir, days, rows, today)
     try:
         with dg.DagsterInstance.get() as instance:
             if not instance.get_runs(limit=1):  # a fresh clone: show the demo's days, not nothing
@@ -339,11 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("data"))
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--rows", type=int, default=5000, help="notification rows per day")
+    parser.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=dt.datetime.now(dt.UTC).date(),
+        help="the day after the last demo day (YYYY-MM-DD, default: today in UTC; not later)",
+    )
     parser.add_argument("--port", type=int, default=3000, help="dg dev's port")
     args = parser.parse_args(argv)
+    if args.today > dt.datetime.now(dt.UTC).date():
+        parser.error("--today is later than today: those days have no partitions yet")
     if args.command == "run":
-        return run(args.data_dir, args.days, args.rows)
-    return dev(args.data_dir, args.days, args.rows, args.port)
+        return run(args.data_dir, args.days, args.rows, args.today)
+    return dev(args.data_dir, args.days, args.rows, args.today, args.port)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """A local stand-in for Attentive's REST API and Annex Cloud's segment API, for the demo and the
-tests: no real peer can run here, so this implements the contract document 001 states, and only
-it (``shared/seeds/001_a4bc6f2bea32b8e8.txt``):
+tests: no real peer can run here, so this implements the contract that Annex Cloud's "Attentive
+SMS integration" states, and only it:
 
 - ``POST /v1/subscriptions`` (``user.phone``, ``user.email``, ``signUpSourceId``) -> the user
   and ``subscriptionResponses`` (``NEWLY_CREATED``, or ``ALREADY_SUBSCRIBED`` the second time);

@@ -8,8 +8,16 @@ several vendors and some with one only:
 
 - Attentive: people ``0 .. PEOPLE-1`` (phone, email, client id);
 - Postscript subscribers: ``PEOPLE/2 .. PEOPLE+PEOPLE/4`` (phones written without ``+1``);
-- ASAPP calls and transactions: ``0 .. PEOPLE/2`` and ``PEOPLE+PEOPLE/4 .. +PEOPLE/8`` (only ASAPP);
+- ASAPP calls and transactions: ``0 .. PEOPLE/2``, the regulars, and ``PEOPLE+PEOPLE/4 ..
+  +PEOPLE/8`` (only ASAPP);
 - Accengage devices: ``PEOPLE/4 .. PEOPLE`` (member id = client id).
+
+Who else appears on a day is drawn at random from the day's seed, so a small demo could, on an
+unlucky day, have nobody at three vendors. The **regulars** make the overlap a property of the
+data rather than luck: every vendor's files of every day begin with one event of each regular
+(an Attentive notification, a Postscript subscriber and message, an ASAPP call, an Accengage
+device that reacted), so each regular is one customer with events at all four vendors, whatever
+the start day.
 """
 
 from __future__ import annotations
@@ -17,9 +25,15 @@ from __future__ import annotations
 import hashlib
 
 PEOPLE = 400
+REGULARS = range(PEOPLE // 2, PEOPLE // 2 + 8)
+"""Seen by every vendor every day (inside each vendor's range below)."""
 ATTENTIVE = range(0, PEOPLE)
 POSTSCRIPT = range(PEOPLE // 2, PEOPLE + PEOPLE // 4)
-ASAPP = [*range(0, PEOPLE // 2), *range(PEOPLE + PEOPLE // 4, PEOPLE + PEOPLE // 4 + PEOPLE // 8)]
+ASAPP = [
+    *range(0, PEOPLE // 2),
+    *REGULARS,
+    *range(PEOPLE + PEOPLE // 4, PEOPLE + PEOPLE // 4 + PEOPLE // 8),
+]
 ACCENGAGE = range(PEOPLE // 4, PEOPLE)
 
 

@@ -56,10 +56,20 @@ def write_conversions(
 
 
 def write_notifications(
-    path: Path, day: dt.date, rows: int, seed: int = 0, people: int = 7_000_000
+    path: Path,
+    day: dt.date,
+    rows: int,
+    seed: int = 0,
+    people: int = 7_000_000,
+    regulars: range = range(0),
 ) -> Path:
-    """Events of ``people`` people (phone, email and client id of one person per row)."""
+    """Events of ``people`` people (phone, email and client id of one person per row); the
+    first rows are one event of each of the ``regulars`` (:mod:`platform_assets.demo.people`)."""
     base = f"TIMESTAMP '{day.isoformat()} 00:00:00'"
+    person = (
+        f"(CASE WHEN k < {len(regulars)} THEN {regulars.start} + k "
+        f"ELSE {_rand('k', seed + 2, people)} END)"
+    )
     # ~1% of rows repeat an earlier row's key (same type/phone/email/second) with new content
     duckdb.sql(
         f"""
@@ -78,10 +88,10 @@ def write_notifications(
           SELECT
             type,
             CASE WHEN channel < 8 OR type <> 'EMAIL_OPEN'
-                 THEN '+1' || (2012000000 + {_rand("k", seed + 2, people)})::VARCHAR END AS phone,
-            'c' || {_rand("k", seed + 2, people)}::VARCHAR AS client_id,
+                 THEN '+1' || (2012000000 + {person})::VARCHAR END AS phone,
+            'c' || {person}::VARCHAR AS client_id,
             CASE WHEN channel >= 5 OR type = 'EMAIL_OPEN'
-                 THEN 'user' || {_rand("k", seed + 2, people)}::VARCHAR || '@example.com'
+                 THEN 'user' || {person}::VARCHAR || '@example.com'
                  END AS email,
             strftime({base} + to_microseconds({_rand("k", seed + 4, 86400000000)}::BIGINT),
                      '%Y-%m-%dT%H:%M:%S.%gZ') AS "timestamp",
@@ -113,6 +123,7 @@ def write_attentive_day(
     notifications: int = 3000,
     seed: int = 0,
     people: int = 7_000_000,
+    regulars: range = range(0),
 ) -> list[Path]:
     """Both Attentive files of ``day`` in ``folder``; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,6 +131,6 @@ def write_attentive_day(
     return [
         write_conversions(folder / CONVERSIONS.file_name(day), day, conversions, salt, people),
         write_notifications(
-            folder / NOTIFICATIONS.file_name(day), day, notifications, salt, people
+            folder / NOTIFICATIONS.file_name(day), day, notifications, salt, people, regulars
         ),
     ]

@@ -52,7 +52,7 @@ def _stamp(day: dt.date, rnd: random.Random, fmt: str = "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _postscript_value(
-    name: str, kind: str, day: dt.date, rnd: random.Random, person: int
+    name: str, kind: str, day: dt.date, rnd: random.Random, person: int, regular: int | None
 ) -> str | None:
     if name == "ACTION_DATA":
         return json.dumps({"url": "https://shop.example.com/p?a=1,b=2", "label": 'the "best"'})
@@ -71,15 +71,18 @@ def _postscript_value(
     if name == "DIRECTION":
         return rnd.choice(["outbound", "outbound", "inbound"])
     if name.endswith("_ID"):
-        return f"{name[:3].lower()}-{rnd.randrange(1, 400)}"
+        # a regular's rows have ids of their own, so no random row upserts over them
+        number = rnd.randrange(1, 400) if regular is None else f"r{regular}"
+        return f"{name[:3].lower()}-{number}"
     return rnd.choice(["sms", "mms", "click", "outbound", "campaign"])
 
 
 def _postscript_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
-    for _ in range(n):
-        person = rnd.choice(people.POSTSCRIPT)
+    for i in range(n):
+        regular = i if i < len(people.REGULARS) else None
+        person = people.REGULARS[i] if regular is not None else rnd.choice(people.POSTSCRIPT)
         yield [
-            _postscript_value(c.name, c.type, day, rnd, person) for c in spec.columns
+            _postscript_value(c.name, c.type, day, rnd, person, regular) for c in spec.columns
         ]  # header = the documented columns, in order
 
 
@@ -98,15 +101,15 @@ def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> It
     calls = random.Random(day.toordinal() * 7)
     callers = [
         (
-            calls.choice(people.ASAPP),
+            people.REGULARS[i] if i < len(people.REGULARS) else calls.choice(people.ASAPP),
             dt.datetime.combine(day, dt.time()) + dt.timedelta(seconds=calls.randrange(80_000)),
         )
-        for _ in range(n)
+        for i in range(n)
     ]
     for i in range(n):
         person, start = callers[i]
         if spec.table == "transactions":
-            if i % 2:
+            if i % 2 and i >= len(people.REGULARS):
                 person = rnd.choice(people.ASAPP)
             else:
                 start += dt.timedelta(hours=1)
@@ -139,7 +142,7 @@ def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> It
 
 
 def _accengage_value(
-    col: Column, day: dt.date, i: int, rnd: random.Random, person: int
+    col: Column, day: dt.date, i: int, rnd: random.Random, person: int, regular: bool
 ) -> str | None:
     name = col.csv_name
     if name == "device_id":
@@ -147,6 +150,8 @@ def _accengage_value(
     if name == "member_id":
         return people.client_id(person)
     if col.type == "BOOLEAN":
+        if regular:  # a regular's device is opted in and reacted
+            return "0" if name == "bounce" else "1"
         return rnd.choice(["0", "1"])
     if col.type == "BIGINT":
         return str(rnd.randrange(0, 60_000))
@@ -162,8 +167,9 @@ def _accengage_value(
 def _accengage_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
     for i in range(n):
         cols = [c for c in spec.loaded_columns if c.csv_name != APP_FIELD]
-        person = rnd.choice(people.ACCENGAGE)
-        values = [_accengage_value(c, day, i, rnd, person) for c in cols]
+        regular = i < len(people.REGULARS)
+        person = people.REGULARS[i] if regular else rnd.choice(people.ACCENGAGE)
+        values = [_accengage_value(c, day, i, rnd, person, regular) for c in cols]
         yield [*values, rnd.choice(["gold", "silver"])]
 
 

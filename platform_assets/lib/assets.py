@@ -37,7 +37,7 @@ from platform_assets.lib.specs import (
 WAREHOUSE_POOL = "duckdb_warehouse"
 WAREHOUSE_RESOURCE = "duckdb"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout; the vendor documents are in ``../shared/seeds`` beside it."""
+"""The checkout (the dbt project, the shipped instance config)."""
 
 
 class LoadConfig(dg.Config):
@@ -50,12 +50,6 @@ class LoadConfig(dg.Config):
         description="Share of a file's rows that may be rejected without failing the partition "
         "(the valid rows load, the check warns). Default: the table spec's (0: none).",
     )
-
-
-def document(spec: TableSpec) -> dg.MetadataValue:
-    """The vendor document that specifies the table: its full path beside the checkout (the UI
-    shows it with a copy button), not a path relative to nothing."""
-    return dg.MetadataValue.path(str((PROJECT_ROOT.parent / spec.document).resolve()))
 
 
 def remote_file_key(spec: TableSpec) -> dg.AssetKey:
@@ -78,7 +72,7 @@ def remote_file_spec(source: ConfiguredSource, spec: TableSpec) -> dg.AssetSpec:
         group_name=spec.source,
         kinds={"sftp", "csv"},
         owners=list(source.owners),
-        metadata={"file_pattern": spec.file_pattern, "document": document(spec)},
+        metadata={"file_pattern": spec.file_pattern, **_document(spec)},
     )
 
 
@@ -135,7 +129,7 @@ def _table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefiniti
             "update_method": spec.update_method.value,
             **({"version_column": spec.version_column} if spec.version_column else {}),
             **({"column_names_by_app": dg.MetadataValue.json(renames)} if renames else {}),
-            "document": document(spec),
+            **_document(spec),
         },
         pool=WAREHOUSE_POOL,
         # a backfill runs as few runs: each loads a range of days, day after day (see _load_range)
@@ -235,3 +229,8 @@ def build_source_assets(source: ConfiguredSource) -> list[dg.AssetsDefinition | 
         *(build_table_asset(source, s) for s in source.tables),
         *(rejects_spec(s, source) for s in source.tables),
     ]
+
+
+def _document(spec: TableSpec) -> dict[str, dg.MetadataValue]:
+    """The vendor document that specifies the table: its title, and its public page if any."""
+    return spec.document.metadata() if spec.document else {}

@@ -16,7 +16,7 @@ from platform_assets.lib.delivery.specs import ConfiguredDelivery, Delivery, Dev
 from platform_assets.lib.loader.model import LoaderSettings
 from platform_assets.lib.partitions import app_file_partitions, daily_file_partitions
 from platform_assets.lib.settings import Settings, SourceSettings
-from platform_assets.lib.specs import TableSpec
+from platform_assets.lib.specs import TableSpec, VendorDocument
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class VendorSource:
     """Dagster group, owner team, resource ``<name>_sftp``, settings prefix ``<NAME>_*``."""
     tables: tuple[TableSpec, ...]
     description: str
-    document: str
+    document: VendorDocument
     timezone: str = "UTC"
     """The vendor's day: its partitions' and its schedule's time zone (IANA name)."""
     schedule_cron: str = "0 7 * * *"

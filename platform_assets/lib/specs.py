@@ -180,6 +180,23 @@ class FileRef:
 
 
 @dataclass(frozen=True)
+class VendorDocument:
+    """The vendor document a table, a delivery or a source follows, cited by its title (and the
+    vendor's public page where one exists). Nothing reads the document at run time: what the
+    platform needs of it is in the specs."""
+
+    title: str
+    url: str = ""
+
+    def metadata(self) -> dict[str, dg.MetadataValue]:
+        """``document`` (the title) and, where there is one, ``document_url`` for the UI."""
+        meta: dict[str, dg.MetadataValue] = {"document": dg.MetadataValue.text(self.title)}
+        if self.url:
+            meta["document_url"] = dg.MetadataValue.url(self.url)
+        return meta
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One vendor table, loaded daily from one remote file per day."""
 
@@ -205,7 +222,7 @@ class TableSpec:
     """The file may arrive as ``<name>.gz`` instead (loaded whichever is there, never both)."""
     reject_tolerance: float = 0.0
     """Share of a file's rows that may be rejected before the partition fails (0 = none)."""
-    document: str = ""
+    document: VendorDocument | None = None
 
     def __post_init__(self) -> None:
         for name in (self.schema, self.table, *(c.name for c in self.columns)):

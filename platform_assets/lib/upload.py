@@ -35,6 +35,10 @@ class UploadError(SFTPError):
     """The upload did not complete (nothing was left under the final name)."""
 
 
+class UploadRefused(UploadError):
+    """The server refused a write, rename or removal (permission denied): not transient."""
+
+
 @dataclass(frozen=True)
 class UploadResult:
     name: str
@@ -72,26 +76,39 @@ class SFTPDeliveryResource(SFTPResource):
 
         def _put(sftp: paramiko.SFTPClient) -> UploadResult:
             started = time.perf_counter()
-            self._remove_stale_parts(sftp, name)
-            if marker:
-                _remove(sftp, done)  # never a marker beside a file being replaced
+            step = "listing the folder"
             part = self.remote_path(f".{name}.part-{secrets.token_hex(4)}")
             try:
-                sftp.put(str(local_path), part, confirm=False)
-                got = sftp.stat(part).st_size
-                if got != size:
-                    raise UploadError(
-                        f"upload of {final} on {self.host}:{self.port} stored {got} bytes of "
-                        f"{size}; nothing was delivered"
-                    )
-                sftp.posix_rename(part, final)
-            except BaseException:
-                _remove(sftp, part)
-                raise
-            if marker:
-                empty = self.remote_path(f".{marker_name(name)}.part-{secrets.token_hex(4)}")
-                sftp.open(empty, "wb").close()
-                sftp.posix_rename(empty, done)
+                self._remove_stale_parts(sftp, name)
+                if marker:
+                    step = "removing the earlier done-marker"
+                    _remove(sftp, done, strict=True)  # never a marker beside a file replaced
+                try:
+                    step = "writing the file"
+                    sftp.put(str(local_path), part, confirm=False)
+                    got = sftp.stat(part).st_size
+                    if got != size:
+                        raise UploadError(
+                            f"upload of {final} on {self.host}:{self.port} stored {got} bytes "
+                            f"of {size}; nothing was delivered"
+                        )
+                    step = "renaming it to its final name"
+                    sftp.posix_rename(part, final)
+                except BaseException:
+                    _remove(sftp, part)
+                    raise
+                if marker:
+                    step = "writing the done-marker"
+                    empty = self.remote_path(f".{marker_name(name)}.part-{secrets.token_hex(4)}")
+                    sftp.open(empty, "wb").close()
+                    sftp.posix_rename(empty, done)
+            except PermissionError as exc:
+                # the account may not write there: no retry can change that
+                raise UploadRefused(
+                    f"upload of {final} on {self.host}:{self.port} refused: permission denied "
+                    f"when {step} (the delivery account {self.username!r} may not write in "
+                    f"{self.remote_dir}); nothing was delivered"
+                ) from exc
             return UploadResult(
                 name=name,
                 path=final,
@@ -112,10 +129,14 @@ class SFTPDeliveryResource(SFTPResource):
                 _remove(sftp, self.remote_path(entry.filename))
 
 
-def _remove(sftp: paramiko.SFTPClient, path: str) -> None:
+def _remove(sftp: paramiko.SFTPClient, path: str, *, strict: bool = False) -> None:
+    """Remove ``path`` if it is there; ``strict``: a refused removal is an error."""
     try:
         sftp.remove(path)
     except FileNotFoundError:
         pass
+    except PermissionError:
+        if strict:
+            raise
     except OSError:
         pass  # the connection is gone: the next upload of this name removes it

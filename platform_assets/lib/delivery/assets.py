@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from platform_assets.lib.assets import PROJECT_ROOT, WAREHOUSE_POOL, WAREHOUSE_RESOURCE
+from platform_assets.lib.assets import WAREHOUSE_POOL, WAREHOUSE_RESOURCE
 from platform_assets.lib.delivery.records import record_delivery, record_rejects
 from platform_assets.lib.delivery.specs import ConfiguredDelivery, DeviceUpdates
 from platform_assets.lib.delivery.write import DeliveryRefused, Plan, check, plan, write
@@ -96,7 +96,7 @@ def build_delivery_asset(
             "delimiter": spec.style.delimiter,
             "done_marker": spec.style.marker,
             **({"apps": ", ".join(delivery.app_ids)} if spec.per_app else {}),
-            "document": dg.MetadataValue.path(str((PROJECT_ROOT.parent / spec.document).resolve())),
+            **(spec.document.metadata() if spec.document else {}),
         },
         pool=WAREHOUSE_POOL,
         automation_condition=dg.AutomationCondition.on_cron(DELIVERY_CRON, "UTC"),

@@ -25,7 +25,7 @@ import pandera.pandas as pa
 
 from platform_assets.lib import checks
 from platform_assets.lib.settings import RELATION
-from platform_assets.lib.specs import Column, CsvDialect, TableSpec
+from platform_assets.lib.specs import Column, CsvDialect, TableSpec, VendorDocument
 
 DAY_COLUMN = "delivery_date"
 APP_COLUMN = "app_id"
@@ -64,7 +64,7 @@ class Delivery:
     relation: str | None = None
     """The default relation (``schema.table``; ``<VENDOR>_<NAME>_RELATION`` overrides it); None:
     the delivery exists only where that setting names one."""
-    document: str = ""
+    document: VendorDocument | None = None
 
     def __post_init__(self) -> None:
         if not IDENTIFIER.fullmatch(self.name):
