@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
-	cd platform_assets/dbt_project && ../../$(BIN)/dbt parse --quiet --profiles-dir .
+	cd platform_assets/models/dbt_project && ../../../$(BIN)/dbt parse --quiet --profiles-dir .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -62,11 +62,13 @@ test: install sshd browser postgres
 ui-screenshots: install sshd browser
 	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/test_ui.py
 
-## make lint: ruff (style, imports, 100 columns) and mypy (types of the package and benchmarks)
+## make lint: ruff (style, imports, 100 columns), mypy (types), import-linter (what may import
+## what: pyproject's [tool.importlinter])
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -77,7 +79,7 @@ clean:
 
 ## make docs: regenerate the README's table list from the specs
 docs: install
-	$(BIN)/python -m platform_assets.lib.docs README.md
+	$(BIN)/python -m platform_assets.docs README.md
 
 ## make bench: 1 GB from SFTP to DuckDB, platform vs floor vs dlt (figures + results/latest.json)
 bench: install .venv-dlt/.installed

@@ -68,9 +68,9 @@ def measure(mode: str, days: int) -> dict:
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
+    from platform_assets.core.settings import Settings
     from platform_assets.defs import VENDOR_SOURCES
-    from platform_assets.lib.assets import build_source_assets
-    from platform_assets.lib.settings import Settings
+    from platform_assets.ingest.assets import build_source_assets
 
     settings = Settings.from_env()
     last = FIRST + dt.timedelta(days=days - 1)
@@ -111,7 +111,7 @@ def measure(mode: str, days: int) -> dict:
 
 def _runs(mode: str, days: int, last: dt.date, app: str | None, per_run: int):
     """(tags, partition key) of each run of one table (and app)."""
-    from platform_assets.lib.partitions import partition_key_for
+    from platform_assets.core.partitions import partition_key_for
 
     if mode == "per_partition":
         for n in range(days):

@@ -28,13 +28,16 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
+from platform_assets.core.deliveries import ConfiguredDelivery  # noqa: E402
+from platform_assets.core.partitions import daily_file_partitions  # noqa: E402
+from platform_assets.core.transport.upload import SFTPDeliveryResource  # noqa: E402
+from platform_assets.core.warehouse import (  # noqa: E402
+    LoaderSettings,  # noqa: E402
+    attached_warehouse,
+    staging_connection,
+)
 from platform_assets.defs.asapp import DELIVERIES  # noqa: E402
-from platform_assets.lib.delivery.specs import ConfiguredDelivery  # noqa: E402
-from platform_assets.lib.delivery.write import check, plan, write  # noqa: E402
-from platform_assets.lib.loader.model import LoaderSettings  # noqa: E402
-from platform_assets.lib.loader.warehouse import attached_warehouse, staging_connection  # noqa: E402
-from platform_assets.lib.partitions import daily_file_partitions  # noqa: E402
-from platform_assets.lib.upload import SFTPDeliveryResource  # noqa: E402
+from platform_assets.outbound.deliveries.write import check, plan, write  # noqa: E402
 from platform_assets_tests.sshd import start_sshd  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"

@@ -78,9 +78,9 @@ def platform(args: argparse.Namespace) -> dict:
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
+    from platform_assets.core.settings import Settings
     from platform_assets.defs.attentive import NOTIFICATIONS, SOURCE
-    from platform_assets.lib.assets import build_source_assets
-    from platform_assets.lib.settings import Settings
+    from platform_assets.ingest.assets import build_source_assets
 
     settings = Settings.from_env()
     assets = build_source_assets(SOURCE.configure(settings))
@@ -116,8 +116,8 @@ def prefill(args: argparse.Namespace) -> dict:
     """Fill the warehouse with N existing notifications (other keys, an older file date)."""
     import duckdb
 
+    from platform_assets.core.warehouse import table_ddl
     from platform_assets.defs.attentive import NOTIFICATIONS
-    from platform_assets.lib.loader.warehouse import table_ddl
 
     started = time.perf_counter()
     with duckdb.connect(args.database) as con:

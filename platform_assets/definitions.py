@@ -6,9 +6,9 @@ platform_assets.definitions`` load ``defs`` from here; the environment is read t
 
 import dagster as dg
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings
 from platform_assets.defs import VENDOR_SOURCES
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.settings import Settings
 
 
 @dg.definitions

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_assets.lib.sftp import SFTPResource
+from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets_tests.sshd import SshServer, start_sshd
 
 

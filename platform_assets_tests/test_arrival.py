@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core.settings import Settings
 from platform_assets.defs import accengage, attentive
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.arrival import ARRIVAL_CHECK, build_arrival_sensor, deadline, due_day
-from platform_assets.lib.assets import build_source_assets
-from platform_assets.lib.settings import Settings
+from platform_assets.ingest.arrival import ARRIVAL_CHECK, build_arrival_sensor, deadline, due_day
+from platform_assets.ingest.assets import build_source_assets
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,

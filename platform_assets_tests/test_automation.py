@@ -12,12 +12,12 @@ import time
 import dagster as dg
 import pytest
 
+from platform_assets.core.settings import Settings
+from platform_assets.core.transport.files import LocalFolderResource
+from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.defs import accengage, attentive
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.automation import build_daily_schedule, build_new_file_sensor
-from platform_assets.lib.files import LocalFolderResource
-from platform_assets.lib.settings import Settings
-from platform_assets.lib.sftp import SFTPResource
+from platform_assets.ingest.automation import build_daily_schedule, build_new_file_sensor
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
@@ -273,7 +273,7 @@ def test_an_empty_cursor_does_not_request_what_is_already_loaded(attentive_env, 
     materialization loaded (name, size, mtime); a re-sent version is still requested."""
     from dagster_duckdb import DuckDBResource
 
-    from platform_assets.lib.assets import build_source_assets
+    from platform_assets.ingest.assets import build_source_assets
 
     source = attentive.SOURCE.configure(Settings.from_env(SINCE_2026))
     loaded = attentive_env / "attentive_conversions_20261001.csv"

@@ -14,14 +14,16 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core.errors import RemoteFileMissing
+from platform_assets.core.settings import Settings
+from platform_assets.core.transport.files import LocalFolderResource
+from platform_assets.core.warehouse import LoaderSettings
 from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
-from platform_assets.lib.arrival import ARRIVAL_CHECK
-from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
-from platform_assets.lib.files import LocalFolderResource
-from platform_assets.lib.loader.model import LoaderSettings, LoadRequest, RemoteFileMissing
-from platform_assets.lib.loader.partition import load_partitions
-from platform_assets.lib.settings import Settings
+from platform_assets.ingest.arrival import ARRIVAL_CHECK
+from platform_assets.ingest.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
+from platform_assets.ingest.loader.model import LoadRequest
+from platform_assets.ingest.loader.partition import load_partitions
 from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, conversion_key, write_csv
 
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=n) for n in range(5)]

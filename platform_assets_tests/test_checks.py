@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from platform_assets.lib import checks
+from platform_assets.core import checks
 
 
 def run(check, values: list[str | None], *, sliced: bool = False) -> list[bool]:

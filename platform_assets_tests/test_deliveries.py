@@ -20,11 +20,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.deliveries import StaticList
+from platform_assets.core.settings import Settings, SettingsError
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.defs.accengage import DELIVERIES as ACCENGAGE_DELIVERIES
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.delivery.specs import StaticList
-from platform_assets.lib.settings import Settings, SettingsError
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.sshd import SshServer
 from platform_assets_tests.vendorfiles import ASAPP_HEADERS

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandera.pandas as pa
 import pytest
 
+from platform_assets.core.specs import Column, TableSpec
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.docs import all_specs, block
-from platform_assets.lib.specs import Column, TableSpec
+from platform_assets.docs import all_specs, block
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

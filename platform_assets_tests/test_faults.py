@@ -20,13 +20,13 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core.settings import Settings
+from platform_assets.core.warehouse import LoaderSettings
+from platform_assets.core.workdir import PREFIXES, new_work_folder, sweep
 from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
-from platform_assets.lib.assets import build_source_assets
-from platform_assets.lib.loader.model import LoaderSettings
-from platform_assets.lib.loader.partition import load_partition
-from platform_assets.lib.loader.workdir import PREFIXES, new_work_folder, sweep
-from platform_assets.lib.settings import Settings
+from platform_assets.ingest.assets import build_source_assets
+from platform_assets.ingest.loader.partition import load_partition
 from platform_assets_tests.conftest import make_sftp
 from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_csv
 
@@ -39,9 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = """
 import datetime as dt, json, os, sys
 from platform_assets.defs.attentive import CONVERSIONS
-from platform_assets.lib.loader.model import LoaderSettings
-from platform_assets.lib.loader.partition import load_partition
-from platform_assets.lib.sftp import SFTPResource
+from platform_assets.core.warehouse import LoaderSettings
+from platform_assets.ingest.loader.partition import load_partition
+from platform_assets.core.transport.sftp import SFTPResource
 args = json.loads(sys.argv[1])
 files = SFTPResource(**args["sftp"], password=os.environ["FAULT_SFTP_PASSWORD"])
 settings = LoaderSettings(work_dir=args["work_dir"], threads=1)
@@ -169,7 +169,7 @@ def test_the_sweep_removes_dead_loads_folders_and_keeps_live_ones(tmp_path):
     (another process, or this one) stays; a folder never owned goes once it is a minute old."""
     script = (
         "import os, signal, sys\n"
-        "from platform_assets.lib.loader.workdir import new_work_folder\n"
+        "from platform_assets.core.workdir import new_work_folder\n"
         "folder = new_work_folder(sys.argv[1])\n"
         "(folder.path / 'download.csv').write_bytes(b'x' * 1000)\n"
         "print(folder.path, flush=True)\n"

@@ -12,13 +12,13 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core.errors import LoadError
+from platform_assets.core.settings import Settings
 from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
-from platform_assets.lib.assets import build_source_assets
-from platform_assets.lib.history import build_history_job
-from platform_assets.lib.loader.history import check_history_name
-from platform_assets.lib.loader.model import LoadError
-from platform_assets.lib.settings import Settings
+from platform_assets.ingest.assets import build_source_assets
+from platform_assets.ingest.history import build_history_job
+from platform_assets.ingest.loader.history import check_history_name
 from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, conversion_key, write_csv
 
 NAME = "attentive_conversions_history_2026.csv"

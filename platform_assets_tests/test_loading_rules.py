@@ -20,17 +20,17 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.files import LocalFolderResource
-from platform_assets.lib.loader.model import (
+from platform_assets.core.errors import (
     BadFileError,
-    LoaderSettings,
-    RejectsExceeded,
     RemoteFileChanged,
     RemoteFileMissing,
     WarehouseBusy,
 )
-from platform_assets.lib.loader.partition import load_partition
+from platform_assets.core.transport.files import LocalFolderResource
+from platform_assets.core.warehouse import LoaderSettings
+from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
+from platform_assets.ingest.loader.model import RejectsExceeded
+from platform_assets.ingest.loader.partition import load_partition
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,

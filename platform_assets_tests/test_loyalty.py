@@ -20,12 +20,12 @@ import dagster as dg
 import duckdb
 import pytest
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.demo.api_server import MESSAGES, SEGMENT, SUBSCRIBE, UNSUBSCRIBE, ApiServer
-from platform_assets.lib.api.http import FAILED, IN_DOUBT, SUCCEEDED
-from platform_assets.lib.api.resources import AnnexCloudApi, AttentiveApi
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.settings import Settings
+from platform_assets.outbound.loyalty.http import FAILED, IN_DOUBT, SUCCEEDED
+from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi
 
 TOKEN = "canary-attentive-TOKEN-5f2a9c"
 MESSAGES_TOKEN = "canary-messages-TOKEN-77e1b0"
@@ -299,8 +299,8 @@ def test_messages_exactly_once_across_runs_and_a_failed_one_retried(api, loyalty
 CRASHING_RUN = """
 import dagster as dg
 from platform_assets.defs import VENDOR_SOURCES
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.settings import Settings
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings
 defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
 defs.resolve_job_def("loyalty_job").execute_in_process(
     instance=dg.DagsterInstance.ephemeral(),

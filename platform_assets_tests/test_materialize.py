@@ -12,11 +12,11 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core.settings import Settings
 from platform_assets.defs import accengage, asapp, attentive, postscript
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.lib.arrival import ARRIVAL_CHECK
-from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
-from platform_assets.lib.settings import Settings
+from platform_assets.ingest.arrival import ARRIVAL_CHECK
+from platform_assets.ingest.assets import SCHEMA_CHECK, VOLUME_CHECK, build_source_assets
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,

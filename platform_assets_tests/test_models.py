@@ -20,10 +20,10 @@ import dagster as dg
 import duckdb
 import pytest
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.partitions import partition_key_for
+from platform_assets.core.settings import Settings
 from platform_assets.defs import VENDOR_SOURCES
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.partitions import partition_key_for
-from platform_assets.lib.settings import Settings
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_assets.lib.sftp import (
+from platform_assets.core.transport.sftp import (
     SFTPAuthError,
     SFTPConfigError,
     SFTPFileNotFound,

@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from platform_assets.lib.settings import Settings
-from platform_assets.lib.sftp import SFTPConfigError, SFTPTransientError
-from platform_assets.lib.upload import SFTPDeliveryResource, UploadError, UploadRefused
+from platform_assets.core.settings import Settings
+from platform_assets.core.transport.sftp import SFTPConfigError, SFTPTransientError
+from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadError, UploadRefused
 from platform_assets_tests.netutil import TcpProxy
 from platform_assets_tests.sshd import SshServer
 

@@ -12,18 +12,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from platform_assets.core.errors import BadFileError, LoadError, RemoteFileMissing
+from platform_assets.core.specs import TableSpec
+from platform_assets.core.warehouse import LoaderSettings
 from platform_assets.defs.accengage import TABLES as ACCENGAGE
 from platform_assets.defs.asapp import TABLES as ASAPP
 from platform_assets.defs.postscript import TABLES as POSTSCRIPT
-from platform_assets.lib.loader.model import (
-    BadFileError,
-    LoadError,
-    LoaderSettings,
-    RejectsExceeded,
-    RemoteFileMissing,
-)
-from platform_assets.lib.loader.partition import load_partition
-from platform_assets.lib.specs import TableSpec
+from platform_assets.ingest.loader.model import RejectsExceeded
+from platform_assets.ingest.loader.partition import load_partition
 from platform_assets_tests.conftest import make_sftp
 from platform_assets_tests.vendorfiles import (
     ACCENGAGE_HEADERS,

@@ -14,14 +14,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings, SettingsError
+from platform_assets.core.sources import VendorSource
+from platform_assets.core.transport.files import LocalFolderResource
+from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.defs import VENDOR_SOURCES, accengage, attentive
-from platform_assets.lib.arrival import ARRIVAL_CHECK
-from platform_assets.lib.assets import SCHEMA_CHECK, VOLUME_CHECK
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.files import LocalFolderResource
-from platform_assets.lib.settings import Settings, SettingsError
-from platform_assets.lib.sftp import SFTPResource
-from platform_assets.lib.sources import VendorSource
+from platform_assets.ingest.arrival import ARRIVAL_CHECK
+from platform_assets.ingest.assets import SCHEMA_CHECK, VOLUME_CHECK
 
 DAY = "20261001"
 ENV = {

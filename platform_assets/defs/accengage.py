@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from platform_assets.lib import checks
-from platform_assets.lib.delivery.specs import Delivery, DeviceUpdates, FileStyle, StaticList
-from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import (
+from platform_assets.core import checks
+from platform_assets.core.deliveries import Delivery, DeviceUpdates, FileStyle, StaticList
+from platform_assets.core.sources import VendorSource
+from platform_assets.core.specs import (
     APP_FIELD,
     DAY_FIELD,
     Column,

@@ -32,10 +32,17 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from platform_assets.lib import checks
-from platform_assets.lib.delivery.specs import Delivery, Feed, FileStyle
-from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import Column, CsvDialect, KeyPart, Md5Key, TableSpec, VendorDocument
+from platform_assets.core import checks
+from platform_assets.core.deliveries import Delivery, Feed, FileStyle
+from platform_assets.core.sources import VendorSource
+from platform_assets.core.specs import (
+    Column,
+    CsvDialect,
+    KeyPart,
+    Md5Key,
+    TableSpec,
+    VendorDocument,
+)
 
 DOCUMENT = VendorDocument(
     "ASAPP: SFTP data exchange (call metadata, transcripts and transactions feeds)"

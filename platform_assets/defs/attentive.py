@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from platform_assets.lib import checks
-from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import Column, KeyPart, Md5Key, TableSpec, VendorDocument
+from platform_assets.core import checks
+from platform_assets.core.sources import VendorSource
+from platform_assets.core.specs import Column, KeyPart, Md5Key, TableSpec, VendorDocument
 
 DOCUMENT = VendorDocument(
     "Daasity: Attentive, Integration Specifications (SFTP data feeds via the CSV loader)",

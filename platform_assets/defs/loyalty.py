@@ -5,8 +5,8 @@ set; the relations, the trigger and the phone region are ``LOYALTY_*`` settings.
 Its segments: adding one is adding a :class:`Segment` here.
 """
 
-from platform_assets.lib.loyalty import Segment
-from platform_assets.lib.specs import VendorDocument
+from platform_assets.core.segments import Segment
+from platform_assets.core.specs import VendorDocument
 
 DOCUMENT = VendorDocument(
     "Annex Cloud: Attentive SMS integration (Loyalty actions through Attentive's API)"

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import pandera.pandas as pa
 
-from platform_assets.lib import checks
-from platform_assets.lib.sources import VendorSource
-from platform_assets.lib.specs import Column, TableSpec, VendorDocument
+from platform_assets.core import checks
+from platform_assets.core.sources import VendorSource
+from platform_assets.core.specs import Column, TableSpec, VendorDocument
 
 DOCUMENT = VendorDocument(
     "Daasity: Postscript (beta), Integration Specifications (Postscript Schema)",

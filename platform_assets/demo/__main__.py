@@ -21,15 +21,15 @@ from pathlib import Path
 
 import dagster as dg
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.partitions import partition_key_for
+from platform_assets.core.settings import Settings
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.demo.api_server import ApiServer
 from platform_assets.demo.brand_samples import RELATIONS as CONTACT_CENTER_RELATIONS
 from platform_assets.demo.brand_samples import write_contact_center
 from platform_assets.demo.loyalty_samples import start_api, write_loyalty
 from platform_assets.demo.server import EmbeddedSFTPServer
-from platform_assets.lib.build import build_definitions
-from platform_assets.lib.partitions import partition_key_for
-from platform_assets.lib.settings import Settings
 
 SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
 """The instance config that ships with the code (writer pool 1, run queue, monitoring, retries)."""
@@ -106,7 +106,7 @@ def _prepare(
 def _arrived_on_time(sftp_root: Path, dates: list[dt.date]) -> None:
     """Date each vendor's files as arriving an hour before their deadline (never in the future),
     as a vendor's nightly drop would, so the ``file_arrival`` checks read "on time"."""
-    from platform_assets.lib.arrival import deadline
+    from platform_assets.ingest.arrival import deadline
 
     now = dt.datetime.now(dt.UTC)
     for source in VENDOR_SOURCES:
@@ -123,7 +123,7 @@ def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -
     """Per table: partitions loaded, rows read from files, rows and keys in the table, rejects."""
     import duckdb
 
-    from platform_assets.lib.specs import quote_ident
+    from platform_assets.core.specs import quote_ident
 
     lines = [
         f"{'table':40} {'partitions':>10} {'rows read':>9} {'rows':>7} {'keys':>7} {'rejects':>7}"

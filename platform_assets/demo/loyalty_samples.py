@@ -12,7 +12,7 @@ import duckdb
 
 from platform_assets.demo import people
 from platform_assets.demo.api_server import ApiServer
-from platform_assets.lib.api.resources import access_token
+from platform_assets.outbound.loyalty.resources import access_token
 
 MEMBERS = 60
 """Loyalty members: people 0 .. MEMBERS-1; every fifth has not opted in to SMS."""

@@ -17,9 +17,9 @@ import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from platform_assets.core.specs import APP_FIELD, Column, TableSpec
 from platform_assets.defs import accengage, asapp, postscript
 from platform_assets.demo import people
-from platform_assets.lib.specs import APP_FIELD, Column, TableSpec
 
 DEMO_APPS = {"ios": "member_id", "android": "client_ref"}
 """Demo Accengage apps and the header each uses for the client id."""

@@ -1,0 +1,106 @@
+"""The one builder: vendor sources and settings -> the code location's ``dg.Definitions``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from platform_assets.core.settings import Settings
+from platform_assets.core.sources import ConfiguredSource, VendorSource
+from platform_assets.core.warehouse import WAREHOUSE_RESOURCE
+from platform_assets.defs.loyalty import SEGMENTS
+from platform_assets.ingest.arrival import build_arrival_sensor
+from platform_assets.ingest.assets import build_source_assets
+from platform_assets.ingest.automation import build_daily_schedule, build_new_file_sensor
+from platform_assets.ingest.history import build_history_job
+from platform_assets.models.assets import build_model_definitions
+from platform_assets.outbound.deliveries.assets import (
+    DELIVERY_CRON,
+    build_delivery_asset,
+    delivery_key,
+    delivery_resource_key,
+)
+from platform_assets.outbound.loyalty.assets import build_loyalty_definitions
+from platform_assets.outbound.loyalty.resources import annex_cloud_api, attentive_api
+
+
+def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg.Definitions:
+    """One configured source's assets and checks, its SFTP files (external assets), its new-file
+    and arrival sensors, its daily schedule (and job), its history job (vendors that send
+    historical files) and its SFTP resource."""
+    history = build_history_job(source)
+    jobs: list[dg.JobDefinition | dg.UnresolvedAssetJobDefinition] = [history] if history else []
+    resources: dict[str, object] = {
+        source.source.sftp_resource_key: settings.sftp(source.source.prefix)
+    }
+    if source.deliveries:
+        resources[delivery_resource_key(source.name)] = settings.delivery_sftp(
+            source.source.prefix, source.source.delivery_folder
+        )
+        keys = [delivery_key(d) for d in source.deliveries]
+        jobs.append(
+            dg.define_asset_job(
+                f"{source.name}_deliveries_job",
+                selection=dg.AssetSelection.assets(*keys),
+                description=f"Every configured delivery to {source.name} for one day.",
+            )
+        )
+    return dg.Definitions(
+        assets=[
+            *build_source_assets(source),
+            *(build_delivery_asset(d, source.loader) for d in source.deliveries),
+        ],
+        jobs=jobs,
+        schedules=[build_daily_schedule(source)],
+        sensors=[
+            build_new_file_sensor(source, settings.sensor_interval_seconds),
+            build_arrival_sensor(source),
+        ],
+        resources=resources,
+    )
+
+
+def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg.Definitions:
+    """Every source as ``settings`` configure it, the dbt models over them, and the shared
+    DuckDB warehouse."""
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ValueError(f"vendor sources must have distinct names: {names}")
+    configured = [s.configure(settings) for s in sources]
+    deliveries = [delivery_key(d) for s in configured for d in s.deliveries]
+    automation = [
+        dg.AutomationConditionSensorDefinition(
+            "deliveries_automation_sensor",
+            target=dg.AssetSelection.assets(*deliveries),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            minimum_interval_seconds=60,
+            description=f"Sends each configured delivery's day on its cron ({DELIVERY_CRON} UTC).",
+        )
+    ]
+    loyalty = settings.loyalty()
+    extra = (
+        [
+            build_loyalty_definitions(
+                loyalty,
+                SEGMENTS,
+                settings.loader,
+                attentive_api(settings),
+                annex_cloud_api(settings),
+            )
+        ]
+        if loyalty
+        else []
+    )
+    return dg.Definitions.merge(
+        *(build_source_definitions(s, settings) for s in configured),
+        *extra,
+        build_model_definitions(configured, settings),
+        # a run's steps share the warehouse's single writer anyway: running them in the run's
+        # own process saves a process start (and a code load) per step
+        dg.Definitions(
+            sensors=automation if deliveries else [],
+            resources={WAREHOUSE_RESOURCE: settings.warehouse()},
+            executor=dg.in_process_executor,
+        ),
+    )

@@ -1,0 +1,320 @@
+"""The configuration contract: every environment variable the platform reads, read here only,
+and only when the definitions load (:meth:`Settings.from_env`), never at import.
+
+Secrets and connection settings are bound as ``dg.EnvVar`` (resolved at run time, never shown in
+the UI, logs or metadata); a required one that is unset fails the run with Dagster's message
+naming the variable. Optional ones (password *or* key, passphrase, port) are bound as
+``dg.EnvVar`` when present when the definitions load, and fall back to their defaults otherwise.
+Layout settings (file patterns, app ids, per-app column names, the first partition) shape the
+definitions themselves, so they are read and checked when the definitions load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from platform_assets.core.specs import APP_ID
+from platform_assets.core.transport.sftp import SFTPResource
+from platform_assets.core.transport.upload import SFTPDeliveryResource
+from platform_assets.core.warehouse import MAX_INFLATED_BYTES, MAX_LINE_BYTES, LoaderSettings
+
+DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
+DEFAULT_START_DATE = "2024-01-01"
+DEFAULT_RAW_ARCHIVE_DIR = "data/raw"
+ASAPP_HASHES = ("none", "md5", "sha256")
+RELATION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+"""A configured relation: ``schema.table`` (a dbt model or a table), nothing else."""
+OWNER = re.compile(r"team:[A-Za-z0-9_-]+|[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+
+
+LOYALTY_RELATIONS = {
+    "members": "loyalty.members",
+    "actions": "loyalty.actions",
+    "converters": "deliveries.sms_converters",
+}
+"""The loyalty program's relations (``LOYALTY_<NAME>_RELATION``) and their defaults."""
+
+
+@dataclass(frozen=True)
+class LoyaltySettings:
+    """Document 001's loyalty program, as configured (``LOYALTY_*``)."""
+
+    members: str
+    """Members: member_id, phone, email, sms_opt_in."""
+    actions: str
+    """Loyalty actions: action_id, member_id, action_type, action_time, message_text."""
+    converters: str
+    """SMS converters: delivery_date, email (the segment's rows)."""
+    cron: str
+    phone_region: str
+    message_lookback_hours: int
+    export_dir: str
+
+
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """One vendor source's layout settings (``<PREFIX>_*``)."""
+
+    file_patterns: Mapping[str, str] = field(default_factory=dict)
+    """Table name -> the file pattern set in ``<PREFIX>_<TABLE>_FILE_PATTERN``."""
+    app_ids: tuple[str, ...] = ()
+    """``<PREFIX>_APP_IDS``: the app partition dimension of vendors with one file per app."""
+    column_names_by_app: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """App -> documented column -> its header in that app's files (``<PREFIX>_<COL>_COLUMNS``)."""
+    arrival_cron: str | None = None
+    """``<PREFIX>_ARRIVAL_CRON``: when a day's files are due, in the vendor's time zone."""
+    owners: tuple[str, ...] = ()
+    """``<PREFIX>_OWNERS``: who answers for the source's assets (emails or ``team:<name>``)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything read from the environment, once, when the definitions load."""
+
+    env: Mapping[str, str]
+    duckdb_path: str
+    start_date: str
+    loader: LoaderSettings
+    asapp_customer_id_hash: str = "none"
+    """How ASAPP's customer ids hash the brand's client ids: none, md5 or sha256."""
+    backfill_partitions_per_run: int = 31
+    """``PLATFORM_BACKFILL_PARTITIONS_PER_RUN``: the most partitions one backfill run loads."""
+    sensor_interval_seconds: int = 300
+    """``PLATFORM_SENSOR_INTERVAL_SECONDS``: how often the new-file sensors list the servers."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings of ``env`` (default: the process environment, as it is now)."""
+        env = dict(os.environ if env is None else env)
+        start = env.get("PLATFORM_START_DATE") or DEFAULT_START_DATE
+        try:
+            dt.date.fromisoformat(start)
+        except ValueError:
+            raise SettingsError(
+                f"PLATFORM_START_DATE must be a date as YYYY-MM-DD, got {start!r}"
+            ) from None
+        loader = LoaderSettings(
+            memory_limit=env.get("PLATFORM_STAGING_MEMORY_LIMIT") or "1GB",
+            threads=_int(env, "PLATFORM_STAGING_THREADS", 0),
+            work_dir=env.get("PLATFORM_WORK_DIR") or None,
+            max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
+            max_line_bytes=_int(env, "PLATFORM_MAX_LINE_BYTES", MAX_LINE_BYTES),
+            archive_dir=env.get("RAW_ARCHIVE_DIR") or DEFAULT_RAW_ARCHIVE_DIR,
+            volume_window=_int(env, "PLATFORM_VOLUME_WINDOW", 7),
+            volume_min_ratio=_ratio(env, "PLATFORM_VOLUME_MIN_RATIO", 0.5),
+        )
+        asapp_hash = (env.get("ASAPP_CUSTOMER_ID_HASH") or "none").lower()
+        if asapp_hash not in ASAPP_HASHES:
+            raise SettingsError(
+                f"ASAPP_CUSTOMER_ID_HASH must be one of {ASAPP_HASHES}, got {asapp_hash!r}"
+            )
+        return cls(
+            env=env,
+            duckdb_path=env.get("DUCKDB_PATH") or DEFAULT_DUCKDB_PATH,
+            start_date=start,
+            loader=loader,
+            asapp_customer_id_hash=asapp_hash,
+            backfill_partitions_per_run=max(
+                1, _int(env, "PLATFORM_BACKFILL_PARTITIONS_PER_RUN", 31)
+            ),
+            sensor_interval_seconds=max(5, _int(env, "PLATFORM_SENSOR_INTERVAL_SECONDS", 300)),
+        )
+
+    # -- per source -------------------------------------------------------------------------
+
+    def source(
+        self, prefix: str, tables: Sequence[str], per_app_columns: Sequence[str] = ()
+    ) -> SourceSettings:
+        """The layout settings of the source whose variables start with ``prefix``."""
+        patterns = {
+            t: self.env[f"{prefix}_{t.upper()}_FILE_PATTERN"]
+            for t in tables
+            if self.env.get(f"{prefix}_{t.upper()}_FILE_PATTERN")
+        }
+        by_app: dict[str, dict[str, str]] = {}
+        for column in per_app_columns:
+            for app, header in self._column_names(prefix, column).items():
+                by_app.setdefault(app, {})[column] = header
+        arrival = self.env.get(f"{prefix}_ARRIVAL_CRON") or None
+        if arrival is not None:
+            try:  # Dagster's own cron check, with the variable's name in the message
+                dg.FreshnessPolicy.cron(deadline_cron=arrival, lower_bound_delta=dt.timedelta(1))
+            except Exception:
+                raise SettingsError(
+                    f"{prefix}_ARRIVAL_CRON: {arrival!r} is not a cron expression"
+                ) from None
+        owners = self.owners(f"{prefix}_OWNERS")
+        return SourceSettings(patterns, self._app_ids(prefix), by_app, arrival, owners)
+
+    def owners(self, variable: str) -> tuple[str, ...]:
+        """Owners from ``variable`` (comma-separated emails or ``team:<name>``), checked."""
+        owners = tuple(o.strip() for o in self.env.get(variable, "").split(",") if o.strip())
+        bad = [o for o in owners if not OWNER.fullmatch(o)]
+        if bad:
+            raise SettingsError(f"{variable}: {bad} are not owners (an email or team:<name>)")
+        return owners
+
+    def _app_ids(self, prefix: str) -> tuple[str, ...]:
+        """``<prefix>_APP_IDS`` (comma-separated), checked: an app id stands in remote file
+        names, so only letters, digits and ``-`` are accepted."""
+        raw = self.env.get(f"{prefix}_APP_IDS", "")
+        ids = [a.strip() for a in raw.split(",") if a.strip()]
+        bad = [a for a in ids if not APP_ID.match(a)]
+        if bad:
+            raise SettingsError(f"{prefix}_APP_IDS: {bad} are not app ids (letters, digits, '-')")
+        return tuple(dict.fromkeys(ids))
+
+    def _column_names(self, prefix: str, column: str) -> dict[str, str]:
+        """``<prefix>_<COLUMN>_COLUMNS`` (``app=header,...``), e.g.
+        ``ACCENGAGE_MEMBER_ID_COLUMNS="6=member_id,7=customer_ref"``."""
+        variable = f"{prefix}_{column.upper()}_COLUMNS"
+        result: dict[str, str] = {}
+        for item in filter(None, (i.strip() for i in self.env.get(variable, "").split(","))):
+            app, sep, header = (p.strip() for p in item.partition("="))
+            if not sep or not APP_ID.match(app) or not header:
+                raise SettingsError(f"{variable}: {item!r} is not app=header")
+            result[app] = header
+        return result
+
+    def pii_key(self) -> bytes:
+        """``PLATFORM_PII_KEY``: the secret of the keyed hash of personal identifiers in the
+        models (read where it is used: the dbt process; never logged)."""
+        key = self.env.get("PLATFORM_PII_KEY", "")
+        if len(key) < 16:
+            raise SettingsError(
+                "PLATFORM_PII_KEY must be set to a secret of at least 16 characters (the key of "
+                "the hash that hides phones, emails and client ids in the marts)"
+            )
+        return key.encode()
+
+    # -- resources --------------------------------------------------------------------------
+
+    def optional(self, name: str) -> dg.EnvVar | None:
+        """``name`` as a ``dg.EnvVar`` where it is set (read when the resource is used)."""
+        return dg.EnvVar(name) if self.env.get(name) else None
+
+    def sftp(self, prefix: str) -> SFTPResource:
+        """The SFTP resource of one vendor source from ``<prefix>_SFTP_*`` variables."""
+        port = dg.EnvVar.int(f"{prefix}_SFTP_PORT") if self.env.get(f"{prefix}_SFTP_PORT") else 22
+        return SFTPResource(
+            host=dg.EnvVar(f"{prefix}_SFTP_HOST"),
+            port=port,
+            username=dg.EnvVar(f"{prefix}_SFTP_USERNAME"),
+            password=self.optional(f"{prefix}_SFTP_PASSWORD"),
+            private_key_path=self.optional(f"{prefix}_SFTP_PRIVATE_KEY_PATH"),
+            private_key_passphrase=self.optional(f"{prefix}_SFTP_PRIVATE_KEY_PASSPHRASE"),
+            known_hosts=self.optional(f"{prefix}_SFTP_KNOWN_HOSTS"),
+            host_key_policy=self.env.get(f"{prefix}_SFTP_HOST_KEY_POLICY", "strict"),  # type: ignore[arg-type]  # pydantic validates the literal
+            remote_dir=self.optional(f"{prefix}_SFTP_REMOTE_DIR") or ".",
+            env_prefix=prefix,
+        )
+
+    def delivery_sftp(self, prefix: str, folder: str) -> SFTPDeliveryResource:
+        """The account the brand *writes* with (``<prefix>_DELIVERY_SFTP_*``): its own username
+        and password or key, never the read-only ingestion account's; the server (host, port,
+        known_hosts, host-key policy) is the source's unless set; the folder is ``folder`` (the
+        documented one, e.g. ASAPP's ``in``) unless ``<prefix>_DELIVERY_SFTP_REMOTE_DIR``."""
+        own = f"{prefix}_DELIVERY_SFTP"
+
+        def var(name: str) -> str:
+            return f"{own}_{name}" if self.env.get(f"{own}_{name}") else f"{prefix}_SFTP_{name}"
+
+        port = dg.EnvVar.int(var("PORT")) if self.env.get(var("PORT")) else 22
+        return SFTPDeliveryResource(
+            host=dg.EnvVar(var("HOST")),
+            port=port,
+            username=dg.EnvVar(f"{own}_USERNAME"),
+            password=self.optional(f"{own}_PASSWORD"),
+            private_key_path=self.optional(f"{own}_PRIVATE_KEY_PATH"),
+            private_key_passphrase=self.optional(f"{own}_PRIVATE_KEY_PASSPHRASE"),
+            known_hosts=self.optional(var("KNOWN_HOSTS")),
+            host_key_policy=self.env.get(var("HOST_KEY_POLICY"), "strict"),  # type: ignore[arg-type]  # pydantic validates the literal
+            remote_dir=self.optional(f"{own}_REMOTE_DIR") or folder,
+            env_prefix=f"{prefix}_DELIVERY",
+        )
+
+    def delivers(self, prefix: str) -> bool:
+        """Whether the brand sends this vendor files: its delivery account is configured
+        (``<prefix>_DELIVERY_SFTP_USERNAME``); without one, the vendor's deliveries are not
+        defined (no run can fail for a missing account)."""
+        return bool(self.env.get(f"{prefix}_DELIVERY_SFTP_USERNAME"))
+
+    def relation(self, setting: str, default: str | None) -> str | None:
+        """The relation a delivery or the loyalty program reads (``setting``, e.g.
+        ``ASAPP_TRANSACTIONS_RELATION``, as ``schema.table``), else its default; checked, for it
+        stands in SQL."""
+        value = self.env.get(setting) or default
+        if value is not None and not RELATION.fullmatch(value):
+            raise SettingsError(f"{setting} must name a relation as schema.table, got {value!r}")
+        return value
+
+    def loyalty(self) -> LoyaltySettings | None:
+        """The loyalty program's settings (document 001), or None where ``ATTENTIVE_API_TOKEN``
+        is unset (then nothing of it is defined)."""
+        if not self.env.get("ATTENTIVE_API_TOKEN"):
+            return None
+        cron = self.env.get("LOYALTY_CRON") or "*/30 * * * *"
+        try:  # Dagster's own cron check, with the variable's name in the message
+            dg.ScheduleDefinition(
+                name="loyalty_cron_check", cron_schedule=cron, target=dg.AssetSelection.all()
+            )
+        except dg.DagsterInvalidDefinitionError:
+            raise SettingsError(f"LOYALTY_CRON: {cron!r} is not a cron expression") from None
+        relation = {
+            name: self.relation(f"LOYALTY_{name.upper()}_RELATION", default)
+            for name, default in LOYALTY_RELATIONS.items()
+        }
+        return LoyaltySettings(
+            members=relation["members"] or LOYALTY_RELATIONS["members"],
+            actions=relation["actions"] or LOYALTY_RELATIONS["actions"],
+            converters=relation["converters"] or LOYALTY_RELATIONS["converters"],
+            cron=cron,
+            phone_region=(self.env.get("LOYALTY_PHONE_REGION") or "US").upper(),
+            message_lookback_hours=_int(self.env, "LOYALTY_MESSAGE_LOOKBACK_HOURS", 48),
+            export_dir=self.env.get("LOYALTY_EXPORT_DIR") or "data/exports",
+        )
+
+    def warehouse(self) -> DuckDBResource:
+        """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""
+        if self.env.get("DUCKDB_PATH"):
+            return DuckDBResource(database=dg.EnvVar("DUCKDB_PATH"))
+        Path(DEFAULT_DUCKDB_PATH).parent.mkdir(parents=True, exist_ok=True)
+        return DuckDBResource(database=DEFAULT_DUCKDB_PATH)
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name} must not be negative, got {value}")
+    return value

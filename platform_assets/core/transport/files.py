@@ -1,0 +1,141 @@
+"""The file-source interface the loader and the sensors read vendor files through.
+
+:class:`~platform_assets.core.transport.sftp.SFTPResource` implements it for a vendor's SFTP
+server (the only source in production); :class:`LocalFolderResource` implements it for a local
+folder (a mounted share, or the loader's rule tests, which need no network to prove a rule).
+Both list a folder with sizes and mtimes, stat one file, and download it to a local path
+atomically with its SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import dagster as dg
+from pydantic import Field
+
+COPY_BLOCK = 1024 * 1024
+
+
+class RemoteFileNotFound(FileNotFoundError):
+    """The file (or folder) a source was asked for is not there."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    path: str
+    size: int
+    mtime: int
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    remote: RemoteFile
+    local_path: Path
+    sha256: str
+    seconds: float
+
+
+@runtime_checkable
+class FileSource(Protocol):
+    """Where a vendor's files are: a folder that can be listed and read."""
+
+    @property
+    def remote_dir(self) -> str: ...
+
+    def list_files(self) -> list[RemoteFile]:
+        """Regular files in the folder with their sizes and modification times."""
+        ...
+
+    def stat(self, name: str) -> RemoteFile:
+        """One file's size and mtime; :class:`RemoteFileNotFound` when it is not there."""
+        ...
+
+    def download(self, name: str, local_path: Path) -> DownloadResult:
+        """Copy ``name`` to ``local_path`` (complete or not at all), with its SHA-256."""
+        ...
+
+
+class StreamHasher:
+    """SHA-256 of a stream in a thread beside the download (hashlib releases the GIL on large
+    blocks, so hashing overlaps paramiko's decryption instead of adding to it). The queue is
+    bounded: at most 8 blocks (8 MiB) wait."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            self._digest.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._queue.put(block)
+
+    def result(self) -> str:
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join()
+
+
+class LocalFolderResource(dg.ConfigurableResource):
+    """A local folder as a file source (same contract as the SFTP resource, no network)."""
+
+    remote_dir: str = Field(description="The folder that holds the vendor's files.")
+
+    def _path(self, name: str) -> Path:
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"not a file name: {name!r}")
+        return Path(self.remote_dir) / name
+
+    def list_files(self) -> list[RemoteFile]:
+        folder = Path(self.remote_dir)
+        if not folder.is_dir():
+            raise RemoteFileNotFound(f"folder {self.remote_dir!r} does not exist")
+        files = []
+        for entry in os.scandir(folder):
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode):
+                files.append(RemoteFile(entry.name, entry.path, st.st_size, int(st.st_mtime)))
+        return files
+
+    def stat(self, name: str) -> RemoteFile:
+        path = self._path(name)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise RemoteFileNotFound(f"expected file {path} is not there") from None
+        return RemoteFile(name, str(path), st.st_size, int(st.st_mtime))
+
+    def download(self, name: str, local_path: Path) -> DownloadResult:
+        started = time.perf_counter()
+        remote = self.stat(name)
+        part = local_path.with_name(local_path.name + ".part")
+        hasher = StreamHasher()
+        try:
+            with open(remote.path, "rb") as src, part.open("wb") as out:
+                while block := src.read(COPY_BLOCK):
+                    hasher.update(block)
+                    out.write(block)
+            digest = hasher.result()
+            os.replace(part, local_path)
+        finally:
+            hasher.close()
+            part.unlink(missing_ok=True)
+        return DownloadResult(remote, local_path, digest, time.perf_counter() - started)

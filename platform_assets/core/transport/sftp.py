@@ -1,0 +1,453 @@
+"""SFTP access for ingestion: list, stat and streamed, atomic downloads over paramiko.
+
+Security defaults: the server's host key must be in the configured known_hosts file (unknown and
+changed keys are refused); trust-on-first-use exists only as an explicit, dev-only policy. Secrets
+arrive through ``dg.EnvVar`` and are never logged or put in exception messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import stat
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import dagster as dg
+import paramiko
+from pydantic import Field
+
+from platform_assets.core.transport.files import (
+    DownloadResult,
+    RemoteFile,
+    RemoteFileNotFound,
+    StreamHasher,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Requests of ~255 KiB in flight with prefetch are what makes paramiko fast (OpenSSH's
+# sftp-server serves up to 256 KiB per read; a server that returns less is still read correctly:
+# paramiko falls back to plain reads for a gap, and the size check below catches anything else).
+DEFAULT_MAX_REQUEST_SIZE = 261_120
+READ_BLOCK = 1024 * 1024
+# AES-GCM is the fastest cipher paramiko speaks; keep the others as fallbacks.
+PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+
+
+class SFTPError(Exception):
+    """Base class for errors this module raises with a clear, secret-free message."""
+
+
+class SFTPConfigError(SFTPError):
+    """A setting is missing or contradictory."""
+
+
+class SFTPHostKeyError(SFTPError):
+    """The server's host key is unknown or differs from the known_hosts entry. Never retried."""
+
+
+class SFTPAuthError(SFTPError):
+    """The server refused the credentials. Never retried."""
+
+
+class SFTPFileNotFound(SFTPError, RemoteFileNotFound):
+    """The remote file does not exist."""
+
+
+class SFTPTransientError(SFTPError):
+    """The server or network failed in a way that did not stop after the retries."""
+
+
+class SFTPTimeoutError(SFTPTransientError):
+    """The server stopped answering: no banner, no reply, no data within a time-out."""
+
+
+class DownloadIncompleteError(SFTPError):
+    """The bytes received do not match the size the server reported."""
+
+
+class _RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
+    def missing_host_key(self, client, hostname, key):  # noqa: ANN001 - paramiko's signature
+        raise SFTPHostKeyError(
+            f"host key of {hostname} ({key.get_name()} {key.fingerprint}) is not in the "
+            "known_hosts file; add it (ssh-keyscan) after checking the fingerprint with the vendor"
+        )
+
+
+class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
+    """Dev only: accept an unknown host key and append it to the known_hosts file."""
+
+    def __init__(self, known_hosts: Path):
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client, hostname, key):  # noqa: ANN001 - paramiko's signature
+        logger.warning(
+            "trust_on_first_use: accepting new host key %s %s for %s and saving it to %s",
+            key.get_name(),
+            key.fingerprint,
+            hostname,
+            self.known_hosts,
+        )
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+        with self.known_hosts.open("a", encoding="utf-8") as fh:
+            fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+def _is_timeout(exc: BaseException, elapsed: float, shortest: float) -> bool:
+    """A wait that ran out: a socket time-out in the exception's chain or its words, or a session
+    that died with no answer ("Error reading SSH protocol banner", "No existing session") after
+    at least the ``shortest`` time-out had passed (a dropped connection dies at once)."""
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < 8:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    if any(isinstance(e, socket.timeout | TimeoutError) for e in chain):
+        return True
+    text = " ".join(str(e) for e in chain).lower()
+    if "timed out" in text or "timeout" in text:
+        return True
+    silent = "banner" in text or "no existing session" in text
+    return silent and elapsed >= 0.9 * shortest
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(
+        exc,
+        SFTPHostKeyError
+        | SFTPAuthError
+        | SFTPConfigError
+        | SFTPFileNotFound
+        | paramiko.AuthenticationException
+        | paramiko.BadHostKeyException
+        | FileNotFoundError
+        | PermissionError,
+    ):
+        return False
+    return isinstance(
+        exc,
+        OSError | EOFError | socket.timeout | paramiko.SSHException | DownloadIncompleteError,
+    )
+
+
+def _drop(client: paramiko.SSHClient) -> None:
+    """Close the connection's socket at once, without waiting on the server."""
+    transport = client.get_transport()
+    if transport is not None:
+        transport.close()
+
+
+class SFTPResource(dg.ConfigurableResource):
+    """A vendor's SFTP server, read-only: list a folder, stat and download files.
+
+    Implements :class:`~platform_assets.core.transport.files.FileSource`. Configured from the
+    ``<VENDOR>_SFTP_*`` environment variables by :mod:`platform_assets.core.settings`.
+    """
+
+    host: str = Field(description="Server host name or address.")
+    port: int = Field(default=22, description="Server port.")
+    username: str = Field(description="Login name.")
+    password: str | None = Field(default=None, description="Password (use dg.EnvVar).")
+    private_key_path: str | None = Field(
+        default=None, description="Private key file (ed25519, ECDSA or RSA; OpenSSH or PEM)."
+    )
+    private_key_passphrase: str | None = Field(default=None, description="Key passphrase.")
+    known_hosts: str | None = Field(
+        default=None, description="known_hosts file holding the server's host key."
+    )
+    host_key_policy: Literal["strict", "trust_on_first_use"] = Field(
+        default="strict",
+        description="strict refuses unknown and changed host keys. trust_on_first_use (DEV ONLY) "
+        "accepts and records an unknown key; a changed key is still refused.",
+    )
+    remote_dir: str = Field(default=".", description="Folder that holds the vendor's files.")
+    env_prefix: str = Field(
+        default="SFTP", description="Environment prefix the settings came from (for messages)."
+    )
+    connect_timeout: float = 15.0
+    banner_timeout: float = 15.0
+    auth_timeout: float = 20.0
+    channel_timeout: float = 20.0
+    operation_timeout: float = 60.0
+    keepalive_seconds: int = 15
+    retries: int = Field(default=3, description="Retries of transient failures (not auth/keys).")
+    retry_backoff_seconds: float = 1.0
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _check_settings(self) -> None:
+        if not self.password and not self.private_key_path:
+            raise SFTPConfigError(
+                f"set {self.env_prefix}_SFTP_PASSWORD or {self.env_prefix}_SFTP_PRIVATE_KEY_PATH"
+            )
+        if self.host_key_policy == "strict" and not self.known_hosts:
+            raise SFTPConfigError(
+                f"set {self.env_prefix}_SFTP_KNOWN_HOSTS to a known_hosts file with the server's "
+                "host key (or, in development only, "
+                f"{self.env_prefix}_SFTP_HOST_KEY_POLICY=trust_on_first_use)"
+            )
+        if self.known_hosts and self.host_key_policy == "strict":
+            if not Path(self.known_hosts).is_file():
+                raise SFTPConfigError(
+                    f"{self.env_prefix}_SFTP_KNOWN_HOSTS: no such file: {self.known_hosts}"
+                )
+        if self.private_key_path and not Path(self.private_key_path).is_file():
+            raise SFTPConfigError(
+                f"{self.env_prefix}_SFTP_PRIVATE_KEY_PATH: no such file: {self.private_key_path}"
+            )
+
+    def _load_key(self) -> paramiko.PKey | None:
+        if not self.private_key_path:
+            return None
+        try:
+            # positional: paramiko 5 renamed the keyword (passphrase -> password). Bytes: it is
+            # handed to cryptography's key loaders, which take bytes (paramiko annotates str).
+            return paramiko.PKey.from_path(
+                self.private_key_path,
+                self.private_key_passphrase.encode() if self.private_key_passphrase else None,  # type: ignore[arg-type]
+            )
+        except (paramiko.PasswordRequiredException, TypeError) as exc:
+            if isinstance(exc, TypeError) and "password" not in str(exc).lower():
+                raise
+            raise SFTPConfigError(
+                f"{self.env_prefix}_SFTP_PRIVATE_KEY_PATH is encrypted: set "
+                f"{self.env_prefix}_SFTP_PRIVATE_KEY_PASSPHRASE"
+            ) from exc
+        except (paramiko.SSHException, ValueError) as exc:
+            raise SFTPConfigError(
+                f"{self.env_prefix}_SFTP_PRIVATE_KEY_PATH ({self.private_key_path}) could not be "
+                f"loaded: {type(exc).__name__} (wrong passphrase or unsupported key type)"
+            ) from None
+
+    def _transport_factory(self, sock: Any, /, **kwargs: Any) -> paramiko.Transport:
+        transport = paramiko.Transport(sock, **kwargs)
+        options = transport.get_security_options()
+        available = tuple(options.ciphers)
+        options.ciphers = tuple(c for c in PREFERRED_CIPHERS if c in available) + tuple(
+            c for c in available if c not in PREFERRED_CIPHERS
+        )
+        return transport
+
+    def _open_client(self) -> paramiko.SSHClient:
+        self._check_settings()
+        pkey = self._load_key()
+        client = paramiko.SSHClient()
+        if self.known_hosts and Path(self.known_hosts).is_file():
+            # load into system host keys so paramiko never writes the file back
+            client.load_system_host_keys(self.known_hosts)
+        if self.host_key_policy == "trust_on_first_use":
+            if not self.known_hosts:
+                raise SFTPConfigError(
+                    f"{self.env_prefix}_SFTP_KNOWN_HOSTS must name the file that "
+                    "trust_on_first_use records keys in"
+                )
+            client.set_missing_host_key_policy(_TrustOnFirstUse(Path(self.known_hosts)))
+        else:
+            client.set_missing_host_key_policy(_RejectUnknownHostKey())
+        try:
+            client.connect(
+                self.host,
+                port=self.port,
+                username=self.username,
+                password=self.password or None,
+                pkey=pkey,
+                timeout=self.connect_timeout,
+                banner_timeout=self.banner_timeout,
+                auth_timeout=self.auth_timeout,
+                channel_timeout=self.channel_timeout,
+                allow_agent=False,
+                look_for_keys=False,
+                transport_factory=self._transport_factory,
+            )
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise SFTPHostKeyError(
+                f"host key of {self.host}:{self.port} CHANGED: server sent "
+                f"{exc.key.get_name()} {exc.key.fingerprint}, known_hosts has "
+                f"{exc.expected_key.get_name()} {exc.expected_key.fingerprint}; refusing to "
+                "connect (possible man-in-the-middle)"
+            ) from None
+        except paramiko.AuthenticationException:
+            client.close()
+            raise SFTPAuthError(
+                f"authentication as {self.username!r} on {self.host}:{self.port} failed; check "
+                f"{self.env_prefix}_SFTP_USERNAME and the password or key"
+            ) from None
+        except BaseException:
+            client.close()
+            raise
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(self.keepalive_seconds)
+        return client
+
+    @contextmanager
+    def _sftp(self) -> Iterator[paramiko.SFTPClient]:
+        client = self._open_client()
+        try:
+            sftp = client.open_sftp()
+            channel = sftp.get_channel()
+            assert channel is not None  # an open SFTP client has its channel
+            channel.settimeout(self.operation_timeout)
+            try:
+                yield sftp
+            except BaseException:
+                _drop(client)  # no polite close: a stalled server would hold it another time-out
+                raise
+            finally:
+                sftp.close()
+        finally:
+            client.close()
+
+    def _with_retries(self, what: str, fn: Callable[[paramiko.SFTPClient], T]) -> T:
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            try:
+                with self._sftp() as sftp:
+                    return fn(sftp)
+            except Exception as exc:
+                if not _is_transient(exc) or attempt >= self.retries:
+                    elapsed = time.monotonic() - started
+                    shortest = min(self.connect_timeout, self.banner_timeout, self.auth_timeout)
+                    if _is_timeout(exc, elapsed, shortest):
+                        raise SFTPTimeoutError(
+                            f"{what} on {self.host}:{self.port} timed out after "
+                            f"{elapsed:.0f} s (the server stopped answering; "
+                            f"time-outs: connect {self.connect_timeout:g} s, banner "
+                            f"{self.banner_timeout:g} s, operation {self.operation_timeout:g} s; "
+                            f"{attempt + 1} attempts)"
+                        ) from exc
+                    if _is_transient(exc):
+                        raise SFTPTransientError(
+                            f"{what} on {self.host}:{self.port} failed after {attempt + 1} "
+                            f"attempts: {type(exc).__name__}: {exc}"
+                        ) from exc
+                    raise
+                delay = self.retry_backoff_seconds * (2**attempt) * (0.5 + random.random())
+                logger.warning(
+                    "%s on %s:%s failed (%s: %s); retry %d/%d in %.1fs",
+                    what,
+                    self.host,
+                    self.port,
+                    type(exc).__name__,
+                    exc,
+                    attempt + 1,
+                    self.retries,
+                    delay,
+                )
+                time.sleep(delay)
+                attempt += 1
+
+    # -- operations -------------------------------------------------------------------------
+
+    def remote_path(self, name: str) -> str:
+        """``name`` inside ``remote_dir`` (``.`` is the login folder)."""
+        if self.remote_dir in ("", "."):
+            return name
+        return f"{self.remote_dir.rstrip('/')}/{name}"
+
+    def check_connection(self) -> None:
+        """Connect, authenticate and open the SFTP subsystem once (raises on failure)."""
+        self._with_retries("connect", lambda sftp: sftp.normalize("."))
+
+    def list_files(self) -> list[RemoteFile]:
+        """Regular files in ``remote_dir`` with their sizes and modification times."""
+
+        def _list(sftp: paramiko.SFTPClient) -> list[RemoteFile]:
+            try:
+                entries = list(sftp.listdir_iter(self.remote_dir))
+            except FileNotFoundError:
+                raise SFTPFileNotFound(
+                    f"remote folder {self.remote_dir!r} does not exist on {self.host}:{self.port}"
+                ) from None
+            return [
+                RemoteFile(
+                    name=e.filename,
+                    path=self.remote_path(e.filename),
+                    size=int(e.st_size or 0),
+                    mtime=int(e.st_mtime or 0),
+                )
+                for e in entries
+                if e.st_mode is not None and stat.S_ISREG(e.st_mode)
+            ]
+
+        return self._with_retries(f"listing {self.remote_dir}", _list)
+
+    def _stat(self, sftp: paramiko.SFTPClient, name: str) -> RemoteFile:
+        path = self.remote_path(name)
+        try:
+            st = sftp.stat(path)
+        except FileNotFoundError:
+            raise SFTPFileNotFound(
+                f"expected remote file {path} is not on {self.host}:{self.port}"
+            ) from None
+        return RemoteFile(name, path, int(st.st_size or 0), int(st.st_mtime or 0))
+
+    def stat(self, name: str) -> RemoteFile:
+        return self._with_retries(
+            f"stat {self.remote_path(name)}", lambda sftp: self._stat(sftp, name)
+        )
+
+    def download(self, name: str, local_path: Path) -> DownloadResult:
+        """Stream ``remote_dir/name`` to ``local_path``.
+
+        Bytes go to ``<local_path>.part`` with prefetch and 1 MiB reads, hashed on the way; the
+        part file is renamed to ``local_path`` only when the byte count equals the size the server
+        reported. Transient failures restart the download (with backoff).
+        """
+        path = self.remote_path(name)
+        local_path = Path(local_path)
+        part = local_path.with_name(local_path.name + ".part")
+
+        def _get(sftp: paramiko.SFTPClient) -> DownloadResult:
+            started = time.perf_counter()
+            remote_file = self._stat(sftp, name)
+            size = remote_file.size
+            hasher = StreamHasher()
+            received = 0
+            try:
+                with sftp.open(path, "rb") as remote, part.open("wb") as out:
+                    remote.MAX_REQUEST_SIZE = self.max_request_size
+                    remote.prefetch(size)
+                    try:
+                        while True:
+                            block = remote.read(READ_BLOCK)
+                            if not block:
+                                break
+                            out.write(block)
+                            hasher.update(block)
+                            received += len(block)
+                    except BaseException:
+                        # before the file's close: a stalled server would hold it a time-out more
+                        channel = sftp.get_channel()
+                        if channel is not None:
+                            channel.get_transport().close()
+                        raise
+                digest = hasher.result()
+                if received != size:
+                    raise DownloadIncompleteError(
+                        f"download of {path} got {received} bytes, server reported {size}"
+                    )
+                os.replace(part, local_path)
+            finally:
+                hasher.close()
+                part.unlink(missing_ok=True)
+            return DownloadResult(
+                remote=remote_file,
+                local_path=local_path,
+                sha256=digest,
+                seconds=time.perf_counter() - started,
+            )
+
+        return self._with_retries(f"download {path}", _get)

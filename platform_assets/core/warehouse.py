@@ -1,0 +1,164 @@
+"""The warehouse side of a load: the columns every table and rejects table carries, their DDL,
+the private staging DuckDB, and attaching the warehouse file (waiting while another writer holds
+it)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from platform_assets.core.errors import WarehouseBusy
+from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
+
+VALIDATION_BATCH_ROWS = 250_000
+LOCK_WAIT_SECONDS = 300.0
+MAX_INFLATED_BYTES = 20 * 1024**3
+
+MAX_LINE_BYTES = 16 << 20
+"""16 MiB: a transcript message or a JSON blob in one field (DuckDB's own default is 2 MB)."""
+
+
+@dataclass(frozen=True)
+class LoaderSettings:
+    """Limits of the loader's staging DuckDB and its work folder (from the platform settings)."""
+
+    memory_limit: str = "1GB"
+    threads: int = 0
+    """0: every core."""
+    work_dir: str | None = None
+    """Where downloads and spill files go (None: the system's temporary folder)."""
+    validation_batch_rows: int = VALIDATION_BATCH_ROWS
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS
+    max_inflated_bytes: int = MAX_INFLATED_BYTES
+    """A gzip file that inflates past this many bytes is refused (a decompression bomb)."""
+    max_line_bytes: int = MAX_LINE_BYTES
+    """The longest record (a field with its row) the parser accepts; a longer one fails the
+    file naming its line and this limit."""
+    archive_dir: str | None = None
+    """The raw archive's root (None: no archive)."""
+    volume_window: int = 7
+    """A day's rows are compared with the average of this many previous loaded days."""
+    volume_min_ratio: float = 0.5
+    """A day with fewer rows than this share of that average warns."""
+
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+"""The Dagster pool every writer of the warehouse file takes (one DuckDB writer at a time)."""
+WAREHOUSE_RESOURCE = "duckdb"
+"""The resource key of the warehouse (a ``DuckDBResource``)."""
+
+WAREHOUSE = "wh"
+"""The name the warehouse file is attached under in the staging connection."""
+LINEAGE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("__file_date", "DATE", "Date of the file the row was loaded from (the partition)."),
+    ("__source_file", "VARCHAR", "Remote path of the file the row was loaded from."),
+    ("__loaded_at", "TIMESTAMP", "When the row's current content was written (UTC)."),
+)
+REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("__file_date", "DATE"),
+    ("source_file", "VARCHAR"),
+    ("line", "BIGINT"),
+    ("column", "VARCHAR"),
+    ("rule", "VARCHAR"),
+    ("value", "VARCHAR"),
+    ("run_id", "VARCHAR"),
+    ("rejected_at", "TIMESTAMP"),
+)
+
+
+def reject_columns(spec: TableSpec) -> tuple[tuple[str, str], ...]:
+    """The rejects table's columns (with the app id after the date for app-partitioned tables)."""
+    if spec.app_column is None:
+        return REJECT_COLUMNS
+    return (REJECT_COLUMNS[0], (spec.app_column, "VARCHAR"), *REJECT_COLUMNS[1:])
+
+
+def table_name(spec: TableSpec, catalog: str | None = None) -> str:
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    return f"{prefix}{quote_ident(spec.schema)}.{quote_ident(spec.table)}"
+
+
+def rejects_table_name(spec: TableSpec, catalog: str | None = None) -> str:
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    return f"{prefix}{quote_ident(spec.schema)}.{quote_ident(spec.rejects_table)}"
+
+
+def table_ddl(spec: TableSpec, catalog: str | None = None) -> list[str]:
+    """The schema, the table and its rejects table (``IF NOT EXISTS``)."""
+    prefix = f"{quote_ident(catalog)}." if catalog else ""
+    cols = [f"{quote_ident(c.name)} {c.type}" for c in spec.columns]
+    cols += [f"{quote_ident(n)} {t}" for n, t, _ in LINEAGE_COLUMNS]
+    rejects = [f"{quote_ident(n)} {t}" for n, t in reject_columns(spec)]
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {prefix}{quote_ident(spec.schema)}",
+        f"CREATE TABLE IF NOT EXISTS {table_name(spec, catalog)} ({', '.join(cols)})",
+        f"CREATE TABLE IF NOT EXISTS {rejects_table_name(spec, catalog)} ({', '.join(rejects)})",
+    ]
+
+
+def scalar(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list | dict[str, object] | None = None
+) -> int:
+    """The first value of a query as an int (0 for NULL); fetches all, leaving no open result."""
+    rows = con.execute(sql, params or []).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+@contextmanager
+def staging_connection(
+    settings: LoaderSettings, work_dir: Path
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB for the small per-load tables (keys, rejects, decisions); it
+    spills to the work folder past its memory limit and runs in UTC."""
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": settings.memory_limit,
+            "threads": settings.threads or os.cpu_count() or 2,
+            "temp_directory": str(work_dir / "duckdb_tmp"),
+            "preserve_insertion_order": True,
+        },
+    )
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def attached_warehouse(
+    con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float
+) -> Iterator[str]:
+    """Attach the warehouse file as :data:`WAREHOUSE` for writing, waiting (with a growing
+    pause, at most ``wait_seconds``) while another process holds its lock; then
+    :class:`WarehouseBusy` naming the holder (DuckDB's "Conflicting lock is held in ...")."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    while True:
+        try:
+            con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE}")
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() > deadline:
+                holder = str(exc).split("Conflicting lock is held in", 1)[-1].strip()
+                raise WarehouseBusy(
+                    f"{path}: timed out after {wait_seconds:.0f} s waiting for the write lock; "
+                    f"it is held by {holder or 'another process'} (a run outside Dagster or "
+                    "another write connection). The run is retried."
+                ) from None
+            time.sleep(min(delay, max(deadline - time.monotonic(), 0.05)))
+            delay = min(delay * 1.5, 5.0)
+    try:
+        yield WAREHOUSE
+    finally:
+        con.execute(f"DETACH {WAREHOUSE}")

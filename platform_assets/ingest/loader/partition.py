@@ -1,0 +1,193 @@
+"""Load one partition (one vendor file) of a table into the DuckDB warehouse.
+
+The stages, in the order they run (no per-row Python anywhere; the data is stored once):
+
+1. **fetch**: the file streamed into a private work folder (atomic, size checked, SHA-256 on the
+   way); a gzipped file inflated, bounded.
+2. **the file as SQL**: its header read with Python's csv module, the documented columns found by
+   name; DuckDB parses it (strict, no sniffing, every value as text).
+3. **validate**: every row through pandera, streamed; failures become located rejects.
+4. **keys**: the repeated keys and each one's winning row, before anything is written.
+5. **upsert**: one transaction on the warehouse, attached only now (see :mod:`.upsert`).
+
+A range of partitions (:func:`load_partitions`, a backfill run) loads day after day, each in its
+own transaction, with the next day's stage 1 running while the current day runs stages 2-5.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_assets.core.csvfile import CsvFile
+from platform_assets.core.specs import TableSpec
+from platform_assets.core.transport.files import DownloadResult, FileSource
+from platform_assets.core.validation import rejects_message, summarize_rejects, validate
+from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, staging_connection
+from platform_assets.core.workdir import WorkFolder, new_work_folder
+from platform_assets.ingest.loader import fetch
+from platform_assets.ingest.loader.archive import RawArchive
+from platform_assets.ingest.loader.keys import stage_keys
+from platform_assets.ingest.loader.model import LoadRequest, LoadResult, RejectsExceeded
+from platform_assets.ingest.loader.upsert import write_partition
+
+
+def load_partition(
+    spec: TableSpec,
+    day: dt.date,
+    files: FileSource,
+    warehouse_path: str,
+    *,
+    settings: LoaderSettings | None = None,
+    app_id: str | None = None,
+    column_sources: Mapping[str, str] | None = None,
+    reject_tolerance: float | None = None,
+    run_id: str = "",
+    log: logging.Logger | None = None,
+) -> LoadResult:
+    """Download, validate and upsert the file of ``day`` (and ``app_id``, for tables with one
+    file per app) into ``spec``'s table; raise :class:`RejectsExceeded` (after writing the
+    rejects) when more rows failed than ``reject_tolerance`` (default: the spec's) allows."""
+    tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
+    request = LoadRequest(spec, day, app_id, dict(column_sources or {}), tolerance, run_id)
+    settings = settings or LoaderSettings()
+    log = log or logging.getLogger(__name__)
+    return _load(_fetch(request, files, settings), warehouse_path, settings, log)
+
+
+def load_partitions(
+    requests: Sequence[LoadRequest],
+    files: FileSource,
+    warehouse_path: str,
+    *,
+    settings: LoaderSettings | None = None,
+    log: logging.Logger | None = None,
+) -> Iterator[LoadResult]:
+    """Load ``requests`` in order, each day in its own transaction, yielding each result once
+    committed; while one day validates and writes, the next one downloads (one prefetch).
+
+    A failing day raises its error after the days before it are committed and before any day
+    after it is written; its prefetched successor is discarded."""
+    settings = settings or LoaderSettings()
+    log = log or logging.getLogger(__name__)
+    if not requests:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+        ahead: Future[_Fetched] | None = pool.submit(_fetch, requests[0], files, settings)
+        try:
+            for following in [*requests[1:], None]:
+                assert ahead is not None
+                fetched = ahead.result()  # this day's download error is raised here, in order
+                if following is not None:
+                    ahead = pool.submit(_fetch, following, files, settings)
+                else:
+                    ahead = None
+                yield _load(fetched, warehouse_path, settings, log)
+        finally:
+            if ahead is not None and not ahead.cancel():  # a download still running: wait
+                with suppress(Exception):
+                    ahead.result().discard()
+
+
+@dataclass
+class _Fetched:
+    """A partition's file in its private work folder (stage 1 done), not yet loaded."""
+
+    request: LoadRequest
+    folder: WorkFolder
+    download: DownloadResult
+    from_archive: bool
+    archive_path: str | None
+    timings: dict[str, float]
+    inflated_bytes: int | None = None
+
+    @property
+    def work(self) -> Path:
+        return self.folder.path
+
+    def discard(self) -> None:
+        self.folder.remove()
+
+
+def _fetch(request: LoadRequest, files: FileSource, settings: LoaderSettings) -> _Fetched:
+    """1. fetch: the file (or its archived copy) in a new private work folder, inflated."""
+    folder = new_work_folder(settings.work_dir)
+    work = folder.path
+    timings: dict[str, float] = {}
+    try:
+        archive = RawArchive(Path(settings.archive_dir)) if settings.archive_dir else None
+        with _timed(timings, "download_s"):
+            download, from_archive = fetch.download(request, files, work, archive)
+        kept = str(archive.path(request, download.remote.name)) if archive else None
+        fetched = _Fetched(request, folder, download, from_archive, kept, timings)
+        if download.local_path.suffix == ".gz":
+            with _timed(timings, "inflate_s"):
+                fetched.download = fetch.inflate(download, settings.max_inflated_bytes)
+            fetched.inflated_bytes = fetched.download.local_path.stat().st_size
+        return fetched
+    except BaseException:
+        folder.remove()
+        raise
+
+
+def _load(
+    fetched: _Fetched, warehouse_path: str, settings: LoaderSettings, log: logging.Logger
+) -> LoadResult:
+    """2.-5. the fetched file parsed, validated, keyed and upserted; its work folder removed."""
+    request, download, timings = fetched.request, fetched.download, fetched.timings
+    log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
+        "%s %s (%d bytes)",
+        "restored from the raw archive" if fetched.from_archive else "downloaded",
+        download.remote.path,
+        download.remote.size,
+    )
+    spec = request.spec
+    result = LoadResult(
+        download, request.tolerance, timings=timings, from_archive=fetched.from_archive
+    )
+    result.archive_path, result.inflated_bytes = fetched.archive_path, fetched.inflated_bytes
+    try:
+        csv = CsvFile(  # 2. the file as SQL
+            download.local_path,
+            download.remote.path,
+            request.spec,
+            day=request.day,
+            app_id=request.app_id,
+            column_sources=request.column_sources,
+            max_line_bytes=settings.max_line_bytes,
+        )
+        result.extra_columns = csv.extra_columns
+        with staging_connection(settings, fetched.work) as con:
+            with _timed(timings, "validate_s"):  # 3. validate
+                result.rows_read, result.formula_like_values = validate(
+                    con, spec, csv, settings.validation_batch_rows
+                )
+                rejects = summarize_rejects(con, csv)
+            result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
+            with _timed(timings, "keys_s"):  # 4. keys
+                stage_keys(con, spec, without_rejects=not result.passed)
+            with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
+                write_partition(con, wh, request, csv, result, settings.volume_window)  # 5.
+    finally:
+        fetched.discard()
+    if not result.accepted:
+        message = rejects_message(
+            spec, download.remote.path, result.rows_read, rejects, request.tolerance
+        )
+        raise RejectsExceeded(message, result)
+    return result
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - started

@@ -1,0 +1,308 @@
+"""Document 001's loyalty program, driven from the warehouse: Attentive as the SMS gateway of the
+brand's loyalty program (Annex Cloud), as three assets run together by ``loyalty_job`` on the
+document's recurring trigger (``LOYALTY_CRON``):
+
+1. ``loyalty/attentive_subscriptions``: opted-in members whose TEXT subscription is eligible are
+   subscribed; opted-out members are unsubscribed; each change of a member's wanted state is one
+   call, made once.
+2. ``loyalty/attentive_messages``: each loyalty action's message sent exactly once.
+3. ``loyalty/annex_cloud_segments``: the day's segment (opted-in members who ordered through an
+   SMS in the last 30 days, by email) created in Annex Cloud once a day, and exported as a CSV
+   for upload to Attentive (which has no segment API).
+
+Every call goes through the journal (``platform.api_calls``, :mod:`.api.journal`): recorded
+before and after, never repeated once it succeeded, retried by the next run when it failed,
+reported (and not re-sent) when a run died between the call and its record. Phones are
+normalized to E.164 (``phonenumbers``) before any call; metadata holds counts, never a phone,
+an email or a token.
+"""
+
+import datetime as dt
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from platform_assets.core.formulas import escaped_sql
+from platform_assets.core.segments import Segment
+from platform_assets.core.settings import LoyaltySettings
+from platform_assets.core.specs import quote_literal
+from platform_assets.core.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCE, LoaderSettings
+from platform_assets.outbound.loyalty.http import IN_DOUBT, SUCCEEDED
+from platform_assets.outbound.loyalty.journal import INELIGIBLE, Call
+from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi, text_eligible
+from platform_assets.outbound.loyalty.session import (
+    CALLS_CHECK,
+    LoyaltyConfig,
+    calls_check,
+    e164,
+    journaled,
+    made,
+    stop_on_auth,
+    subject_hash,
+)
+
+GROUP = "loyalty"
+ATTENTIVE_API = "attentive_api"
+ANNEX_CLOUD_API = "annex_cloud_api"
+SUBSCRIPTIONS = dg.AssetKey([GROUP, "attentive_subscriptions"])
+MESSAGES = dg.AssetKey([GROUP, "attentive_messages"])
+SEGMENTS = dg.AssetKey([GROUP, "annex_cloud_segments"])
+
+
+# -- the assets ------------------------------------------------------------------------------
+
+
+def build_loyalty_definitions(
+    loyalty: LoyaltySettings,
+    segments: tuple[Segment, ...],
+    loader: LoaderSettings,
+    attentive: AttentiveApi,
+    annex_cloud: AnnexCloudApi,
+) -> dg.Definitions:
+    """The three assets, ``loyalty_job`` and its schedule on ``LOYALTY_CRON``."""
+    members_key = dg.AssetKey(loyalty.members.split("."))
+    actions_key = dg.AssetKey(loyalty.actions.split("."))
+    converters_key = dg.AssetKey(loyalty.converters.split("."))
+    common: dict[str, Any] = {
+        "group_name": GROUP,
+        "owners": ["team:crm"],
+        "pool": WAREHOUSE_POOL,
+        "tags": {"direction": "outbound", "api": "true"},
+    }
+
+    @dg.asset(
+        key=SUBSCRIPTIONS,
+        deps=[members_key],
+        kinds={"api", "duckdb"},
+        required_resource_keys={ATTENTIVE_API, WAREHOUSE_RESOURCE},
+        check_specs=[dg.AssetCheckSpec(CALLS_CHECK, asset=SUBSCRIPTIONS)],
+        description=(
+            f"Attentive SMS subscriptions reconciled with {loyalty.members}: opted-in members "
+            "whose TEXT subscription is eligible are subscribed (POST /v1/subscriptions after GET "
+            "/v1/subscriptions), opted-out members unsubscribed; each change once (journal: "
+            "platform.api_calls)."
+        ),
+        **common,
+    )
+    def attentive_subscriptions(
+        context: dg.AssetExecutionContext, config: LoyaltyConfig
+    ) -> dg.MaterializeResult:
+        api: AttentiveApi = getattr(context.resources, ATTENTIVE_API)
+        counts: Counter = Counter()
+        with journaled(context, config, getattr(context.resources, WAREHOUSE_RESOURCE), loader) as (
+            con,
+            wh,
+            journal,
+            doubtful,
+        ):
+            members = con.execute(
+                f"SELECT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
+                f"FROM {wh}.{loyalty.members} ORDER BY 1"
+            ).fetchall()
+            done = journal.succeeded_per_member(("subscribe", "unsubscribe"))
+            latest = journal.latest(("subscribe", "unsubscribe"))
+            for member, phone, email, opted_in in members:
+                number = e164(phone, loyalty.phone_region)
+                if number is None:
+                    counts["invalid_phone"] += 1
+                    continue
+                subject = subject_hash(number, email)
+                want = "subscribe" if opted_in else "unsubscribe"
+                kind, last_subject, seq = done.get(member, ("", "", 0))
+                if (kind, last_subject) == (want, subject):
+                    counts["in_sync"] += 1
+                    continue
+                call = Call(f"{want}:{member}:{seq}", want, member, None, subject)
+                if latest.get(call.key) == IN_DOUBT:
+                    counts["left_in_doubt"] += 1
+                    continue
+                if opted_in:
+                    check = Call(
+                        f"eligibility:{member}:{seq}", "eligibility", member, None, subject
+                    )
+                    attempt = journal.begin(check)
+                    answer = api.eligibility(number, email)
+                    stop_on_auth(answer, "Attentive", "ATTENTIVE_API_TOKEN")
+                    if answer.ok and not text_eligible(answer.body):
+                        journal.finish(check, attempt, answer, INELIGIBLE)
+                        counts[INELIGIBLE] += 1
+                        continue
+                    journal.finish(check, attempt, answer)
+                    if not answer.ok:
+                        counts[f"eligibility_{answer.outcome}"] += 1
+                        continue
+                    outcome = made(journal, call, partial(api.subscribe, number, email), counts)
+                else:
+                    outcome = made(journal, call, partial(api.unsubscribe, number, email), counts)
+                stop_on_auth(outcome, "Attentive", "ATTENTIVE_API_TOKEN")
+        doubtful_keys = [c.key for c in doubtful if c.kind in ("subscribe", "unsubscribe")]
+        return dg.MaterializeResult(
+            metadata={"members": len(members), **{f"calls_{k}": v for k, v in counts.items()}},
+            check_results=[calls_check(counts, doubtful_keys)],
+        )
+
+    @dg.asset(
+        key=MESSAGES,
+        deps=[actions_key, members_key, SUBSCRIPTIONS],
+        kinds={"api", "duckdb"},
+        required_resource_keys={ATTENTIVE_API, WAREHOUSE_RESOURCE},
+        check_specs=[dg.AssetCheckSpec(CALLS_CHECK, asset=MESSAGES)],
+        description=(
+            f"Loyalty-action SMS: each action of {loyalty.actions} (of the last "
+            f"{loyalty.message_lookback_hours} h, for opted-in members) sent once with POST "
+            "/v1/subscriptions/messages (the legacy messages token); journal: platform.api_calls."
+        ),
+        **common,
+    )
+    def attentive_messages(
+        context: dg.AssetExecutionContext, config: LoyaltyConfig
+    ) -> dg.MaterializeResult:
+        api: AttentiveApi = getattr(context.resources, ATTENTIVE_API)
+        counts: Counter = Counter()
+        since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
+            hours=loyalty.message_lookback_hours
+        )
+        with journaled(context, config, getattr(context.resources, WAREHOUSE_RESOURCE), loader) as (
+            con,
+            wh,
+            journal,
+            doubtful,
+        ):
+            actions = con.execute(
+                f"SELECT a.action_id::VARCHAR, a.member_id::VARCHAR, a.message_text, m.phone "
+                f"FROM {wh}.{loyalty.actions} a JOIN {wh}.{loyalty.members} m "
+                "ON m.member_id::VARCHAR = a.member_id::VARCHAR "
+                "WHERE m.sms_opt_in AND a.action_time >= $since "
+                "AND nullif(trim(a.message_text), '') IS NOT NULL ORDER BY a.action_time, 1",
+                {"since": since},
+            ).fetchall()
+            latest = journal.latest(("message",))
+            for action, member, text, phone in actions:
+                call = Call(f"message:{action}", "message", member, action)
+                status = latest.get(call.key)
+                if status == SUCCEEDED:
+                    counts["already_sent"] += 1
+                    continue
+                if status == IN_DOUBT:
+                    counts["left_in_doubt"] += 1
+                    continue
+                number = e164(phone, loyalty.phone_region)
+                if number is None:
+                    counts["invalid_phone"] += 1
+                    continue
+                outcome = made(journal, call, partial(api.message, number, text), counts)
+                stop_on_auth(outcome, "Attentive", "ATTENTIVE_MESSAGES_API_TOKEN")
+        doubtful_keys = [c.key for c in doubtful if c.kind == "message"]
+        return dg.MaterializeResult(
+            metadata={"actions": len(actions), **{f"calls_{k}": v for k, v in counts.items()}},
+            check_results=[calls_check(counts, doubtful_keys)],
+        )
+
+    @dg.asset(
+        key=SEGMENTS,
+        deps=[converters_key, members_key],
+        kinds={"api", "csv", "duckdb"},
+        required_resource_keys={ANNEX_CLOUD_API, WAREHOUSE_RESOURCE},
+        check_specs=[dg.AssetCheckSpec(CALLS_CHECK, asset=SEGMENTS)],
+        description=(
+            "Annex Cloud segments (POST /api/3.0/segment), once a day each: "
+            + "; ".join(f"{s.name} ({s.window_days} days)" for s in segments)
+            + f": opted-in members of {loyalty.members} whose email is in {loyalty.converters} "
+            f"in the window; also exported to {loyalty.export_dir} as a CSV for upload to "
+            "Attentive (it has no segment API)."
+        ),
+        **common,
+    )
+    def annex_cloud_segments(
+        context: dg.AssetExecutionContext, config: LoyaltyConfig
+    ) -> dg.MaterializeResult:
+        api: AnnexCloudApi = getattr(context.resources, ANNEX_CLOUD_API)
+        counts: Counter = Counter()
+        day = dt.datetime.now(dt.UTC).date()
+        exported, ids = [], []
+        with journaled(context, config, getattr(context.resources, WAREHOUSE_RESOURCE), loader) as (
+            con,
+            wh,
+            journal,
+            doubtful,
+        ):
+            latest = journal.latest(("segment",))
+            for segment in segments:
+                first = day - dt.timedelta(days=segment.window_days - 1)
+                con.execute(  # the segment's members, once: sent to Annex Cloud and exported
+                    "CREATE OR REPLACE TEMP TABLE segment_members AS "
+                    "SELECT DISTINCT lower(trim(c.email)) AS email "
+                    f"FROM {wh}.{loyalty.converters} c "
+                    f"WHERE c.delivery_date BETWEEN DATE '{first}' AND DATE '{day}' "
+                    f"AND lower(trim(c.email)) IN (SELECT lower(trim(email)) "
+                    f"FROM {wh}.{loyalty.members} WHERE sms_opt_in) ORDER BY 1"
+                )
+                emails = "SELECT email FROM segment_members ORDER BY 1"
+                members = [e for (e,) in con.execute(emails).fetchall()]
+                path = (
+                    Path(loyalty.export_dir) / f"attentive_segment_{segment.key}_{day:%Y%m%d}.csv"
+                )
+                path.parent.mkdir(parents=True, exist_ok=True)
+                con.execute(
+                    f"COPY (SELECT {escaped_sql('email')} AS email FROM ({emails})) "
+                    f"TO {quote_literal(str(path))} (FORMAT csv, HEADER true)"
+                )
+                exported.append(str(path))
+                call = Call(f"segment:{segment.key}:{day}", "segment")
+                status = latest.get(call.key)
+                if not members or status in (SUCCEEDED, IN_DOUBT):
+                    counts["empty" if not members else f"already_{status}"] += 1
+                    continue
+                outcome = made(
+                    journal,
+                    call,
+                    partial(
+                        api.create_segment,
+                        name=segment.name,
+                        segment_type=segment.segment_type,
+                        from_date=first.isoformat(),
+                        to_date=day.isoformat(),
+                        members=members,
+                        external_id=f"{segment.key}-{day:%Y%m%d}",
+                        external_name=segment.name,
+                    ),
+                    counts,
+                )
+                stop_on_auth(outcome, "Annex Cloud", "ANNEX_CLOUD_LOYALTY_TOKEN")
+                if outcome.ok:
+                    ids.append(str(outcome.body.get("segmentId")))
+                counts[f"{segment.key}_members"] = len(members)
+        doubtful_keys = [c.key for c in doubtful if c.kind == "segment"]
+        return dg.MaterializeResult(
+            metadata={
+                "segment_ids": ", ".join(ids),
+                "exports": ", ".join(exported),
+                **{f"calls_{k}": v for k, v in counts.items()},
+            },
+            check_results=[calls_check(counts, doubtful_keys)],
+        )
+
+    job = dg.define_asset_job(
+        "loyalty_job",
+        selection=dg.AssetSelection.assets(
+            attentive_subscriptions, attentive_messages, annex_cloud_segments
+        ),
+        description="Document 001's trigger: subscriptions, then messages, then segments.",
+    )
+    schedule = dg.ScheduleDefinition(
+        name="loyalty_schedule",
+        job=job,
+        cron_schedule=loyalty.cron,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"The loyalty program's recurring trigger (LOYALTY_CRON: {loyalty.cron}).",
+    )
+    return dg.Definitions(
+        assets=[attentive_subscriptions, attentive_messages, annex_cloud_segments],
+        jobs=[job],
+        schedules=[schedule],
+        resources={ATTENTIVE_API: attentive, ANNEX_CLOUD_API: annex_cloud},
+    )

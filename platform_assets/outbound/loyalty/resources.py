@@ -1,0 +1,161 @@
+"""The two APIs of document 001 as Dagster resources: Attentive's subscriptions and messages,
+and Annex Cloud's segments. Tokens are ``dg.EnvVar``s; they go in the ``Authorization`` header
+and nowhere else (never in a log, metadata or an error). Every call returns an
+:class:`~platform_assets.outbound.loyalty.http.Outcome`; retries are urllib3's (see ``http.py``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import dagster as dg
+import requests
+from pydantic import Field, PrivateAttr
+
+from platform_assets.core.settings import Settings
+from platform_assets.outbound.loyalty import http
+from platform_assets.outbound.loyalty.http import HttpPolicy, Outcome
+
+ATTENTIVE_URL = "https://api.attentivemobile.com"
+ANNEX_CLOUD_URL = "https://s15.socialannex.net"
+TEXT_CHANNEL = {"type": "MARKETING", "channel": "TEXT"}
+EMAIL_CHANNEL = {"type": "MARKETING", "channel": "EMAIL"}
+
+
+class _Api(dg.ConfigurableResource):
+    base_url: str
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, description="Retries of a 429/5xx or no connection")
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    retry_after_max_seconds: float = Field(default=60.0, ge=0)
+    _http: requests.Session | None = PrivateAttr(default=None)
+
+    @property
+    def policy(self) -> HttpPolicy:
+        return HttpPolicy(
+            connect_timeout=self.connect_timeout_seconds,
+            read_timeout=self.read_timeout_seconds,
+            retries=self.max_retries,
+            backoff=self.backoff_seconds,
+            retry_after_max=self.retry_after_max_seconds,
+        )
+
+    def _call(self, method: str, path: str, token: str, **kw: Any) -> Outcome:
+        if self._http is None:
+            self._http = http.session(self.policy)
+        return http.call(
+            self._http, self.policy, method, self.base_url.rstrip("/") + path, token=token, **kw
+        )
+
+
+class AttentiveApi(_Api):
+    """Attentive's REST API (document 001): subscribe, eligibility, unsubscribe with the app's
+    token; messages with the separate legacy messages token (issued on request by Attentive)."""
+
+    base_url: str = ATTENTIVE_URL
+    token: str = Field(description="Bearer token of the Attentive app (ATTENTIVE_API_TOKEN)")
+    messages_token: str = Field(
+        description="The legacy messages API token (ATTENTIVE_MESSAGES_API_TOKEN)"
+    )
+    sign_up_source_id: str = Field(description="The sign-up flow's id (signUpSourceId)")
+
+    def subscribe(self, phone: str, email: str | None) -> Outcome:
+        user = {"phone": phone, **({"email": email} if email else {})}
+        body = {"user": user, "signUpSourceId": self.sign_up_source_id}
+        return self._call("POST", "/v1/subscriptions", self.token, json_body=body)
+
+    def eligibility(self, phone: str, email: str | None) -> Outcome:
+        params = {"phone": phone, **({"email": email} if email else {})}
+        return self._call("GET", "/v1/subscriptions", self.token, params=params)
+
+    def unsubscribe(self, phone: str, email: str | None) -> Outcome:
+        user = {"phone": phone, **({"email": email} if email else {})}
+        body = {"user": user, "subscriptions": [EMAIL_CHANNEL, TEXT_CHANNEL]}
+        return self._call("POST", "/v1/subscriptions/unsubscribe", self.token, json_body=body)
+
+    def message(self, to: str, text: str) -> Outcome:
+        body = {"to": to, "body": text}
+        return self._call("POST", "/v1/subscriptions/messages", self.messages_token, json_body=body)
+
+
+def text_eligible(body: dict[str, Any]) -> bool:
+    """Whether an eligibility answer says the TEXT (SMS) subscription is open."""
+    for item in body.get("subscriptionEligibilities") or []:
+        if (item.get("subscription") or {}).get("channel") == "TEXT":
+            return bool((item.get("eligibility") or {}).get("isEligible"))
+    return False
+
+
+class AnnexCloudApi(_Api):
+    """Annex Cloud's Loyalty V3 segment API (document 001). Its access token is, as the document
+    says, the base64 of a JSON array of the loyalty token and the site id; the document does not
+    say how it is sent: here as a bearer token."""
+
+    base_url: str = ANNEX_CLOUD_URL
+    site_id: str = Field(description="Annex Cloud site id (ANNEX_CLOUD_SITE_ID)")
+    loyalty_token: str = Field(description="The loyalty token (ANNEX_CLOUD_LOYALTY_TOKEN)")
+
+    @property
+    def access_token(self) -> str:
+        return access_token(self.loyalty_token, self.site_id)
+
+    def create_segment(
+        self,
+        *,
+        name: str,
+        segment_type: str,
+        from_date: str,
+        to_date: str,
+        members: list[str],
+        status: str = "ACTIVE",
+        external_id: str = "",
+        external_name: str = "",
+    ) -> Outcome:
+        body = {
+            "name": name,
+            "type": segment_type,
+            "fromDate": from_date,
+            "toDate": to_date,
+            "member": ",".join(members),
+            "status": status,
+            "externalId": external_id,
+            "externalName": external_name,
+        }
+        outcome = self._call("POST", "/api/3.0/segment", self.access_token, json_body=body)
+        if outcome.ok and "errorCode" in outcome.body:  # an error answered with 200
+            return Outcome(
+                http.FAILED,
+                outcome.status,
+                outcome.body,
+                outcome.attempts,
+                error=http.error_text(outcome.body),
+            )
+        return outcome
+
+
+def access_token(loyalty_token: str, site_id: str) -> str:
+    """Document 001: "Create a JSON array with Loyalty Token and Site id", then base64 it."""
+    return base64.b64encode(json.dumps([loyalty_token, site_id]).encode()).decode()
+
+
+def attentive_api(settings: Settings) -> AttentiveApi:
+    """Attentive's REST API: ``ATTENTIVE_API_TOKEN``, ``ATTENTIVE_MESSAGES_API_TOKEN`` (the
+    legacy messages token), ``ATTENTIVE_SIGN_UP_SOURCE_ID``; ``ATTENTIVE_API_URL``."""
+    return AttentiveApi(
+        base_url=settings.optional("ATTENTIVE_API_URL") or ATTENTIVE_URL,
+        token=dg.EnvVar("ATTENTIVE_API_TOKEN"),
+        messages_token=dg.EnvVar("ATTENTIVE_MESSAGES_API_TOKEN"),
+        sign_up_source_id=dg.EnvVar("ATTENTIVE_SIGN_UP_SOURCE_ID"),
+    )
+
+
+def annex_cloud_api(settings: Settings) -> AnnexCloudApi:
+    """Annex Cloud's segment API: ``ANNEX_CLOUD_SITE_ID``, ``ANNEX_CLOUD_LOYALTY_TOKEN``;
+    ``ANNEX_CLOUD_API_URL``."""
+    return AnnexCloudApi(
+        base_url=settings.optional("ANNEX_CLOUD_API_URL") or ANNEX_CLOUD_URL,
+        site_id=dg.EnvVar("ANNEX_CLOUD_SITE_ID"),
+        loyalty_token=dg.EnvVar("ANNEX_CLOUD_LOYALTY_TOKEN"),
+    )
