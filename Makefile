@@ -63,12 +63,13 @@ ui-screenshots: install sshd browser
 	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/test_ui.py
 
 ## make lint: ruff (style, imports, 100 columns), mypy (types), import-linter (what may import
-## what: pyproject's [tool.importlinter])
+## what: pyproject's [tool.importlinter]) and `dg check defs` (the definitions load and validate)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 
 format: install
 	$(BIN)/ruff check --fix .
