@@ -16,7 +16,6 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -149,12 +148,7 @@ class Settings:
                 by_app.setdefault(app, {})[column] = header
         arrival = self.env.get(f"{prefix}_ARRIVAL_CRON") or None
         if arrival is not None:
-            try:  # Dagster's own cron check, with the variable's name in the message
-                dg.FreshnessPolicy.cron(deadline_cron=arrival, lower_bound_delta=dt.timedelta(1))
-            except Exception:
-                raise SettingsError(
-                    f"{prefix}_ARRIVAL_CRON: {arrival!r} is not a cron expression"
-                ) from None
+            _check_cron(f"{prefix}_ARRIVAL_CRON", arrival)
         owners = self.owners(f"{prefix}_OWNERS")
         return SourceSettings(patterns, self._app_ids(prefix), by_app, arrival, owners)
 
@@ -265,13 +259,7 @@ class Settings:
         is unset (then nothing of it is defined)."""
         if not self.env.get("ATTENTIVE_API_TOKEN"):
             return None
-        cron = self.env.get("LOYALTY_CRON") or "*/30 * * * *"
-        try:  # Dagster's own cron check, with the variable's name in the message
-            dg.ScheduleDefinition(
-                name="loyalty_cron_check", cron_schedule=cron, target=dg.AssetSelection.all()
-            )
-        except dg.DagsterInvalidDefinitionError:
-            raise SettingsError(f"LOYALTY_CRON: {cron!r} is not a cron expression") from None
+        cron = _check_cron("LOYALTY_CRON", self.env.get("LOYALTY_CRON") or "*/30 * * * *")
         relation = {
             name: self.relation(f"LOYALTY_{name.upper()}_RELATION", default)
             for name, default in LOYALTY_RELATIONS.items()
@@ -290,8 +278,17 @@ class Settings:
         """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""
         if self.env.get("DUCKDB_PATH"):
             return DuckDBResource(database=dg.EnvVar("DUCKDB_PATH"))
-        Path(DEFAULT_DUCKDB_PATH).parent.mkdir(parents=True, exist_ok=True)
         return DuckDBResource(database=DEFAULT_DUCKDB_PATH)
+
+
+def _check_cron(variable: str, cron: str) -> str:
+    """``cron`` if Dagster takes it as a schedule's cron string; else an error naming
+    ``variable`` (Dagster's own check: a definition error, nothing else is caught)."""
+    try:
+        dg.ScheduleDefinition(name="cron_check", cron_schedule=cron, target=dg.AssetSelection.all())
+    except dg.DagsterInvalidDefinitionError:
+        raise SettingsError(f"{variable}: {cron!r} is not a cron expression") from None
+    return cron
 
 
 def _ratio(env: Mapping[str, str], name: str, default: float) -> float:

@@ -19,7 +19,6 @@ never fight over the file's write lock.
 
 import datetime as dt
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
@@ -42,8 +41,9 @@ APP_DAILY_TAG = "app_daily"
 FULL_REBUILD_CRON = "0 8 * * *"
 """Full rebuilds at 08:00 UTC: after the daily loads (07:00 UTC; Accengage 06:00 GMT+1)."""
 ONE_DAY = dt.timedelta(days=1)
-WAREHOUSE_PATH_VARIABLE = "PLATFORM_DBT_DUCKDB_PATH"
-"""The absolute warehouse path the dbt profile reads (dbt runs inside the project folder)."""
+WAREHOUSE_PATH_VAR = "warehouse_path"
+"""The dbt var the profile reads the warehouse file from: its absolute path (dbt runs inside
+the project folder), the same on every run, handed over as an argument (``--vars``)."""
 
 
 @cache
@@ -138,9 +138,15 @@ def _dbt_build(
     warehouse: DuckDBResource,
     variables: Mapping[str, object],
 ) -> Iterator[Any]:
-    """``dbt build`` of the run's selection with ``variables`` (the partition, the settings)."""
-    os.environ[WAREHOUSE_PATH_VARIABLE] = str(Path(warehouse.database).resolve())
-    args = ["build", "--vars", json.dumps(variables, sort_keys=True)]
+    """``dbt build`` of the run's selection with ``variables`` (the partition, the settings)
+    and the warehouse's absolute path (the profile's ``path``)."""
+    path = Path(warehouse.database).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)  # at run time, as the loads do
+    args = [
+        "build",
+        "--vars",
+        json.dumps({**variables, WAREHOUSE_PATH_VAR: str(path)}, sort_keys=True),
+    ]
     yield from dbt.cli(args, context=context).stream()
 
 

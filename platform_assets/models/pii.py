@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
@@ -17,6 +19,7 @@ from duckdb import DuckDBPyConnection
 from platform_assets.core.settings import Settings
 
 BLOCK = 64  # SHA-256's block size
+KEY = "PLATFORM_PII_KEY"
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -34,12 +37,19 @@ def pii_hash(key: bytes, value: str) -> str:
 
 class Plugin(BasePlugin):
     """Sets the pads on each dbt connection and on each of its cursors (a DuckDB variable lives
-    in one connection, and dbt-duckdb runs its statements on cursors)."""
+    in one connection, and dbt-duckdb runs its statements on cursors). The key is read once, when
+    dbt first connects: ``PLATFORM_PII_KEY`` of the dbt process's environment (the code
+    location's, which dagster-dbt hands to dbt), checked as the platform's settings check it."""
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self._pads: tuple[bytes, bytes] | None = None  # on the first connection (not on parse)
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         self.configure_cursor(conn)
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
-        inner, outer = hmac_pads(Settings.from_env().pii_key())
+        if self._pads is None:
+            self._pads = hmac_pads(Settings.from_env({KEY: os.environ.get(KEY, "")}).pii_key())
+        inner, outer = self._pads
         cursor.execute("SET VARIABLE platform_pii_ipad = ?", [inner])
         cursor.execute("SET VARIABLE platform_pii_opad = ?", [outer])
