@@ -714,20 +714,23 @@ def test_the_delivery_models_carry_the_sms_orders_of_known_clients(world):
         "external_customer_id, customer_subcategory, product_quantity "
         "FROM deliveries.asapp_transactions ORDER BY transaction_time",
     )
+    # money is exact (DECIMAL, never a binary float): the Postscript order is its attributions'
+    # cents summed, and every value compares equal to the decimal text, not to a float
     assert feed == [
-        (D1, dt.datetime(2026, 10, 1, 12), 19.99, asapp_id("c1"), "attentive", 1),
-        (D1, dt.datetime(2026, 10, 1, 15), 26.99, asapp_id("c1"), "postscript", 1),  # a1 + a2
-        (D2, dt.datetime(2026, 10, 2, 10), 5.5, asapp_id("c2"), "attentive", 1),
-        (D2, dt.datetime(2026, 10, 2, 11), 100.0, asapp_id("c1"), "attentive", 1),
+        (D1, dt.datetime(2026, 10, 1, 12), Decimal("19.99"), asapp_id("c1"), "attentive", 1),
+        (D1, dt.datetime(2026, 10, 1, 15), Decimal("26.99"), asapp_id("c1"), "postscript", 1),
+        (D2, dt.datetime(2026, 10, 2, 10), Decimal("5.50"), asapp_id("c2"), "attentive", 1),
+        (D2, dt.datetime(2026, 10, 2, 11), Decimal("100.00"), asapp_id("c1"), "attentive", 1),
     ]
+    assert all(isinstance(value, Decimal) for _, _, value, *_ in feed)
     orders = query(
         warehouse,
         "SELECT delivery_date, app_id, member_id, last_sms_order_at, last_sms_order_value, "
         "last_sms_vendor FROM deliveries.accengage_sms_orders ORDER BY 1",
     )
     assert orders == [
-        (D1, APP, "c1", dt.datetime(2026, 10, 1, 15), 26.99, "postscript"),
-        (D2, APP, "c1", dt.datetime(2026, 10, 2, 11), 100.0, "attentive"),
+        (D1, APP, "c1", dt.datetime(2026, 10, 1, 15), Decimal("26.99"), "postscript"),
+        (D2, APP, "c1", dt.datetime(2026, 10, 2, 11), Decimal("100.00"), "attentive"),
     ]
 
 

@@ -5,14 +5,14 @@
 -- hashes client ids in the identity graph (var asapp_customer_id_hash).
 WITH orders AS (
     SELECT {{ asapp_client_hash('client_id') }} AS client, conversion_at AS ordered_at,
-           amount::DOUBLE AS amount, 'attentive' AS vendor
+           amount::DECIMAL(18, 2) AS amount, 'attentive' AS vendor
     FROM {{ ref('stg_attentive__conversions') }}
     WHERE client_id IS NOT NULL AND conversion_at IS NOT NULL
     UNION ALL
     SELECT c.value, o.ordered_at, o.amount, 'postscript'
     FROM (
         SELECT order_id, min(subscriber_id) AS subscriber_id, min(order_created_at) AS ordered_at,
-               sum(amount)::DOUBLE AS amount
+               sum(amount)::DECIMAL(18, 2) AS amount
         FROM {{ ref('stg_postscript__fct_attribution') }}
         WHERE order_id IS NOT NULL AND order_created_at IS NOT NULL
         GROUP BY order_id

@@ -9,7 +9,7 @@
 WITH attentive AS (
     SELECT 'attentive-' || conversion_key AS transaction_id,
            conversion_at AS transaction_time,
-           amount::DOUBLE AS amount,
+           amount::DECIMAL(18, 2) AS amount,
            {{ asapp_client_hash('client_id') }} AS external_customer_id,
            coalesce(message_id, conversion_key) AS external_session_id,
            'attentive' AS vendor
@@ -17,7 +17,7 @@ WITH attentive AS (
     WHERE client_id IS NOT NULL AND conversion_at IS NOT NULL
 ), postscript_orders AS (
     SELECT order_id, min(subscriber_id) AS subscriber_id, min(order_created_at) AS ordered_at,
-           sum(amount)::DOUBLE AS amount, min(message_id) AS message_id
+           sum(amount)::DECIMAL(18, 2) AS amount, min(message_id) AS message_id
     FROM {{ ref('stg_postscript__fct_attribution') }}
     WHERE order_id IS NOT NULL AND order_created_at IS NOT NULL
     GROUP BY order_id
@@ -43,7 +43,7 @@ SELECT
     transaction_id,
     transaction_time,
     amount AS transaction_value_one_time,
-    NULL::DOUBLE AS transaction_value_recurring,
+    NULL::DECIMAL(18, 2) AS transaction_value_recurring,
     'sms' AS customer_category,
     vendor AS customer_subcategory,
     external_customer_id,
@@ -55,5 +55,5 @@ SELECT
     NULL::VARCHAR AS product_id,
     1::BIGINT AS product_quantity,
     amount AS product_value_one_time,
-    NULL::DOUBLE AS product_value_recurring
+    NULL::DECIMAL(18, 2) AS product_value_recurring
 FROM orders

@@ -27,7 +27,7 @@ WITH attentive_messages AS (
     GROUP BY 1
 ), postscript_orders AS (
     SELECT order_created_at::DATE AS day, count(DISTINCT order_id) AS orders,
-           sum(amount_in_cents) / 100 AS revenue
+           (sum(amount_in_cents) * 0.01)::DECIMAL(18, 2) AS revenue
     FROM {{ ref('stg_postscript__fct_attribution') }}
     WHERE {{ in_partition('order_created_at::DATE') }}
     GROUP BY 1

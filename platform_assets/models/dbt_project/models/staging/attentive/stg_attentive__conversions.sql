@@ -3,7 +3,7 @@ SELECT
     __sync_key AS conversion_key,
     {{ e164('phone') }} AS phone,
     nullif(trim(client_id), '') AS client_id,
-    amount,
+    amount::DECIMAL(18, 4) AS amount,  -- money: exact from here on (the file's text, rounded)
     conversion_at,
     message_id,
     message_name,

@@ -4,7 +4,7 @@ SELECT
     "MESSAGE_ID" AS message_id,
     "ORDER_ID" AS order_id,
     "AMOUNT_IN_CENTS" AS amount_in_cents,
-    "AMOUNT_IN_CENTS" / 100.0 AS amount,
+    ("AMOUNT_IN_CENTS" * 0.01)::DECIMAL(18, 2) AS amount,  -- exact: cents times a DECIMAL
     "ACTION_TYPE" AS action_type,
     "COUPON_USED" AS coupon_used,
     "SHOP_ID" AS shop_id,
