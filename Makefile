@@ -58,7 +58,7 @@ postgres:
 test: install sshd browser postgres
 	$(BIN)/python -m pytest
 
-## make ui-screenshots: the browser test, saving its screenshots to docs/ui (the README's)
+## make ui-screenshots: the browser test, saving its screenshots to docs/ui (docs/operations.md's)
 ui-screenshots: install sshd browser
 	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/test_ui.py
 
@@ -78,9 +78,9 @@ format: install
 clean:
 	rm -rf data .pytest_cache .ruff_cache
 
-## make docs: regenerate the README's table list from the specs
+## make docs: regenerate docs/tables.md (from the specs) and docs/configuration.md (the settings)
 docs: install
-	$(BIN)/python -m platform_assets.docs README.md
+	$(BIN)/python -m platform_assets.docs
 
 ## make bench: 1 GB from SFTP to DuckDB, platform vs floor vs dlt (figures + results/latest.json)
 bench: install .venv-dlt/.installed

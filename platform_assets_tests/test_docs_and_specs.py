@@ -1,22 +1,126 @@
-"""The README's table list and the table specs agree; specs reject what they should."""
+"""The docs and the code agree (generated tables, every setting, every link, a short README);
+specs reject what they should."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+import dagster as dg
 
 import pandera.pandas as pa
 import pytest
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings
 from platform_assets.core.specs import Column, TableSpec
+from platform_assets.core.variables import VARIABLES
+from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
-from platform_assets.docs import all_specs, block
+from platform_assets.docs import all_specs, block, config_block
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
 
 
-def test_readme_lists_every_table_exactly_as_the_specs_say():
-    assert block(all_specs()) in README.read_text(encoding="utf-8"), "run `make docs`"
+def test_the_docs_list_every_table_exactly_as_the_specs_say():
+    assert block(all_specs()) in (DOCS / "tables.md").read_text(encoding="utf-8"), "make docs"
+
+
+def test_the_docs_list_every_setting_as_the_code_states_it():
+    assert config_block() in (DOCS / "configuration.md").read_text(encoding="utf-8"), "make docs"
+
+
+class Recording(dict):
+    """An environment that records every variable read from it."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key, default=None):  # noqa: ANN001, ANN201
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):  # noqa: ANN001, ANN204
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def _env_vars(value: object) -> Iterator[str]:
+    """The names of the ``dg.EnvVar``s a resource holds (resolved at run time, not at load)."""
+    if isinstance(value, dg.EnvVar):
+        yield value.env_var_name
+    elif isinstance(value, dg.ConfigurableResource):
+        for field in vars(value).values():
+            yield from _env_vars(field)
+
+
+def test_every_variable_the_platform_reads_is_documented():
+    """Everything configured (every vendor, apps, deliveries, loyalty): each variable read when
+    the definitions load, and each one bound as a ``dg.EnvVar``, is in the documented list."""
+    env = Recording(
+        {
+            "ACCENGAGE_APP_IDS": "ios,android",
+            "ACCENGAGE_MEMBER_ID_COLUMNS": "android=client_ref",
+            "ASAPP_DELIVERY_SFTP_USERNAME": "brand",
+            "ACCENGAGE_DELIVERY_SFTP_USERNAME": "brand",
+            "ATTENTIVE_API_TOKEN": "t" * 20,
+            "ATTENTIVE_SFTP_PORT": "2222",
+            "ASAPP_SFTP_PRIVATE_KEY_PATH": "/k",
+            "PLATFORM_PII_KEY": "k" * 16,
+        }
+    )
+    settings = Settings.from_env(env)
+    defs = build_definitions(VENDOR_SOURCES, settings)
+    assert settings.pii_key() == b"k" * 16  # read by the dbt process (models/pii.py)
+    bound = {name for r in (defs.resources or {}).values() for name in _env_vars(r)}
+    prefixes = tuple(s.prefix for s in VENDOR_SOURCES)
+    documented = [v.pattern(prefixes) for v in VARIABLES]
+    names = env.read | bound
+    undocumented = sorted(n for n in names if not any(p.fullmatch(n) for p in documented))
+    assert len(env.read) > 40 and len(bound) > 10 and undocumented == []
+    never_read = [
+        v.names for v in VARIABLES if not any(v.pattern(prefixes).fullmatch(n) for n in names)
+    ]
+    assert never_read == [], "documented but never read"
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as ``-``."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_in_the_docs_resolves():
+    pages = [README, *sorted(DOCS.glob("*.md")), ROOT / "benchmarks" / "README.md"]
+    broken = []
+    for page in pages:
+        for target in LINK.findall(page.read_text(encoding="utf-8")):
+            if target.startswith(("http://", "https://", "mailto:")):
+                continue
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor:
+                headings = re.findall(r"(?m)^#+ (.+)$", file.read_text(encoding="utf-8"))
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {target}")
+    assert len(pages) >= 10 and broken == []
+
+
+def test_the_readme_is_short_and_links_every_page():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150
+    linked = set(LINK.findall(text))
+    assert {f"docs/{p.name}" for p in DOCS.glob("*.md")} <= linked
 
 
 def test_readme_opens_with_the_two_setup_commands():
@@ -70,7 +174,7 @@ def test_a_spec_refuses_unsafe_names_and_rules_gaps():
 def test_nothing_in_the_package_or_its_tests_reads_the_steering_folder():
     """A user's clone has no ``../shared``: the vendor documents are cited by title, and what the
     platform needs of them is in the specs."""
-    root = README.parent
+    root = ROOT
     files = [
         *root.glob("platform_assets/**/*.py"),
         *root.glob("platform_assets_tests/**/*.py"),
@@ -93,7 +197,7 @@ def test_package_metadata_is_stated_once():
     import configparser
     import tomllib
 
-    root = README.parent
+    root = ROOT
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     cfg = configparser.ConfigParser()
     cfg.read(root / "setup.cfg")

@@ -10,7 +10,7 @@ adding a spec. Three shapes exist, each a class here:
 - :class:`DeviceUpdates` (Accengage): one asset per app, the day's rows; an empty value clears the
   field on Accengage's side, so a file carries only columns every row has a value for.
 
-The relation contract (documented in the README): a ``delivery_date`` DATE column (the day a row
+The relation contract (documented in docs/deliveries.md): a ``delivery_date`` DATE column (the day a row
 belongs to) and, for vendors with apps, an ``app_id`` column; then the columns each shape names.
 """
 

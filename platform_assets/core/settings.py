@@ -95,8 +95,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """The settings of ``env`` (default: the process environment, as it is now)."""
-        env = dict(os.environ if env is None else env)
+        """The settings of ``env`` (default: a copy of the process environment, as it is now).
+        Every variable read is one of :data:`~platform_assets.core.variables.VARIABLES`."""
+        env = dict(os.environ) if env is None else env
         start = env.get("PLATFORM_START_DATE") or DEFAULT_START_DATE
         try:
             dt.date.fromisoformat(start)
@@ -134,9 +135,15 @@ class Settings:
     # -- per source -------------------------------------------------------------------------
 
     def source(
-        self, prefix: str, tables: Sequence[str], per_app_columns: Sequence[str] = ()
+        self,
+        prefix: str,
+        tables: Sequence[str],
+        per_app_columns: Sequence[str] = (),
+        *,
+        has_apps: bool = False,
     ) -> SourceSettings:
-        """The layout settings of the source whose variables start with ``prefix``."""
+        """The layout settings of the source whose variables start with ``prefix`` (app ids only
+        for a source with one file per app)."""
         patterns = {
             t: self.env[f"{prefix}_{t.upper()}_FILE_PATTERN"]
             for t in tables
@@ -150,7 +157,8 @@ class Settings:
         if arrival is not None:
             _check_cron(f"{prefix}_ARRIVAL_CRON", arrival)
         owners = self.owners(f"{prefix}_OWNERS")
-        return SourceSettings(patterns, self._app_ids(prefix), by_app, arrival, owners)
+        apps = self._app_ids(prefix) if has_apps else ()
+        return SourceSettings(patterns, apps, by_app, arrival, owners)
 
     def owners(self, variable: str) -> tuple[str, ...]:
         """Owners from ``variable`` (comma-separated emails or ``team:<name>``), checked."""

@@ -79,7 +79,12 @@ class VendorSource:
 
     def configure(self, settings: Settings) -> ConfiguredSource:
         """This source as ``settings`` configure it (file patterns, apps, per-app headers)."""
-        own = settings.source(self.prefix, [t.table for t in self.tables], self.per_app_columns)
+        own = settings.source(
+            self.prefix,
+            [t.table for t in self.tables],
+            self.per_app_columns,
+            has_apps=self.has_apps,
+        )
         tables = tuple(t.with_file_pattern(own.file_patterns.get(t.table)) for t in self.tables)
         partitions: dg.PartitionsDefinition = (
             app_file_partitions(own.app_ids, settings.start_date, self.timezone)
