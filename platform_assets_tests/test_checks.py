@@ -82,7 +82,7 @@ def test_not_before_compares_instants_not_text():
         }
     )
     # 21:00+01:00 is 20:00Z: not before; the second ends before it starts; a missing end passes
-    out = checks.not_before("end", "start")(frame).check_output.tolist()
+    out = checks.not_before("end", "start").check()(frame).check_output.tolist()
     assert out == [True, False, True]
     assert dt.datetime.fromisoformat("2020-01-03T21:00:00+01:00") == dt.datetime(
         2020, 1, 3, 20, tzinfo=dt.UTC

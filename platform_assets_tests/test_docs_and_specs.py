@@ -9,13 +9,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
-
+import pandas as pd
 import pandera.pandas as pa
 import pytest
 
 from platform_assets.compose import build_definitions
+from platform_assets.core import checks
+from platform_assets.core.kinds import INTEGER
 from platform_assets.core.settings import Settings
-from platform_assets.core.specs import Column, TableSpec
+from platform_assets.core.specs import Column, KeyPart, Md5Key, TableSpec
+from platform_assets.core.validation import _failures_frame
 from platform_assets.core.variables import VARIABLES
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
@@ -150,25 +153,66 @@ def test_file_names_round_trip():
     assert NOTIFICATIONS.file_date(NOTIFICATIONS.file_name(day)) == day
 
 
-def test_a_spec_refuses_unsafe_names_and_rules_gaps():
-    schema = pa.DataFrameSchema({"a": pa.Column(str)})
+def test_a_spec_refuses_unsafe_names_and_undeclared_fields():
     base = dict(
         source="s",
         schema="s",
         table="t",
         description="d",
         file_pattern="t_{YYYYMMDD}.csv",
-        columns=(Column("a"),),
+        columns=(Column("a", INTEGER, required=True), Column("b", source="B")),
         key="a",
-        row_schema=schema,
     )
-    TableSpec(**base)
+    assert TableSpec(**base).row_schema.columns["a"].nullable is False
     with pytest.raises(ValueError, match="identifier"):
         TableSpec(**{**base, "table": 't"; DROP'})
     with pytest.raises(ValueError, match="YYYYMMDD"):
         TableSpec(**{**base, "file_pattern": "t.csv"})
-    with pytest.raises(ValueError, match="no rule"):
-        TableSpec(**{**base, "columns": (Column("a"), Column("b"))})
+    with pytest.raises(ValueError, match="declared twice"):
+        TableSpec(**{**base, "columns": (Column("a"), Column("c", source="a"))})
+    with pytest.raises(ValueError, match="undeclared fields"):
+        TableSpec(**{**base, "row_rules": (checks.one_of_present("a", "x"),)})
+    with pytest.raises(ValueError, match="key parts"):
+        TableSpec(**{**base, "columns": (*base["columns"], Md5Key("k", (KeyPart("z"),)))})
+
+
+def test_a_field_declared_once_gives_its_column_and_its_rule():
+    """The field's kind types the column and rules the text; required and extra rules join it;
+    a row rule is reported under the fields it reads only."""
+    spec = TableSpec(
+        source="s",
+        schema="s",
+        table="t",
+        description="d",
+        file_pattern="t_{YYYYMMDD}.csv",
+        columns=(
+            Column("a", INTEGER, required=True),
+            Column("b", source="B", rules=(checks.one_of("x", "y"),)),
+            Column("c"),
+            Column("d"),
+        ),
+        key="a",
+        row_rules=(checks.one_of_present("c", "d"),),
+    )
+    assert [c.type for c in spec.loaded_columns] == ["BIGINT", "VARCHAR", "VARCHAR", "VARCHAR"]
+    frame = pd.DataFrame(
+        {"a": ["1", "x", None], "B": ["x", "z", "y"], "c": ["1", None, None], "d": [None] * 3},
+        dtype="string[pyarrow]",
+    )
+    with pytest.raises(pa.errors.SchemaErrors) as caught:
+        spec.row_schema.validate(frame, lazy=True)
+    failures = _failures_frame(caught.value, spec.row_rule_columns)
+    got = sorted(zip(failures["record"], failures["column"], failures["rule"], strict=True))
+    assert got == [
+        (1, "B", "one_of(x,y)"),
+        (1, "a", "integer"),
+        (1, "c", "one_of_present(c,d)"),
+        (1, "d", "one_of_present(c,d)"),
+        (2, "a", "not_nullable"),
+        (2, "c", "one_of_present(c,d)"),
+        (2, "d", "one_of_present(c,d)"),
+    ]
+    assert spec.ruled_columns == ("a", "B", "c", "d")
 
 
 def test_nothing_in_the_package_or_its_tests_reads_the_steering_folder():

@@ -9,6 +9,8 @@ rejects table and the run's error show, so names say the rule in words.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -164,21 +166,27 @@ def decimal(integer_digits: int, scale: int) -> pa.Check:
     return regex(rf"-?\d{{1,{integer_digits}}}(\.\d{{1,{scale}}})?", rule)
 
 
-# Row-level (DataFrame) rules and the columns they read: pandera reports a failing row under
-# every column of the frame, the loader keeps only these.
-ROW_RULE_COLUMNS: dict[str, tuple[str, ...]] = {}
+@dataclass(frozen=True)
+class RowRule:
+    """A rule over several fields of a row: its name (what the rejects show), the fields it
+    reads (pandera reports a failing row under every column of the frame; the loader keeps
+    these), and its vectorized test (True: the row passes)."""
+
+    name: str
+    columns: tuple[str, ...]
+    test: Callable[[pd.DataFrame], pd.Series]
+
+    def check(self) -> pa.Check:
+        return pa.Check(self.test, name=self.name, error=self.name, ignore_na=False)
 
 
-def one_of_present(*columns: str) -> pa.Check:
-    """A row-level rule: at least one of ``columns`` is present (not NULL)."""
-    rule = "one_of_present(" + ",".join(columns) + ")"
-    ROW_RULE_COLUMNS[rule] = tuple(columns)
+def one_of_present(*columns: str) -> RowRule:
+    """At least one of ``columns`` is present (not NULL)."""
 
-    def _check(frame: pd.DataFrame) -> pd.Series:
-        present = frame[list(columns)].notna()
-        return present.any(axis=1)
+    def _test(frame: pd.DataFrame) -> pd.Series:
+        return frame[list(columns)].notna().any(axis=1)
 
-    return pa.Check(_check, name=rule, error=rule, ignore_na=False)
+    return RowRule("one_of_present(" + ",".join(columns) + ")", tuple(columns), _test)
 
 
 def text(*checks: pa.Check, required: bool = False) -> pa.Column:
@@ -186,15 +194,13 @@ def text(*checks: pa.Check, required: bool = False) -> pa.Column:
     return pa.Column(str, checks=list(checks), nullable=not required, coerce=False)
 
 
-def not_before(later: str, earlier: str) -> pa.Check:
-    """A row-level rule: timestamp ``later`` is not before ``earlier`` (either missing or not a
-    timestamp: not judged here, the columns' own rules do that)."""
-    rule = f"{later}_not_before_{earlier}"
-    ROW_RULE_COLUMNS[rule] = (later, earlier)
+def not_before(later: str, earlier: str) -> RowRule:
+    """Timestamp ``later`` is not before ``earlier`` (either missing or not a timestamp: not
+    judged here, the fields' own rules do that)."""
 
-    def _check(frame: pd.DataFrame) -> pd.Series:
+    def _test(frame: pd.DataFrame) -> pd.Series:
         a = pd.to_datetime(frame[later], utc=True, errors="coerce", format="ISO8601")
         b = pd.to_datetime(frame[earlier], utc=True, errors="coerce", format="ISO8601")
         return ~(a < b).fillna(False).astype(bool)
 
-    return pa.Check(_check, name=rule, error=rule, ignore_na=False)
+    return RowRule(f"{later}_not_before_{earlier}", (later, earlier), _test)

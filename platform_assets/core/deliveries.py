@@ -10,7 +10,7 @@ adding a spec. Three shapes exist, each a class here:
 - :class:`DeviceUpdates` (Accengage): one asset per app, the day's rows; an empty value clears the
   field on Accengage's side, so a file carries only columns every row has a value for.
 
-The relation contract (documented in docs/deliveries.md): a ``delivery_date`` DATE column (the day a row
+The relation contract (docs/deliveries.md): a ``delivery_date`` DATE column (the day a row
 belongs to) and, for vendors with apps, an ``app_id`` column; then the columns each shape names.
 """
 
@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass, field
 
 import dagster as dg
-import pandera.pandas as pa
 
 from platform_assets.core import checks
 from platform_assets.core.settings import RELATION
@@ -147,16 +146,17 @@ class AppFile(Delivery):
         and for device updates every field present (an empty one would clear data)."""
         limit = checks.regex(rf"(?s).{{0,{self.max_field_chars}}}", "max_255_characters")
         required = set(header) if isinstance(self, DeviceUpdates) else set(header[:1])
-        rules = {h: checks.text(limit, required=h in required) for h in header}
         return TableSpec(
             source=self.vendor,
             schema="deliveries",
             table=self.name,
             description=self.description,
             file_pattern=f"{self.name}_{{YYYYMMDD}}.csv",
-            columns=tuple(Column(f"c{i}", source=h) for i, h in enumerate(header)),
+            columns=tuple(
+                Column(f"c{i}", source=h, required=h in required, rules=(limit,))
+                for i, h in enumerate(header)
+            ),
             key="c0",
-            row_schema=pa.DataFrameSchema(rules, name=f"{self.vendor}_{self.name}_file"),
             dialect=CsvDialect(delimiter=self.style.delimiter),
             document=self.document,
         )

@@ -1,24 +1,27 @@
 """Declarative table specs: everything that differs between vendor tables, and nothing else.
 
 A :class:`TableSpec` names the warehouse table (``schema.table``, which is also the asset key),
-the remote file pattern, the CSV dialect, the mapping from CSV headers to database columns with
-their DuckDB types, derived columns (the documented MD5 keys), the pandera schema that every row
-must pass, the key and the update method. :mod:`platform_assets.lib.factory` turns specs into
-assets; :mod:`platform_assets.lib.loading` loads a partition for any spec.
+the remote file pattern, the CSV dialect, its fields (each :class:`Column` is declared once
+with its :class:`Kind`, whether it is required and any further rule: that gives both the
+database column and its pandera rule), row rules over several fields, derived columns (the
+documented MD5 keys), the key and the update method. ``ingest/`` turns specs into assets and
+loads a partition for any spec; the shared kinds are in :mod:`platform_assets.core.kinds`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import Literal
 
 import dagster as dg
 import pandera.pandas as pa
 
-from platform_assets.core.checks import ROW_RULE_COLUMNS
+from platform_assets.core import checks
+from platform_assets.core.checks import RowRule
 
 DATE_TOKEN = "{YYYYMMDD}"
 APP_TOKEN = "{APP_ID}"
@@ -41,10 +44,25 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class UpdateMethod(StrEnum):
-    """How a partition's rows reach the table (the vendor documents' "Update method")."""
+UpdateMethod = Literal["UPSERT"]
+"""How a partition's rows reach the table: every vendor document says "Update method: UPSERT"
+(a row replaces the row of its key, see ``ingest/loader/upsert.py``); no other is documented."""
 
-    UPSERT = "UPSERT"
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of CSV field: the DuckDB type its text is cast to, and the rule the text must pass
+    first (None: any text). The shared kinds are in :mod:`platform_assets.core.kinds`."""
+
+    type: str = "VARCHAR"
+    rule: pa.Check | None = None
+    utc_offset: str | None = None
+    """For TIMESTAMP text without an offset: the vendor's fixed offset (e.g. ``+01:00``)."""
+    decimal_comma: bool = False
+    """Numbers written with a decimal comma (``48,869``)."""
+
+
+TEXT = Kind()
 
 
 @dataclass(frozen=True)
@@ -80,24 +98,41 @@ class CsvDialect:
 
 @dataclass(frozen=True)
 class Column:
-    """A database column loaded from one CSV column.
+    """A field of the vendor's file, declared once: the database column it loads into and the
+    rule its text must pass.
 
-    ``source`` is the CSV header (matched by name, case-insensitively, never by position);
-    ``type`` the DuckDB type the validated text is cast to.
+    ``source`` is the CSV header (matched by name, case-insensitively, never by position;
+    default: ``name``); ``kind`` gives the DuckDB type and the kind's rule; ``required`` means
+    present and not NULL/empty; ``rules`` are further rules on this field (e.g. ``one_of``).
     """
 
     name: str
-    type: str = "VARCHAR"
+    kind: Kind = TEXT
     source: str | None = None
     description: str = ""
-    utc_offset: str | None = None
-    """For TIMESTAMP text without an offset: the vendor's fixed offset (e.g. ``+01:00``)."""
-    decimal_comma: bool = False
-    """Numbers written with a decimal comma (``48,869``)."""
+    required: bool = False
+    rules: tuple[pa.Check, ...] = ()
 
     @property
     def csv_name(self) -> str:
         return self.source or self.name
+
+    @property
+    def type(self) -> str:
+        return self.kind.type
+
+    @property
+    def utc_offset(self) -> str | None:
+        return self.kind.utc_offset
+
+    @property
+    def decimal_comma(self) -> bool:
+        return self.kind.decimal_comma
+
+    def pandera_column(self) -> pa.Column:
+        """The pandera rule of this field's raw text."""
+        kind_rule = (self.kind.rule,) if self.kind.rule is not None else ()
+        return checks.text(*kind_rule, *self.rules, required=self.required)
 
     def select_sql(self, try_cast: bool = False) -> str:
         """The typed value from the CSV text (``try_cast``: NULL where it does not convert)."""
@@ -210,9 +245,9 @@ class TableSpec:
     columns: tuple[TableColumn, ...]
     """Database columns in table order (loaded and derived)."""
     key: str
-    row_schema: pa.DataFrameSchema
-    """Rules every CSV row must pass, over the CSV column names, on the raw text."""
-    update_method: UpdateMethod = UpdateMethod.UPSERT
+    row_rules: tuple[RowRule, ...] = ()
+    """Rules over several fields of a row (the fields' own rules are in :attr:`columns`)."""
+    update_method: UpdateMethod = "UPSERT"
     version_column: str | None = None
     """UPSERT by version: of two rows with one key, the larger value of this (typed) column wins,
     whatever order files arrive in; equal versions fall back to the newer file, then the later
@@ -247,9 +282,15 @@ class TableSpec:
             )
         if not 0.0 <= self.reject_tolerance < 1.0:
             raise ValueError(f"{self.table}: reject_tolerance must be in [0, 1)")
-        missing = set(self.csv_columns) - set(self.row_schema.columns)
-        if missing:
-            raise ValueError(f"{self.table}: row_schema has no rule for {sorted(missing)}")
+        loaded = [c.csv_name for c in self.loaded_columns if c.csv_name not in PARTITION_FIELDS]
+        if len(set(loaded)) != len(loaded):
+            raise ValueError(f"{self.table}: a CSV field is declared twice")
+        unknown = sorted({c for r in self.row_rules for c in r.columns} - set(loaded))
+        if unknown:
+            raise ValueError(f"{self.table}: row rules read undeclared fields {unknown}")
+        key_only = sorted(set(self.csv_columns) - set(loaded))
+        if key_only:
+            raise ValueError(f"{self.table}: key parts {key_only} are not declared fields")
 
     # -- names ------------------------------------------------------------------------------
 
@@ -320,15 +361,32 @@ class TableSpec:
 
     # -- columns ----------------------------------------------------------------------------
 
+    @functools.cached_property
+    def row_schema(self) -> pa.DataFrameSchema:
+        """Rules every CSV row must pass, over the CSV column names, on the raw text: each
+        field's (from its declaration) and the row rules."""
+        return pa.DataFrameSchema(
+            {
+                c.csv_name: c.pandera_column()
+                for c in self.loaded_columns
+                if c.csv_name not in PARTITION_FIELDS
+            },
+            checks=[r.check() for r in self.row_rules],
+            name=f"{self.source}_{self.table}_csv",
+        )
+
+    @property
+    def row_rule_columns(self) -> dict[str, tuple[str, ...]]:
+        """Each row rule's name -> the fields it reads (a failing row is reported under these)."""
+        return {r.name: r.columns for r in self.row_rules}
+
     @property
     def ruled_columns(self) -> tuple[str, ...]:
         """CSV columns that carry a rule (required, a check, unique, or read by a row rule).
 
         Every value arrives as text, so a column with no rule cannot fail: validation reads
         only these columns (every row of them)."""
-        wanted: set[str] = set()
-        for check in self.row_schema.checks:
-            wanted.update(ROW_RULE_COLUMNS.get(check.name, self.row_schema.columns))
+        wanted: set[str] = {c for r in self.row_rules for c in r.columns}
         for name, column in self.row_schema.columns.items():
             if not column.nullable or column.checks or column.unique:
                 wanted.add(name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -22,7 +23,6 @@ import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
 
-from platform_assets.core.checks import ROW_RULE_COLUMNS
 from platform_assets.core.csvfile import CsvFile, parse_error
 from platform_assets.core.masking import shown
 from platform_assets.core.specs import TableSpec, quote_ident
@@ -39,14 +39,17 @@ def arrow_to_pandas(batch: pyarrow.RecordBatch | pyarrow.Table) -> pd.DataFrame:
     return batch.to_pandas(types_mapper={pyarrow.string(): pd.StringDtype("pyarrow")}.get)
 
 
-def _failures_frame(errors: pa.errors.SchemaErrors) -> pd.DataFrame:
-    """pandera's failure cases as (record, column, rule, value) rows (vectorized)."""
+def _failures_frame(
+    errors: pa.errors.SchemaErrors, row_rules: Mapping[str, tuple[str, ...]]
+) -> pd.DataFrame:
+    """pandera's failure cases as (record, column, rule, value) rows (vectorized);
+    ``row_rules``: each row rule's name -> the fields it reads."""
     fc = errors.failure_cases
     fc = fc[fc["index"].notna()]
     # a row-level rule is reported under every column of the frame: keep the ones it reads
     row_level = fc["schema_context"] == "DataFrameSchema"
-    known = fc["check"].isin(list(ROW_RULE_COLUMNS))
-    allowed = [(rule, col) for rule, cols in ROW_RULE_COLUMNS.items() for col in cols]
+    known = fc["check"].isin(list(row_rules))
+    allowed = [(rule, col) for rule, cols in row_rules.items() for col in cols]
     reads = pd.MultiIndex.from_arrays([fc["check"], fc["column"]]).isin(allowed)
     fc = fc[~row_level | ~known | reads]
     return pd.DataFrame(
@@ -131,7 +134,9 @@ def validate(
                 try:
                     schema.validate(frame, lazy=True)
                 except pa.errors.SchemaErrors as errors:
-                    sink.from_df(_failures_frame(errors)).insert_into("rejects")
+                    sink.from_df(_failures_frame(errors, spec.row_rule_columns)).insert_into(
+                        "rejects"
+                    )
         finally:
             stop.set()
             feeder.join()

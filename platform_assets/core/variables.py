@@ -97,7 +97,10 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         ("PLATFORM_STAGING_MEMORY_LIMIT",),
-        "memory limit of the loader's DuckDB (its small per-load tables and the write into the warehouse; spills to disk past it)",
+        (
+            "memory limit of the loader's DuckDB (its small per-load tables and the write into "
+            "the warehouse; spills to disk past it)"
+        ),
         "`1GB`",
     ),
     Variable(
@@ -117,7 +120,10 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         ("PLATFORM_MAX_LINE_BYTES",),
-        "the longest record (a field with its row) the parser accepts; a longer one fails the file naming its line and this setting",
+        (
+            "the longest record (a field with its row) the parser accepts; a longer one fails "
+            "the file naming its line and this setting"
+        ),
         "16 MiB",
     ),
     Variable(
@@ -127,7 +133,11 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         ("V_ARRIVAL_CRON",),
-        "when a vendor's day is due, in its time zone: the file of day D is due at the first tick on day D+1 (the `file_arrival` check and sensor); a table not loaded in the 24 hours before it is overdue (Dagster freshness)",
+        (
+            "when a vendor's day is due, in its time zone: the file of day D is due at the "
+            "first tick on day D+1 (the `file_arrival` check and sensor); a table not loaded in"
+            " the 24 hours before it is overdue (Dagster freshness)"
+        ),
         "Accengage `0 5 * * *` (GMT+1; exports 01:00–04:00), others `0 6 * * *` UTC",
     ),
     Variable(
@@ -152,32 +162,51 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         ("PLATFORM_VOLUME_WINDOW", "PLATFORM_VOLUME_MIN_RATIO"),
-        "the `file_volume` check: previous loaded days averaged, and the share of that average below which a day warns",
+        (
+            "the `file_volume` check: previous loaded days averaged, and the share of that "
+            "average below which a day warns"
+        ),
         "`7`, `0.5`",
     ),
     Variable(
         ("V_<TABLE>_FILE_PATTERN",),
-        "a table's remote file name, with `{YYYYMMDD}` (and `{APP_ID}` for Accengage), e.g. `POSTSCRIPT_DIM_SHOPS_FILE_PATTERN=shops_{YYYYMMDD}.csv`",
+        (
+            "a table's remote file name, with `{YYYYMMDD}` (and `{APP_ID}` for Accengage), e.g."
+            " `POSTSCRIPT_DIM_SHOPS_FILE_PATTERN=shops_{YYYYMMDD}.csv`"
+        ),
         "the documented name",
     ),
     Variable(
         ("ACCENGAGE_APP_IDS",),
-        "the brand's Accengage app ids, comma-separated (letters, digits, `-`); the `app` partition dimension",
+        (
+            "the brand's Accengage app ids, comma-separated (letters, digits, `-`); the `app` "
+            "partition dimension"
+        ),
         "none (no partitions)",
     ),
     Variable(
         ("ACCENGAGE_MEMBER_ID_COLUMNS",),
-        "per app, the header of the client-id column (`[member_id]` in the document), e.g. `6=member_id,7=customer_ref`",
+        (
+            "per app, the header of the client-id column (`[member_id]` in the document), e.g. "
+            "`6=member_id,7=customer_ref`"
+        ),
         "`member_id`",
     ),
     Variable(
         ("PLATFORM_PII_KEY",),
-        "the secret (16+ characters) of the keyed hash that hides phones, emails and client ids in the marts; required by the dbt runs (`make demo` generates one in `data/demo/pii_key`)",
+        (
+            "the secret (16+ characters) of the keyed hash that hides phones, emails and client"
+            " ids in the marts; required by the dbt runs (`make demo` generates one in "
+            "`data/demo/pii_key`)"
+        ),
         "",
     ),
     Variable(
         ("V_DELIVERY_SFTP_USERNAME",),
-        "the account the brand *uploads* with (ASAPP, Accengage); set, it defines the vendor's deliveries",
+        (
+            "the account the brand *uploads* with (ASAPP, Accengage); set, it defines the "
+            "vendor's deliveries"
+        ),
         "none (no deliveries)",
     ),
     Variable(
@@ -206,7 +235,10 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         ("V_<DELIVERY>_RELATION",),
-        "the relation (`schema.table`) a delivery reads, e.g. `ASAPP_CALL_METADATA_RELATION=brand.calls`",
+        (
+            "the relation (`schema.table`) a delivery reads, e.g. "
+            "`ASAPP_CALL_METADATA_RELATION=brand.calls`"
+        ),
         "see [Deliveries](deliveries.md)",
     ),
     Variable(
@@ -231,7 +263,10 @@ VARIABLES: tuple[Variable, ...] = (
             "LOYALTY_PHONE_REGION",
             "LOYALTY_EXPORT_DIR",
         ),
-        "the trigger (UTC), how far back actions are sent, the region of numbers without a country code, where segment CSVs go",
+        (
+            "the trigger (UTC), how far back actions are sent, the region of numbers without a "
+            "country code, where segment CSVs go"
+        ),
         "`*/30 * * * *`, `48`, `US`, `data/exports`",
     ),
     Variable(
@@ -241,7 +276,10 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         ("ASAPP_CUSTOMER_ID_HASH",),
-        "how ASAPP's customer ids hash the brand's client ids: `none`, `md5` or `sha256` (identity linking)",
+        (
+            "how ASAPP's customer ids hash the brand's client ids: `none`, `md5` or `sha256` "
+            "(identity linking)"
+        ),
         "`none`",
     ),
 )

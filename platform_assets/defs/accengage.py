@@ -28,18 +28,19 @@ Keys (``__sync_key``, MD5 over the raw text, ``:``-separated, missing = ''), UPS
 
 from __future__ import annotations
 
-import pandera.pandas as pa
-
 from platform_assets.core import checks
 from platform_assets.core.deliveries import Delivery, DeviceUpdates, FileStyle, StaticList
+from platform_assets.core.kinds import INTEGER
 from platform_assets.core.sources import VendorSource
 from platform_assets.core.specs import (
     APP_FIELD,
     DAY_FIELD,
+    TEXT,
     Column,
     CsvDialect,
     Extras,
     KeyPart,
+    Kind,
     Md5Key,
     TableSpec,
     VendorDocument,
@@ -56,43 +57,30 @@ PARTITION_TIMEZONE = "Etc/GMT-1"
 """The IANA name of the fixed GMT+1 zone (POSIX signs are inverted)."""
 MEMBER_ID = "member_id"
 
-_KINDS: dict[str, tuple[Column, pa.Check | None]] = {
-    "text": (Column("_"), None),
-    "int": (Column("_", "BIGINT"), checks.integer()),
-    "flag": (Column("_", "BOOLEAN"), checks.boolean("1", "0")),
-    "date": (Column("_", "TIMESTAMP", utc_offset=VENDOR_OFFSET), checks.local_timestamp()),
-    "comma": (Column("_", "DOUBLE", decimal_comma=True), checks.number(decimal_comma=True)),
-}
+FLAG = Kind("BOOLEAN", checks.boolean("1", "0"))
+"""Accengage's flags: ``1`` or ``0``."""
+LOCAL_TIME = Kind("TIMESTAMP", checks.local_timestamp(), utc_offset=VENDOR_OFFSET)
+"""A date and time in GMT+1 without an offset (``2014-11-13 18:30:00``), stored as UTC."""
+COMMA_NUMBER = Kind("DOUBLE", checks.number(decimal_comma=True), decimal_comma=True)
+"""A measurement written with a decimal comma (``48,869``)."""
 
 
-def _rule(kind: str) -> list[pa.Check]:
-    """The check of a kind of field (none for plain text)."""
-    check = _KINDS[kind][1]
-    return [check] if check is not None else []
-
-
-def _column(name: str, kind: str, description: str = "") -> Column:
-    proto = _KINDS[kind][0]
+def _field(name: str, kind: Kind = TEXT, *, required: bool = False) -> Column:
+    """A documented field; its column's name has ``_`` for the ``-`` some headers hold."""
     db_name = name.replace("-", "_")
-    return Column(
-        db_name,
-        proto.type,
-        source=name if db_name != name else None,
-        description=description,
-        utc_offset=proto.utc_offset,
-        decimal_comma=proto.decimal_comma,
-    )
+    return Column(db_name, kind, source=name if db_name != name else None, required=required)
 
 
 def _table(
     table: str,
     pattern: str,
     description: str,
-    fields: tuple[tuple[str, str, bool], ...],
+    fields: tuple[Column, ...],
     key_parts: tuple[str, ...],
     key_reason: str,
 ) -> TableSpec:
-    rules = {name: checks.text(*_rule(k), required=required) for name, k, required in fields}
+    """An Accengage export: the app id, its documented ``fields``, the undocumented columns as
+    JSON, then ``__sync_key`` over ``key_parts``."""
     names = {APP_FIELD: "app", DAY_FIELD: "file date"}
     return TableSpec(
         source=NAME,
@@ -105,7 +93,7 @@ def _table(
         file_pattern=pattern.replace("{app-id}", "{APP_ID}").replace("{date}", "{YYYYMMDD}"),
         columns=(
             Column("app_id", source=APP_FIELD, description="Accengage app id (file name)."),
-            *(_column(n, k) for n, k, _ in fields),
+            *fields,
             Extras("custom_data", description="Columns the document does not list, as JSON."),
             Md5Key(
                 "__sync_key",
@@ -116,7 +104,6 @@ def _table(
             ),
         ),
         key="__sync_key",
-        row_schema=pa.DataFrameSchema(rules, name=f"accengage_{table}_csv"),
         dialect=DIALECT,
         gzip_variant=True,
         document=DOCUMENT,
@@ -129,16 +116,16 @@ MESSAGE_STATISTICS = _table(
     "Accengage message statistics: one row per message (push, in-app, automated...) per app and "
     "day, with that day's targets, bounces, messages sent and reactions (GMT+1 day).",
     (
-        ("message_id", "text", True),
-        ("message_name", "text", False),
-        ("message_type", "text", False),
-        ("campaign_id", "text", False),
-        ("campaign_name", "text", False),
-        ("send_date", "date", False),
-        ("number_of_targets", "int", False),
-        ("number_of_bounces", "int", False),
-        ("number_of_messages_sent", "int", False),
-        ("number_of_reactions", "int", False),
+        _field("message_id", required=True),
+        _field("message_name"),
+        _field("message_type"),
+        _field("campaign_id"),
+        _field("campaign_name"),
+        _field("send_date", LOCAL_TIME),
+        _field("number_of_targets", INTEGER),
+        _field("number_of_bounces", INTEGER),
+        _field("number_of_messages_sent", INTEGER),
+        _field("number_of_reactions", INTEGER),
     ),
     (APP_FIELD, DAY_FIELD, "message_id"),
     "the file holds one day's counts per message.",
@@ -149,17 +136,17 @@ DEVICE_REACTIONS = _table(
     "Accengage device reactions: one row per device a message targeted, with opt-in, bounce "
     "and whether and when the device reacted.",
     (
-        (MEMBER_ID, "text", False),
-        ("device_id", "text", True),
-        ("message_id", "text", True),
-        ("message_name", "text", False),
-        ("campaign_id", "text", False),
-        ("campaign_name", "text", False),
-        ("optin", "flag", False),
-        ("bounce", "flag", False),
-        ("reaction", "flag", False),
-        ("sending_date", "date", True),
-        ("reaction_date", "date", False),
+        _field(MEMBER_ID),
+        _field("device_id", required=True),
+        _field("message_id", required=True),
+        _field("message_name"),
+        _field("campaign_id"),
+        _field("campaign_name"),
+        _field("optin", FLAG),
+        _field("bounce", FLAG),
+        _field("reaction", FLAG),
+        _field("sending_date", LOCAL_TIME, required=True),
+        _field("reaction_date", LOCAL_TIME),
     ),
     (APP_FIELD, "device_id", "message_id", "sending_date"),
     "one targeting of a device; a later reaction updates it.",
@@ -170,28 +157,28 @@ DEVICES = _table(
     "Accengage devices: the latest known state of each device that opened an app (visits, "
     "install and last open, model, OS, language, location, push opt-ins, client id, custom data).",
     (
-        ("device_id", "text", True),
-        ("IDFA", "text", False),
-        ("token", "text", False),
-        ("number_of_visits", "int", False),
-        ("install_date", "date", False),
-        ("last_opened", "date", False),
-        ("device_model", "text", False),
-        ("os_version", "text", False),
-        ("language", "text", False),
-        ("bundle_version", "text", False),
-        ("latitude", "comma", False),
-        ("longitude", "comma", False),
-        ("altitude", "comma", False),
-        ("geolocation_date", "date", False),
-        ("sdk_version", "text", False),
-        ("feedback", "int", False),
-        ("timezone", "text", False),
-        ("system_push_opt-in", "flag", False),
-        ("enabled_push", "flag", False),
-        ("enabled_inapps", "flag", False),
-        ("country_code", "text", False),
-        (MEMBER_ID, "text", False),
+        _field("device_id", required=True),
+        _field("IDFA"),
+        _field("token"),
+        _field("number_of_visits", INTEGER),
+        _field("install_date", LOCAL_TIME),
+        _field("last_opened", LOCAL_TIME),
+        _field("device_model"),
+        _field("os_version"),
+        _field("language"),
+        _field("bundle_version"),
+        _field("latitude", COMMA_NUMBER),
+        _field("longitude", COMMA_NUMBER),
+        _field("altitude", COMMA_NUMBER),
+        _field("geolocation_date", LOCAL_TIME),
+        _field("sdk_version"),
+        _field("feedback", INTEGER),
+        _field("timezone"),
+        _field("system_push_opt-in", FLAG),
+        _field("enabled_push", FLAG),
+        _field("enabled_inapps", FLAG),
+        _field("country_code"),
+        _field(MEMBER_ID),
     ),
     (APP_FIELD, "device_id"),
     "a device's latest state; the newer file wins.",

@@ -30,10 +30,10 @@ changes nothing, and UPSERT lets the newer file win:
 
 from __future__ import annotations
 
-import pandera.pandas as pa
-
 from platform_assets.core import checks
+from platform_assets.core.checks import RowRule
 from platform_assets.core.deliveries import Delivery, Feed, FileStyle
+from platform_assets.core.kinds import INTEGER, MONEY, NUMBER, TRUE_FALSE, UTC_TIMESTAMP
 from platform_assets.core.sources import VendorSource
 from platform_assets.core.specs import (
     Column,
@@ -50,41 +50,15 @@ DOCUMENT = VendorDocument(
 NAME = "asapp"
 DIALECT = CsvDialect(null_values=("", "NULL"))
 
-# column kinds: (DuckDB type, rule)
-_KINDS: dict[str, tuple[str, pa.Check | None]] = {
-    "text": ("VARCHAR", None),
-    "ts": ("TIMESTAMP", checks.utc_timestamp()),
-    "bool": ("BOOLEAN", checks.boolean("true", "false")),
-    "int": ("BIGINT", checks.integer()),
-    "decimal": ("DECIMAL(18,4)", checks.decimal(14, 4)),
-    "float": ("DOUBLE", checks.number()),
-}
-
-
-def _rule(kind: str) -> list[pa.Check]:
-    """The check of a kind of field (none for plain text)."""
-    check = _KINDS[kind][1]
-    return [check] if check is not None else []
-
 
 def _table(
     table: str,
     description: str,
-    fields: tuple[tuple[str, str, bool], ...],
+    columns: tuple[Column, ...],
     key_parts: tuple[str, ...],
-    extra_checks: tuple[pa.Check, ...] = (),
-    extra_rules: dict[str, tuple[pa.Check, ...]] | None = None,
+    row_rules: tuple[RowRule, ...] = (),
 ) -> TableSpec:
-    """An ASAPP feed: ``fields`` as (documented name, kind, required), then ``__sync_key``."""
-    extra_rules = extra_rules or {}
-    rules = {
-        name: checks.text(
-            *_rule(kind),
-            *extra_rules.get(name, ()),
-            required=required,
-        )
-        for name, kind, required in fields
-    }
+    """An ASAPP feed: its documented ``columns``, then ``__sync_key`` over ``key_parts``."""
     key = Md5Key(
         "__sync_key",
         tuple(KeyPart(p) for p in key_parts),
@@ -99,9 +73,9 @@ def _table(
             f"= MD5({' : '.join(key_parts)})."
         ),
         file_pattern=f"asapp_{table}_{{YYYYMMDD}}.csv",
-        columns=(*(Column(n, _KINDS[k][0]) for n, k, _ in fields), key),
+        columns=(*columns, key),
         key="__sync_key",
-        row_schema=pa.DataFrameSchema(rules, checks=list(extra_checks), name=f"asapp_{table}_csv"),
+        row_rules=row_rules,
         dialect=DIALECT,
         document=DOCUMENT,
     )
@@ -112,71 +86,70 @@ CALL_METADATA = _table(
     "ASAPP call-center call metadata: one row per call with its customer, timing (start, "
     "agent assignment, end, queue and handle times), IVR outcome, survey and disposition.",
     (
-        ("customer_id", "text", True),
-        ("conversation_id", "text", False),
-        ("call_start", "ts", True),
-        ("call_end", "ts", True),
-        ("call_assigned_to_agent", "ts", False),
-        ("customer_type", "text", False),
-        ("survey_offered", "bool", False),
-        ("survey_taken", "bool", False),
-        ("survey_answer", "text", False),
-        ("toll_free_number", "text", False),
-        ("ivr_intent", "text", False),
-        ("ivr_resolved", "bool", False),
-        ("ivr_abandoned", "bool", False),
-        ("agent_queue_assigned", "text", False),
-        ("time_in_queue", "int", False),
-        ("queue_abandoned", "bool", False),
-        ("call_handle_time", "int", False),
-        ("call_wrap_time", "int", False),
-        ("transfer", "text", False),
-        ("disposition_category", "text", False),
-        ("disposition_notes", "text", False),
-        ("transaction_completed", "text", False),
-        ("caller_account_value", "decimal", False),
+        Column("customer_id", required=True),
+        Column("conversation_id"),
+        Column("call_start", UTC_TIMESTAMP, required=True),
+        Column("call_end", UTC_TIMESTAMP, required=True),
+        Column("call_assigned_to_agent", UTC_TIMESTAMP),
+        Column("customer_type"),
+        Column("survey_offered", TRUE_FALSE),
+        Column("survey_taken", TRUE_FALSE),
+        Column("survey_answer"),
+        Column("toll_free_number"),
+        Column("ivr_intent"),
+        Column("ivr_resolved", TRUE_FALSE),
+        Column("ivr_abandoned", TRUE_FALSE),
+        Column("agent_queue_assigned"),
+        Column("time_in_queue", INTEGER),
+        Column("queue_abandoned", TRUE_FALSE),
+        Column("call_handle_time", INTEGER),
+        Column("call_wrap_time", INTEGER),
+        Column("transfer"),
+        Column("disposition_category"),
+        Column("disposition_notes"),
+        Column("transaction_completed"),
+        Column("caller_account_value", MONEY),
     ),
     key_parts=("customer_id", "call_start"),
-    extra_checks=(checks.not_before("call_end", "call_start"),),
+    row_rules=(checks.not_before("call_end", "call_start"),),
 )
 TRANSCRIPTS = _table(
     "transcripts",
     "ASAPP conversation transcripts: one row per message of a conversation, with its sender, "
     "the sender's role (agent, customer or bot), the text and when it was sent.",
     (
-        ("conversation_externalId", "text", True),
-        ("sender_externalId", "text", True),
-        ("sender_role", "text", True),
-        ("text", "text", True),
-        ("timestamp", "ts", True),
+        Column("conversation_externalId", required=True),
+        Column("sender_externalId", required=True),
+        Column("sender_role", required=True, rules=(checks.one_of("agent", "customer", "bot"),)),
+        Column("text", required=True),
+        Column("timestamp", UTC_TIMESTAMP, required=True),
     ),
     key_parts=("conversation_externalId", "sender_externalId", "timestamp"),
-    extra_rules={"sender_role": (checks.one_of("agent", "customer", "bot"),)},
 )
 TRANSACTIONS = _table(
     "transactions",
     "ASAPP transactions: one row per product of a customer transaction (purchase, upgrade), "
     "with one-time and recurring values, the customer or ASAPP issue it is attributed to.",
     (
-        ("transaction_id", "text", True),
-        ("transaction_time", "ts", True),
-        ("transaction_value_one_time", "float", False),
-        ("transaction_value_recurring", "float", False),
-        ("customer_category", "text", False),
-        ("customer_subcategory", "text", False),
-        ("external_customer_id", "text", False),
-        ("issue_id", "text", False),
-        ("external_session_id", "text", True),
-        ("product_category", "text", False),
-        ("product_subcategory", "text", False),
-        ("product_name", "text", False),
-        ("product_id", "text", False),
-        ("product_quantity", "int", True),
-        ("product_value_one_time", "float", False),
-        ("product_value_recurring", "float", False),
+        Column("transaction_id", required=True),
+        Column("transaction_time", UTC_TIMESTAMP, required=True),
+        Column("transaction_value_one_time", NUMBER),
+        Column("transaction_value_recurring", NUMBER),
+        Column("customer_category"),
+        Column("customer_subcategory"),
+        Column("external_customer_id"),
+        Column("issue_id"),
+        Column("external_session_id", required=True),
+        Column("product_category"),
+        Column("product_subcategory"),
+        Column("product_name"),
+        Column("product_id"),
+        Column("product_quantity", INTEGER, required=True),
+        Column("product_value_one_time", NUMBER),
+        Column("product_value_recurring", NUMBER),
     ),
     key_parts=("transaction_id", "product_id", "product_name"),
-    extra_checks=(checks.one_of_present("external_customer_id", "issue_id"),),
+    row_rules=(checks.one_of_present("external_customer_id", "issue_id"),),
 )
 
 TABLES: tuple[TableSpec, ...] = (CALL_METADATA, TRANSCRIPTS, TRANSACTIONS)

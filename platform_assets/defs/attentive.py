@@ -10,9 +10,8 @@ columns, ``:``-separated, with the first 19 characters of ``timestamp``. The doc
 
 from __future__ import annotations
 
-import pandera.pandas as pa
-
 from platform_assets.core import checks
+from platform_assets.core.kinds import EMAIL, MONEY, PHONE, TIMESTAMP
 from platform_assets.core.sources import VendorSource
 from platform_assets.core.specs import Column, KeyPart, Md5Key, TableSpec, VendorDocument
 
@@ -44,10 +43,10 @@ CONVERSIONS = TableSpec(
     file_pattern="attentive_conversions_{YYYYMMDD}.csv",
     columns=(
         Md5Key("conversion_id", _CONVERSION_KEY_PARTS, description="MD5 of phone and time."),
-        Column("phone", description="Subscriber phone number (E.164)."),
+        Column("phone", PHONE, description="Subscriber phone number (E.164)."),
         Column("client_id", description="The brand's client id for the subscriber."),
-        Column("amount", "DECIMAL(18,4)", description="Order amount."),
-        Column("conversion_at", "TIMESTAMP", source="timestamp", description="When (UTC)."),
+        Column("amount", MONEY, description="Order amount."),
+        Column("conversion_at", TIMESTAMP, "timestamp", description="When (UTC).", required=True),
         Column("message_id", description="Attentive message the conversion is attributed to."),
         Column("message_name"),
         Column("message_text"),
@@ -56,20 +55,6 @@ CONVERSIONS = TableSpec(
         Md5Key("__sync_key", _CONVERSION_KEY_PARTS, description="UPSERT key (= conversion_id)."),
     ),
     key="__sync_key",
-    row_schema=pa.DataFrameSchema(
-        {
-            "phone": checks.text(checks.phone()),
-            "client_id": checks.text(),
-            "amount": checks.text(checks.decimal(14, 4)),
-            "timestamp": checks.text(checks.iso_timestamp(), required=True),
-            "message_id": checks.text(),
-            "message_name": checks.text(),
-            "message_text": checks.text(),
-            "message_type": checks.text(),
-            "message_subtype": checks.text(),
-        },
-        name="attentive_conversions_csv",
-    ),
     document=DOCUMENT,
 )
 
@@ -90,18 +75,18 @@ NOTIFICATIONS = TableSpec(
             _NOTIFICATION_KEY_PARTS,
             description="MD5 of type, phone, email, time.",
         ),
-        Column("type", description="Event type."),
-        Column("phone", description="Subscriber phone number (E.164), if an SMS subscriber."),
+        Column("type", description="Event type.", required=True),
+        Column("phone", PHONE, description="Subscriber phone number (E.164), if an SMS one."),
         Column("client_id"),
-        Column("email", description="Subscriber email, if an email subscriber."),
-        Column("event_at", "TIMESTAMP", source="timestamp", description="When (UTC)."),
+        Column("email", EMAIL, description="Subscriber email, if an email subscriber."),
+        Column("event_at", TIMESTAMP, "timestamp", description="When (UTC).", required=True),
         Column("join_source", description="Sign-up source, for join events."),
         Column("message_id"),
         Column("message_name"),
         Column("message_text"),
         Column("message_type"),
         Column("message_subtype"),
-        Column("message_at", "TIMESTAMP", source="message_start", description="Message start."),
+        Column("message_at", TIMESTAMP, "message_start", description="Message start."),
         Column("creative_id"),
         Column("creative_name"),
         Column("creative_type"),
@@ -111,28 +96,7 @@ NOTIFICATIONS = TableSpec(
         ),
     ),
     key="__sync_key",
-    row_schema=pa.DataFrameSchema(
-        {
-            "type": checks.text(required=True),
-            "phone": checks.text(checks.phone()),
-            "client_id": checks.text(),
-            "email": checks.text(checks.email()),
-            "timestamp": checks.text(checks.iso_timestamp(), required=True),
-            "join_source": checks.text(),
-            "message_id": checks.text(),
-            "message_name": checks.text(),
-            "message_text": checks.text(),
-            "message_type": checks.text(),
-            "message_subtype": checks.text(),
-            "message_start": checks.text(checks.iso_timestamp()),
-            "creative_id": checks.text(),
-            "creative_name": checks.text(),
-            "creative_type": checks.text(),
-            "creative_subtype": checks.text(),
-        },
-        checks=[checks.one_of_present("phone", "email")],
-        name="attentive_email_sms_csv",
-    ),
+    row_rules=(checks.one_of_present("phone", "email"),),
     document=DOCUMENT,
 )
 

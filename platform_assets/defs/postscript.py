@@ -17,9 +17,7 @@ whatever order the files arrive in (equal ``_UPDATED_AT``: the newer file, then 
 
 from __future__ import annotations
 
-import pandera.pandas as pa
-
-from platform_assets.core import checks
+from platform_assets.core.kinds import ANY_BOOLEAN, INTEGER, TIMESTAMP
 from platform_assets.core.sources import VendorSource
 from platform_assets.core.specs import Column, TableSpec, VendorDocument
 
@@ -30,28 +28,14 @@ DOCUMENT = VendorDocument(
 )
 NAME = "postscript"
 
-# column kinds: (DuckDB type, rule)
-_KINDS: dict[str, tuple[str, pa.Check | None]] = {
-    "id": ("VARCHAR", None),
-    "text": ("VARCHAR", None),
-    "cents": ("BIGINT", checks.integer()),
-    "int": ("BIGINT", checks.integer()),
-    "bool": ("BOOLEAN", checks.boolean_any()),
-    "ts": ("TIMESTAMP", checks.iso_timestamp()),
-}
-_ALWAYS = (("_UPDATED_AT", "ts"), ("__SYNCED_AT", "ts"))
+_SYNC_STAMPS = (
+    Column("_UPDATED_AT", TIMESTAMP, required=True),  # the version: the latest one wins
+    Column("__SYNCED_AT", TIMESTAMP),
+)
 
 
-def _table(
-    table: str, key: str, description: str, columns: tuple[tuple[str, str], ...]
-) -> TableSpec:
-    """A Postscript table: ``columns`` as (documented name, kind), then the two sync stamps."""
-    cols = (*columns, *_ALWAYS)
-    rules: dict[str, pa.Column] = {}
-    for name, kind in cols:
-        _, check = _KINDS[kind]
-        required = name in (key, "_UPDATED_AT")
-        rules[name] = checks.text(*([check] if check else []), required=required)
+def _table(table: str, key: str, description: str, columns: tuple[Column, ...]) -> TableSpec:
+    """A Postscript table: its documented ``columns``, then the two sync stamps every table has."""
     return TableSpec(
         source=NAME,
         schema="postscript",
@@ -61,10 +45,9 @@ def _table(
             "the row with the latest _UPDATED_AT wins whatever order files arrive in."
         ),
         file_pattern=f"postscript_{table}_{{YYYYMMDD}}.csv",
-        columns=tuple(Column(name, _KINDS[kind][0]) for name, kind in cols),
+        columns=(*columns, *_SYNC_STAMPS),
         key=key,
         version_column="_UPDATED_AT",
-        row_schema=pa.DataFrameSchema(rules, name=f"postscript_{table}_csv"),
         document=DOCUMENT,
     )
 
@@ -75,17 +58,17 @@ FCT_ATTRIBUTION = _table(
     "Postscript order attribution: one row per order Postscript attributes to an SMS message "
     "or subscriber action, with the amount in cents and the minutes from the action.",
     (
-        ("ATTRIBUTION_ID", "id"),
-        ("MESSAGE_ID", "id"),
-        ("ORDER_ID", "id"),
-        ("AMOUNT_IN_CENTS", "cents"),
-        ("ACTION_TYPE", "text"),
-        ("COUPON_USED", "bool"),
-        ("SHOP_ID", "id"),
-        ("SUBSCRIBER_ID", "id"),
-        ("CUSTOMER_ID", "id"),
-        ("MINUTES_FROM_ACTION", "int"),
-        ("ORDER_CREATED_AT", "ts"),
+        Column("ATTRIBUTION_ID", required=True),
+        Column("MESSAGE_ID"),
+        Column("ORDER_ID"),
+        Column("AMOUNT_IN_CENTS", INTEGER),
+        Column("ACTION_TYPE"),
+        Column("COUPON_USED", ANY_BOOLEAN),
+        Column("SHOP_ID"),
+        Column("SUBSCRIBER_ID"),
+        Column("CUSTOMER_ID"),
+        Column("MINUTES_FROM_ACTION", INTEGER),
+        Column("ORDER_CREATED_AT", TIMESTAMP),
     ),
 )
 DIM_MESSAGES = _table(
@@ -94,17 +77,17 @@ DIM_MESSAGES = _table(
     "Postscript messages (dimension): one row per SMS/MMS message with its text, media, "
     "direction, service, type and failure.",
     (
-        ("MESSAGE_ID", "id"),
-        ("SHOP_ID", "id"),
-        ("POSTSCRIPT_MESSAGE_ID", "id"),
-        ("DIRECTION", "text"),
-        ("MESSAGE_SERVICE", "text"),
-        ("FAILED_AT", "ts"),
-        ("FAILED", "bool"),
-        ("TEXT", "text"),
-        ("MEDIA_URL", "text"),
-        ("TYPE", "text"),
-        ("TYPE_NAME", "text"),
+        Column("MESSAGE_ID", required=True),
+        Column("SHOP_ID"),
+        Column("POSTSCRIPT_MESSAGE_ID"),
+        Column("DIRECTION"),
+        Column("MESSAGE_SERVICE"),
+        Column("FAILED_AT", TIMESTAMP),
+        Column("FAILED", ANY_BOOLEAN),
+        Column("TEXT"),
+        Column("MEDIA_URL"),
+        Column("TYPE"),
+        Column("TYPE_NAME"),
     ),
 )
 FCT_MESSAGES = _table(
@@ -113,11 +96,11 @@ FCT_MESSAGES = _table(
     "Postscript messages (fact): one row per message sent or received, with the shop, the "
     "subscriber and when it was created.",
     (
-        ("MESSAGE_ID", "id"),
-        ("SHOP_ID", "id"),
-        ("DIRECTION", "text"),
-        ("SUBSCRIBER_ID", "id"),
-        ("CREATED_AT", "ts"),
+        Column("MESSAGE_ID", required=True),
+        Column("SHOP_ID"),
+        Column("DIRECTION"),
+        Column("SUBSCRIBER_ID"),
+        Column("CREATED_AT", TIMESTAMP),
     ),
 )
 DIM_PLATFORM_ACTION_DETAILS = _table(
@@ -126,10 +109,10 @@ DIM_PLATFORM_ACTION_DETAILS = _table(
     "Postscript platform action details: the type and the raw ACTION_DATA (text, JSON where it "
     "parses) of each kind of subscriber action a shop records.",
     (
-        ("PLATFORM_ACTION_DETAIL_ID", "id"),
-        ("ACTION_TYPE", "text"),
-        ("SHOP_ID", "id"),
-        ("ACTION_DATA", "text"),
+        Column("PLATFORM_ACTION_DETAIL_ID", required=True),
+        Column("ACTION_TYPE"),
+        Column("SHOP_ID"),
+        Column("ACTION_DATA"),
     ),
 )
 DIM_PLATFORM_ACTIONS = _table(
@@ -138,20 +121,20 @@ DIM_PLATFORM_ACTIONS = _table(
     "Postscript platform actions: one row per action a subscriber performed (click, order, "
     "...), with the message and the action detail it belongs to.",
     (
-        ("PLATFORM_ACTION_ID", "id"),
-        ("PLATFORM_ACTION_DETAIL_ID", "id"),
-        ("ACTION_TYPE", "text"),
-        ("SHOP_ID", "id"),
-        ("SUBSCRIBER_ID", "id"),
-        ("MESSAGE_ID", "id"),
-        ("ACTION_PERFORMED_AT", "ts"),
+        Column("PLATFORM_ACTION_ID", required=True),
+        Column("PLATFORM_ACTION_DETAIL_ID"),
+        Column("ACTION_TYPE"),
+        Column("SHOP_ID"),
+        Column("SUBSCRIBER_ID"),
+        Column("MESSAGE_ID"),
+        Column("ACTION_PERFORMED_AT", TIMESTAMP),
     ),
 )
 DIM_SHOPS = _table(
     "dim_shops",
     "SHOP_ID",
     "Postscript shops: one row per shop (the brand's store) with its name.",
-    (("SHOP_ID", "id"), ("ENTITY_NAME", "text")),
+    (Column("SHOP_ID", required=True), Column("ENTITY_NAME")),
 )
 DIM_SUBSCRIBERS = _table(
     "dim_subscribers",
@@ -159,16 +142,16 @@ DIM_SUBSCRIBERS = _table(
     "Postscript subscribers: one row per SMS subscriber with phone, opt-out state and reason, "
     "international and transactional-only flags.",
     (
-        ("SUBSCRIBER_ID", "id"),
-        ("POSTSCRIPT_SUBSCRIBER_ID", "id"),
-        ("SHOP_ID", "id"),
-        ("IS_INTERNATIONAL", "bool"),
-        ("DO_NOT_SEND_AT", "ts"),
-        ("TRANSACTIONAL_ONLY", "bool"),
-        ("DO_NOT_SEND", "bool"),
-        ("DO_NOT_SEND_REASON", "text"),
-        ("PHONE_NUMBER", "text"),
-        ("CREATED_AT", "ts"),
+        Column("SUBSCRIBER_ID", required=True),
+        Column("POSTSCRIPT_SUBSCRIBER_ID"),
+        Column("SHOP_ID"),
+        Column("IS_INTERNATIONAL", ANY_BOOLEAN),
+        Column("DO_NOT_SEND_AT", TIMESTAMP),
+        Column("TRANSACTIONAL_ONLY", ANY_BOOLEAN),
+        Column("DO_NOT_SEND", ANY_BOOLEAN),
+        Column("DO_NOT_SEND_REASON"),
+        Column("PHONE_NUMBER"),
+        Column("CREATED_AT", TIMESTAMP),
     ),
 )
 
