@@ -48,7 +48,7 @@ def render_column(c: TableColumn) -> str:
 
 
 def render_key(spec: TableSpec) -> str:
-    method = spec.update_method
+    method: str = spec.update_method
     if spec.version_column:
         method += f", latest `{spec.version_column}` wins"
     else:

@@ -21,6 +21,7 @@ from platform_assets_tests.csvfiles import (
     notification,
     write_csv,
 )
+from platform_assets_tests.sensors import evaluate
 
 
 def test_a_days_deadline_is_the_first_arrival_tick_of_the_next_day_in_the_vendors_zone():
@@ -52,11 +53,8 @@ def test_the_arrival_check_is_red_at_the_deadline_and_green_once_the_file_loads(
     sensor = build_arrival_sensor(source)
     files = settings.sftp("ATTENTIVE")
     with dg.instance_for_test() as instance:
-        with dg.build_sensor_context(
-            instance=instance, resources={"attentive_sftp": files}
-        ) as context:
-            result = sensor(context)
-        assert isinstance(result, dg.SensorResult) and result.cursor == key
+        result = evaluate(sensor, source, {"attentive_sftp": files}, None, instance)
+        assert result.cursor == key
         verdicts = {(e.asset_key, e.partition, e.passed) for e in result.asset_events}
         assert verdicts == {
             (CONVERSIONS.asset_key, key, True),
@@ -69,10 +67,7 @@ def test_the_arrival_check_is_red_at_the_deadline_and_green_once_the_file_loads(
         assert _history(instance, NOTIFICATIONS.asset_key, key) == [False]
 
         # the same day is reported once
-        with dg.build_sensor_context(
-            instance=instance, resources={"attentive_sftp": files}, cursor=key
-        ) as context:
-            assert isinstance(sensor(context), dg.SkipReason)
+        assert evaluate(sensor, source, {"attentive_sftp": files}, key, instance).skip_message
 
         # the vendor's file lands late; it loads: the check turns green for that day
         write_csv(

@@ -11,8 +11,10 @@ import time
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.sensor_definition import SensorExecutionData
 
 from platform_assets.core.settings import Settings
+from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.transport.files import LocalFolderResource
 from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.defs import accengage, attentive
@@ -26,6 +28,7 @@ from platform_assets_tests.csvfiles import (
     notification,
     write_csv,
 )
+from platform_assets_tests.sensors import evaluate
 from platform_assets_tests.vendorfiles import (
     ACCENGAGE_HEADERS,
     accengage_name,
@@ -37,17 +40,25 @@ SINCE_2026 = {"PLATFORM_START_DATE": "2026-01-01"}
 APPS = {"ACCENGAGE_APP_IDS": "ios,android"}
 
 
-def tick(sensor, key: str, files, cursor: str | None = None) -> dg.SensorResult:
-    with dg.build_sensor_context(resources={key: files}, cursor=cursor) as context:
-        return sensor(context)
+_SOURCES: dict[str, ConfiguredSource] = {}
 
 
-def requested(result: dg.SensorResult) -> list[tuple]:
+def new_file_sensor(source: ConfiguredSource) -> dg.SensorDefinition:
+    sensor = build_new_file_sensor(source)
+    _SOURCES[sensor.name] = source
+    return sensor
+
+
+def tick(sensor, key: str, files, cursor: str | None = None, instance=None) -> SensorExecutionData:
+    return evaluate(sensor, _SOURCES[sensor.name], {key: files}, cursor, instance)
+
+
+def requested(result: SensorExecutionData) -> list[tuple]:
     return sorted((r.partition_key, tuple(r.asset_selection)) for r in result.run_requests)
 
 
 def test_new_file_sensor_requests_each_complete_new_or_changed_file_once(attentive_env):
-    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    sensor = new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
     write_csv(
         attentive_env / "attentive_conversions_20261001.csv", CONVERSION_HEADER, [conversion()]
     )
@@ -87,7 +98,7 @@ def test_new_file_sensor_requests_each_complete_new_or_changed_file_once(attenti
 
 
 def test_a_growing_file_waits_and_a_late_old_file_is_still_loaded(tmp_path):
-    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    sensor = new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
     files = LocalFolderResource(remote_dir=str(tmp_path))
     growing = tmp_path / "attentive_conversions_20261003.csv"
     rows = [conversion(f"+1555000000{i}") for i in range(3)]
@@ -120,7 +131,7 @@ def test_a_growing_file_waits_and_a_late_old_file_is_still_loaded(tmp_path):
 
 
 def test_hostile_and_junk_names_never_reach_a_run(tmp_path):
-    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    sensor = new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
     for name in (
         "attentive_conversions_20261001.csv\n",
         "attentive_conversions_20261001.csv;rm",
@@ -141,7 +152,7 @@ def test_ten_thousand_files_in_one_tick(sshd, remote_dir, monkeypatch):
     vendor_env(
         monkeypatch, sshd, remote_dir, "ATTENTIVE", "password" if sshd.password else "ed25519"
     )
-    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    sensor = new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
     start = dt.date(2026, 1, 1)
     for n in range(5_000):
         day = start + dt.timedelta(days=n % 300)
@@ -165,7 +176,7 @@ def test_ten_thousand_files_in_one_tick(sshd, remote_dir, monkeypatch):
 
 def test_a_dead_server_fails_the_tick_and_leaves_the_cursor(tmp_path):
     """The tick raises (the server is gone), so Dagster keeps the previous cursor."""
-    sensor = build_new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
+    sensor = new_file_sensor(attentive.SOURCE.configure(Settings.from_env(SINCE_2026)))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens here once closed
@@ -193,9 +204,7 @@ def test_accengage_sensor_apps_and_gzip(sshd, remote_dir, monkeypatch):
     vendor_env(
         monkeypatch, sshd, remote_dir, "ACCENGAGE", "password" if sshd.password else "ed25519"
     )
-    sensor = build_new_file_sensor(
-        accengage.SOURCE.configure(Settings.from_env({**SINCE_2026, **APPS}))
-    )
+    sensor = new_file_sensor(accengage.SOURCE.configure(Settings.from_env({**SINCE_2026, **APPS})))
     header = ACCENGAGE_HEADERS["message_statistics"]
     plain = remote_dir / accengage_name("message_statistics", "ios", "20261001")
     write_rows(plain, header, [accengage_row("message_statistics")], delimiter=";")
@@ -234,12 +243,10 @@ def test_accengage_sensor_apps_and_gzip(sshd, remote_dir, monkeypatch):
         delimiter=";",
         compress=True,
     )
-    with dg.build_sensor_context(resources={"accengage_sftp": sftp}, cursor=first.cursor) as ctx:
-        second = sensor(ctx)
+    second = tick(sensor, "accengage_sftp", sftp, first.cursor)
     assert second.run_requests == []  # both copies listed: the plain one is unchanged
     plain.unlink()
-    with dg.build_sensor_context(resources={"accengage_sftp": sftp}, cursor=second.cursor) as ctx:
-        third = sensor(ctx)
+    third = tick(sensor, "accengage_sftp", sftp, second.cursor)
     assert third.run_requests == []  # only the gzipped copy now: still the same file
     # a re-sent file (new content) is loaded again
     write_rows(
@@ -290,13 +297,10 @@ def test_an_empty_cursor_does_not_request_what_is_already_loaded(attentive_env, 
             resources={"attentive_sftp": sftp, "duckdb": DuckDBResource(database=warehouse)},
             instance=instance,
         ).success
-        sensor = build_new_file_sensor(source)
+        sensor = new_file_sensor(source)
 
-        def tick_with_instance(cursor: str | None) -> dg.SensorResult:
-            with dg.build_sensor_context(
-                instance=instance, resources={"attentive_sftp": sftp}, cursor=cursor
-            ) as context:
-                return sensor(context)
+        def tick_with_instance(cursor: str | None) -> SensorExecutionData:
+            return tick(sensor, "attentive_sftp", sftp, cursor, instance)
 
         first = tick_with_instance(None)
         second = tick_with_instance(first.cursor)

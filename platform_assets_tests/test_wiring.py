@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.sensor_definition import SensorExecutionData
 
 from platform_assets.compose import build_definitions
 from platform_assets.core.settings import Settings, SettingsError
@@ -188,13 +189,20 @@ def test_sensor_matches_the_configured_file_names(defs, vendor, tmp_path: Path):
     (tmp_path / f"asapp_transcripts_{DAY}.csv").write_text("x")
     (tmp_path / f"exportDevices_{app or 'ios'}_{DAY}.csv").write_text("x")
     files = LocalFolderResource(remote_dir=str(tmp_path))
-    with dg.build_sensor_context(resources={f"{vendor}_sftp": files}) as context:
-        settling = sensor(context)  # a file is requested once unchanged since the last tick
+
+    # a file is requested once unchanged since the last tick
+    def tick(cursor: str | None) -> SensorExecutionData:
+        with dg.build_sensor_context(
+            instance=dg.DagsterInstance.ephemeral(),
+            resources={f"{vendor}_sftp": files},
+            cursor=cursor,
+            definitions=defs,
+        ) as context:
+            return sensor.evaluate_tick(context)
+
+    settling = tick(None)
     assert settling.run_requests == []
-    with dg.build_sensor_context(
-        resources={f"{vendor}_sftp": files}, cursor=settling.cursor
-    ) as context:
-        result = sensor(context)
+    result = tick(settling.cursor)
     got = {
         (r.asset_selection[0].path[1], r.tags["source_file"].rsplit("/", 1)[1])
         for r in result.run_requests

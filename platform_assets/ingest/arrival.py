@@ -110,12 +110,8 @@ def build_arrival_sensor(
         description=f"Fails each {source.name} table's file_arrival check for a day whose file "
         f"is not on the server by its deadline ({cron!r}, {tz}).",
     )
-    def _sensor(
-        context: dg.SensorEvaluationContext, **resources: object
-    ) -> dg.SensorResult | dg.SkipReason:
-        files = resources.get(sftp_key) or getattr(context.resources, sftp_key)
-        if not isinstance(files, FileSource):
-            raise TypeError(f"resource {sftp_key} is not a file source: {type(files).__name__}")
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        files: FileSource = getattr(context.resources, sftp_key)
         now = dt.datetime.now(dt.UTC)
         day, due = due_day(now, cron, tz)
         if context.cursor == day.isoformat():

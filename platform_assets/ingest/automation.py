@@ -73,9 +73,7 @@ class _SensorCursor:
     @classmethod
     def load(cls, text: str | None) -> _SensorCursor:
         data = json.loads(text) if text else {}
-        if "seen" not in data:  # a cursor from before the settling rule: all of it was loaded
-            return cls(seen={k: [*v, 0][:3] for k, v in data.items()})
-        return cls(seen=data["seen"], pending=data["pending"])
+        return cls(seen=data.get("seen", {}), pending=data.get("pending", {}))
 
     def forget_all_but(self, names: Iterable[str]) -> None:
         keep = set(names)
@@ -92,11 +90,7 @@ def _materialized(
     """Whether the partition's latest materialization loaded this very version of the file
     (its metadata's name, size and mtime), so a sensor whose cursor starts empty (a new
     deployment, a reset cursor) does not reload what is loaded."""
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:  # evaluated without an instance (a unit test)
-        return False
-    records = instance.fetch_materializations(
+    records = context.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[key]), limit=1
     ).records
     if not records or records[0].asset_materialization is None:
@@ -141,11 +135,8 @@ def build_new_file_sensor(
         default_status=dg.DefaultSensorStatus.STOPPED,
         description=f"Loads each new or re-sent {name} file as soon as it lands on SFTP.",
     )
-    def _sensor(context: dg.SensorEvaluationContext, **resources: object) -> dg.SensorResult:
-        # direct invocation (tests) passes the resources as keyword arguments
-        files = resources.get(sftp_key) or getattr(context.resources, sftp_key)
-        if not isinstance(files, FileSource):
-            raise TypeError(f"resource {sftp_key} is not a file source: {type(files).__name__}")
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        files: FileSource = getattr(context.resources, sftp_key)
         cursor = _SensorCursor.load(context.cursor)
         valid_days = set(days_def.get_partition_keys(current_time=dt.datetime.now(dt.UTC)))
         requests: list[dg.RunRequest] = []
