@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
+from dagster._config.field_utils import IntEnvVar  # what dg.EnvVar.int makes
 
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource, VendorSource
@@ -104,3 +105,17 @@ def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg
             executor=dg.in_process_executor,
         ),
     )
+
+
+def bound_variables(defs: dg.Definitions) -> set[str]:
+    """The environment variables the definitions' resources bind as ``dg.EnvVar``: what a run
+    reads from its process environment (secrets and connections), not from the settings."""
+
+    def names(value: object) -> set[str]:
+        if isinstance(value, dg.EnvVar | IntEnvVar):  # dg.EnvVar and dg.EnvVar.int
+            return {value.env_var_name}
+        if isinstance(value, dg.ConfigurableResource):
+            return {n for field in vars(value).values() for n in names(field)}
+        return set()
+
+    return {n for resource in (defs.resources or {}).values() for n in names(resource)}

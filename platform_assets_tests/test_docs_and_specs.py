@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from dagster._config.field_utils import IntEnvVar  # what dg.EnvVar.int makes
 
 from platform_assets.compose import build_definitions
 from platform_assets.core import checks
@@ -55,7 +56,7 @@ class Recording(dict):
 
 def _env_vars(value: object) -> Iterator[str]:
     """The names of the ``dg.EnvVar``s a resource holds (resolved at run time, not at load)."""
-    if isinstance(value, dg.EnvVar):
+    if isinstance(value, dg.EnvVar | IntEnvVar):
         yield value.env_var_name
     elif isinstance(value, dg.ConfigurableResource):
         for field in vars(value).values():

@@ -12,16 +12,18 @@ Both keep Dagster's run history in ``data/dagster_home`` so the UI shows the dem
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 
-from platform_assets.compose import build_definitions
+from platform_assets.compose import bound_variables, build_definitions
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.settings import Settings
 from platform_assets.defs import VENDOR_SOURCES
@@ -37,7 +39,10 @@ SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagst
 
 def _prepare(
     data_dir: Path, days: int, rows: int, today: dt.date
-) -> tuple[EmbeddedSFTPServer, ApiServer, list[dt.date]]:
+) -> tuple[EmbeddedSFTPServer, ApiServer, list[dt.date], dict[str, str]]:
+    """The demo's files, its SFTP and API servers, and its settings: the process environment
+    overlaid with the servers' addresses and accounts (the data locations, start date, PII key
+    and relations only where the environment does not set them)."""
     import shutil
 
     from platform_assets.demo import people
@@ -63,44 +68,63 @@ def _prepare(
     home = data_dir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SHIPPED_INSTANCE, home / "dagster.yaml")
-    for source in VENDOR_SOURCES:
-        os.environ.update(server.env(source.prefix))
-        os.environ[f"{source.prefix}_SFTP_REMOTE_DIR"] = "/" + "/".join(
-            filter(None, (source.name, source.documented_folder))
-        )
-    # the brand's deliveries go to the same embedded server (ASAPP's `in`, Accengage's imports)
-    for source in VENDOR_SOURCES:
-        if source.deliveries:
-            folder = "/" + "/".join(filter(None, (source.name, source.delivery_folder.strip("."))))
-            (sftp_root / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
-            os.environ[f"{source.prefix}_DELIVERY_SFTP_USERNAME"] = server.username
-            os.environ[f"{source.prefix}_DELIVERY_SFTP_PASSWORD"] = server.password
-            os.environ[f"{source.prefix}_DELIVERY_SFTP_REMOTE_DIR"] = folder
-    os.environ["ACCENGAGE_APP_IDS"] = ",".join(DEMO_APPS)
-    os.environ["ACCENGAGE_MEMBER_ID_COLUMNS"] = ",".join(f"{a}={h}" for a, h in DEMO_APPS.items())
-    os.environ.setdefault("DUCKDB_PATH", str(data_dir / "warehouse.duckdb"))
-    os.environ.setdefault("RAW_ARCHIVE_DIR", str(data_dir / "raw"))
-    # the partitions start at the first file day: no "missing" days that no file could fill
-    os.environ.setdefault("PLATFORM_START_DATE", dates[0].isoformat())
-    os.environ["DAGSTER_HOME"] = str(home.resolve())
-    os.environ["ASAPP_CUSTOMER_ID_HASH"] = "md5"  # the demo's ASAPP ids are md5(client id)
     key_file = data_dir / "demo" / "pii_key"  # a demo-only key, kept so customer keys stay put
     if not key_file.exists():
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
-    os.environ.setdefault("PLATFORM_PII_KEY", key_file.read_text().strip())
-    # the loyalty program (document 001): its tables, and a stand-in for Attentive's and Annex
-    # Cloud's APIs (local; nothing leaves the machine)
-    write_loyalty(os.environ["DUCKDB_PATH"], dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    # the brand's own contact-center records: the rows of ASAPP's call-metadata and transcript
-    # feeds (a brand names its tables in the settings; the demo writes two)
-    write_contact_center(os.environ["DUCKDB_PATH"], dates)
-    for variable, relation in CONTACT_CENTER_RELATIONS.items():
-        os.environ.setdefault(variable, relation)
+    proposed = {  # the user's environment wins
+        "DUCKDB_PATH": str(data_dir / "warehouse.duckdb"),
+        "RAW_ARCHIVE_DIR": str(data_dir / "raw"),
+        # the partitions start at the first file day: no "missing" days no file could fill
+        "PLATFORM_START_DATE": dates[0].isoformat(),
+        "PLATFORM_PII_KEY": key_file.read_text().strip(),
+        "LOYALTY_EXPORT_DIR": str(data_dir / "exports"),
+        **CONTACT_CENTER_RELATIONS,
+    }
+    demo: dict[str, str] = {
+        "DAGSTER_HOME": str(home.resolve()),
+        "ACCENGAGE_APP_IDS": ",".join(DEMO_APPS),
+        "ACCENGAGE_MEMBER_ID_COLUMNS": ",".join(f"{a}={h}" for a, h in DEMO_APPS.items()),
+        "ASAPP_CUSTOMER_ID_HASH": "md5",  # the demo's ASAPP ids are md5(client id)
+    }
+    for source in VENDOR_SOURCES:
+        demo.update(server.env(source.prefix))
+        demo[f"{source.prefix}_SFTP_REMOTE_DIR"] = "/" + "/".join(
+            filter(None, (source.name, source.documented_folder))
+        )
+        if source.deliveries:  # the brand's deliveries go to the same embedded server
+            folder = "/" + "/".join(filter(None, (source.name, source.delivery_folder.strip("."))))
+            (sftp_root / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            demo[f"{source.prefix}_DELIVERY_SFTP_USERNAME"] = server.username
+            demo[f"{source.prefix}_DELIVERY_SFTP_PASSWORD"] = server.password
+            demo[f"{source.prefix}_DELIVERY_SFTP_REMOTE_DIR"] = folder
+    # the loyalty program (document 001): a stand-in for Attentive's and Annex Cloud's APIs
+    # (local; nothing leaves the machine)
     api, api_env = start_api()
-    os.environ.update(api_env)
-    os.environ.setdefault("LOYALTY_EXPORT_DIR", str(data_dir / "exports"))
-    return server, api, dates
+    env = {**proposed, **os.environ, **demo, **api_env}
+    # the loyalty program's tables, and the brand's own contact-center records (the rows of
+    # ASAPP's call-metadata and transcript feeds: a brand names its tables in the settings)
+    write_loyalty(env["DUCKDB_PATH"], dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    write_contact_center(env["DUCKDB_PATH"], dates)
+    return server, api, dates, env
+
+
+@contextlib.contextmanager
+def _run_environment(env: dict[str, str], defs: dg.Definitions) -> Iterator[None]:
+    """What runs read from the process environment, for the demo's runs only: the variables
+    the resources bind as ``dg.EnvVar`` (secrets and connections, resolved at run time) and the
+    PII key the dbt process reads; restored afterwards. Everything else is in the settings."""
+    names = bound_variables(defs) | {"PLATFORM_PII_KEY"}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update({name: env[name] for name in names if name in env})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _arrived_on_time(sftp_root: Path, dates: list[dt.date]) -> None:
@@ -292,12 +316,18 @@ def _deliver(defs: dg.Definitions, instance: dg.DagsterInstance, day: dt.date) -
     return failed
 
 
+def _instance(env: dict[str, str]) -> dg.DagsterInstance:
+    """The demo's instance (``data/dagster_home``, the shipped config), so `make dev` shows the
+    demo's runs."""
+    return dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+
 def run(data_dir: Path, days: int, rows: int, today: dt.date) -> int:
-    server, api, dates = _prepare(data_dir, days, rows, today)
+    server, api, dates, env = _prepare(data_dir, days, rows, today)
     try:
-        settings = Settings.from_env()  # the environment _prepare set
+        settings = Settings.from_env(env)
         defs = build_definitions(VENDOR_SOURCES, settings)
-        with dg.DagsterInstance.get() as instance:
+        with _instance(env) as instance, _run_environment(env, defs):
             failed, read, partitions = _load(defs, instance, dates, settings)
         print(f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}")
         print(_summary(settings.duckdb_path, read, partitions))
@@ -316,17 +346,19 @@ def run(data_dir: Path, days: int, rows: int, today: dt.date) -> int:
 
 
 def dev(data_dir: Path, days: int, rows: int, today: dt.date, port: int) -> int:
-    server, api, dates = _prepare(data_dir, days, rows, today)
+    server, api, dates, env = _prepare(data_dir, days, rows, today)
     try:
-        with dg.DagsterInstance.get() as instance:
+        with _instance(env) as instance:
             if not instance.get_runs(limit=1):  # a fresh clone: show the demo's days, not nothing
                 print("No run history yet: loading the demo's days first (as `make demo` does)")
-                settings = Settings.from_env()
-                _load(build_definitions(VENDOR_SOURCES, settings), instance, dates, settings)
+                settings = Settings.from_env(env)
+                defs = build_definitions(VENDOR_SOURCES, settings)
+                with _run_environment(env, defs):
+                    _load(defs, instance, dates, settings)
         print(f"Embedded SFTP server on 127.0.0.1:{server.port}; starting dg dev on :{port}")
         exe = Path(sys.executable).with_name("dg")  # Dagster's CLI (`dagster dev` is deprecated)
-        return subprocess.call(
-            [str(exe), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+        return subprocess.call(  # the code location reads the demo's settings when it loads
+            [str(exe), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], env=env
         )
     finally:
         server.stop()
