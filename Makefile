@@ -60,7 +60,7 @@ test: install sshd browser postgres
 
 ## make ui-screenshots: the browser test, saving its screenshots to docs/ui (docs/operations.md's)
 ui-screenshots: install sshd browser
-	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/test_ui.py
+	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/system/test_ui.py
 
 ## make lint: ruff (style, imports, 100 columns), mypy (types), import-linter (what may import
 ## what: pyproject's [tool.importlinter]) and `dg check defs` (the definitions load and validate)

@@ -98,3 +98,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+LAYERS = ("unit", "integration", "system")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked with its layer, its folder (``pytest -m unit``: the seconds lane)."""
+    for item in items:
+        layer = next((p for p in Path(item.path).parts if p in LAYERS), None)
+        if layer is None:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in unit/, integration/, system/")
+        item.add_marker(layer)

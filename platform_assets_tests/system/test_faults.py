@@ -33,7 +33,7 @@ from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_
 DAY = dt.date(2026, 10, 1)
 NAME = f"attentive_conversions_{DAY:%Y%m%d}.csv"
 KILLS = 20
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # a load in a process of its own: imports, says "ready", loads on "go", says "done"
 CHILD = """

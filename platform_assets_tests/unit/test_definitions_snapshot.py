@@ -1,7 +1,7 @@
 """The code location's wiring as one reviewable text: every asset key with its group, owners,
 kinds and partitions, every check (blocking or not), job, sensor and schedule, compared with the
 committed snapshot (``__snapshots__/``). A change to the wiring shows as a diff in review; accept
-an intended one with ``pytest platform_assets_tests/test_definitions_snapshot.py
+an intended one with ``pytest platform_assets_tests/unit/test_definitions_snapshot.py
 --snapshot-update`` (as the Dagster team's own platform does)."""
 
 from __future__ import annotations

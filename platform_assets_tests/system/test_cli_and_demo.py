@@ -22,7 +22,7 @@ from platform_assets_tests.csvfiles import (
     write_csv,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
 

@@ -25,7 +25,7 @@ from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
 from platform_assets.docs import all_specs, block, config_block
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 

@@ -1,5 +1,10 @@
-"""Postscript, ASAPP and Accengage tables: real sshd, real DuckDB file, expectations computed
-from the documents (hashlib for keys, the csv/gzip modules for files), not from the platform."""
+"""Postscript, ASAPP and Accengage tables: every rule of every spec, real DuckDB files,
+expectations computed from the documents (hashlib for keys, the csv/gzip modules for files),
+not from the platform.
+
+The files are read through the file-source interface from a local folder (the contract the
+SFTP resource implements, ``integration/test_sftp.py`` proves it against the real sshd, and
+``integration/test_materialize.py`` loads every vendor over it, ASAPP with key auth)."""
 
 from __future__ import annotations
 
@@ -14,13 +19,13 @@ import pytest
 
 from platform_assets.core.errors import BadFileError, LoadError, RemoteFileMissing
 from platform_assets.core.specs import TableSpec
+from platform_assets.core.transport.files import LocalFolderResource
 from platform_assets.core.warehouse import LoaderSettings
 from platform_assets.defs.accengage import TABLES as ACCENGAGE
 from platform_assets.defs.asapp import TABLES as ASAPP
 from platform_assets.defs.postscript import TABLES as POSTSCRIPT
 from platform_assets.ingest.loader.model import RejectsExceeded
 from platform_assets.ingest.loader.partition import load_partition
-from platform_assets_tests.conftest import make_sftp
 from platform_assets_tests.vendorfiles import (
     ACCENGAGE_HEADERS,
     ASAPP_HEADERS,
@@ -122,6 +127,20 @@ class Table:
 
     def load(self, sftp, warehouse: str, day: dt.date, app: str | None = None, **kw):
         return load_partition(self.spec, day, sftp, warehouse, app_id=app or self.app, **kw)
+
+
+@pytest.fixture
+def remote_dir(tmp_path: Path) -> Path:
+    """The vendor's folder: a local one (see the module docstring)."""
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def sftp(remote_dir: Path) -> LocalFolderResource:
+    """The file source the loader reads (named as the vendor's resource is)."""
+    return LocalFolderResource(remote_dir=str(remote_dir))
 
 
 ALL = [Table(name) for name in SPECS]
@@ -485,15 +504,13 @@ def test_accengage_app_id_must_be_safe(sftp, warehouse):
 # -- ASAPP specifics ----------------------------------------------------------------------------
 
 
-def test_asapp_null_literal_is_missing_and_key_auth_works(sshd, remote_dir, warehouse):
+def test_asapp_null_literal_is_missing(sftp, remote_dir, warehouse):
     t = Table("asapp.transactions")
     rows = [
         t.row(0, product_id="NULL", issue_id="NULL"),  # external_customer_id suffices
         t.row(1, transaction_value_recurring="NULL", customer_category=""),
     ]
     t.put(remote_dir, D1, rows)
-    sftp = make_sftp(sshd, remote_dir, "rsa")  # ASAPP logins are key-based
-    assert sftp.password is None and sftp.private_key_path
     t.load(sftp, warehouse, D1)
     got = query(
         warehouse,

@@ -3,8 +3,9 @@ rejects, atomicity and malformed files, with values checked independently.
 
 The files are read through the file-source interface from a local folder
 (:class:`LocalFolderResource`, the same contract the SFTP resource implements): a rule needs no
-network to be proven. Every vendor table and the Dagster layer load over the real sshd
-(``test_vendor_tables.py``, ``test_materialize.py``); the SFTP transport has ``test_sftp.py``."""
+network to be proven. The other vendors' tables have ``test_vendor_tables.py`` (local too); the
+Dagster layer loads every vendor over the real sshd (``integration/test_materialize.py``) and
+the SFTP transport has ``integration/test_sftp.py``."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from platform_assets_tests.csvfiles import (
 from platform_assets_tests.postgres import postgres_server
 from platform_assets_tests.vendorfiles import POSTSCRIPT_HEADERS, postscript_row, write_rows
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=n) for n in range(6)]
 BACKFILL_DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=n) for n in range(10)]

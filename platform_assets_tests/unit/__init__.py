@@ -1,0 +1,1 @@
+"""Unit tests: no network, no Dagster instance (local folders and DuckDB files only)."""
