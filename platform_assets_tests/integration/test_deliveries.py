@@ -13,6 +13,7 @@ import io
 import os
 import re
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,9 +24,13 @@ import pytest
 from platform_assets.compose import build_definitions
 from platform_assets.core.deliveries import StaticList
 from platform_assets.core.settings import Settings, SettingsError
+from platform_assets.core.transport.files import LocalFolderResource
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.defs.accengage import DELIVERIES as ACCENGAGE_DELIVERIES
+from platform_assets.defs.attentive import CONVERSIONS
+from platform_assets.ingest.loader.partition import load_partition
 from platform_assets_tests.conftest import vendor_env
+from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_csv
 from platform_assets_tests.sshd import SshServer
 from platform_assets_tests.vendorfiles import ASAPP_HEADERS
 
@@ -533,3 +538,54 @@ def test_the_delivery_never_logs_the_accounts_secret(delivery_env, warehouse, ss
     for event in result.all_events:
         events.write(repr(event))
     assert sshd.password not in events.getvalue()
+
+
+def test_money_is_exact_from_the_vendor_file_to_the_file_sent(delivery_env, warehouse, tmp_path):
+    """Amounts that a binary float gets wrong (0.1 + 0.2; 1.005 and 2.675, which a double holds
+    as 1.00499... and 2.67499...) are loaded as DECIMAL, summed and rounded as decimals in a
+    relation, and written into ASAPP's file as the decimal text: expected values by Python's
+    ``decimal``, never a float."""
+    folder = tmp_path / "attentive"
+    folder.mkdir()
+    amounts = {"c1": ["0.1", "0.2"], "c2": ["1.005"], "c3": ["2.675"], "c4": ["0.07", "0.07"]}
+    rows = [
+        conversion(f"+1555123{i:04d}", f"2026-10-05T1{i}:00:00Z", client_id=client, amount=amount)
+        for i, (client, amount) in enumerate(
+            (c, a) for c, values in amounts.items() for a in values
+        )
+    ]
+    write_csv(folder / "attentive_conversions_20261005.csv", CONVERSION_HEADER, rows)
+    load_partition(CONVERSIONS, DAY, LocalFolderResource(remote_dir=str(folder)), warehouse)
+    sums = dict(
+        sql(
+            warehouse,
+            "SELECT client_id, sum(amount) FROM attentive_mobile.conversions GROUP BY 1",
+        )
+    )
+    assert sums == {c: sum(map(Decimal, values)) for c, values in amounts.items()}
+    assert sums["c1"] == Decimal("0.3") and float(sums["c1"]) != 0.1 + 0.2  # the float artifact
+    given = {"transaction_id", "transaction_time", "transaction_value_one_time"}
+    given |= {"external_customer_id", "external_session_id", "product_name", "product_quantity"}
+    unknown = ", ".join(f"NULL AS {f}" for f in ASAPP_FIELDS if f not in given)
+    sql(
+        warehouse,
+        "CREATE SCHEMA IF NOT EXISTS deliveries",
+        "CREATE VIEW deliveries.asapp_transactions AS SELECT DATE '2026-10-05' AS delivery_date, "
+        f"*, 'Gift card' AS product_name, 1 AS product_quantity, {unknown} FROM (SELECT "
+        "'order-' || client_id AS transaction_id, max(conversion_at) AS transaction_time, "
+        "CAST(sum(amount) AS DECIMAL(18, 2)) AS transaction_value_one_time, "
+        "md5(client_id) AS external_customer_id, 'session' AS external_session_id "
+        "FROM attentive_mobile.conversions GROUP BY client_id)",
+        "SELECT 1",
+    )
+    result = run("asapp_deliveries_job", assets=[ASAPP_TRANSACTIONS])
+    assert result.success
+    lines = read_csv(delivery_env / "asapp_transactions_20261005.csv", ",")
+    column = lines[0].index("transaction_value_one_time")
+    sent = {row[lines[0].index("transaction_id")]: row[column] for row in lines[1:]}
+    cents = Decimal("0.01")
+    assert sent == {
+        f"order-{c}": str(sum(map(Decimal, values)).quantize(cents, ROUND_HALF_UP))
+        for c, values in amounts.items()
+    }
+    assert sent["order-c1"] == "0.30" and sent["order-c2"] == "1.01" and sent["order-c3"] == "2.68"
