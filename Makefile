@@ -63,13 +63,16 @@ ui-screenshots: install sshd browser
 	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/system/test_ui.py
 
 ## make lint: ruff (style, imports, 100 columns), mypy (types), import-linter (what may import
-## what: pyproject's [tool.importlinter]) and `dg check defs` (the definitions load and validate)
+## what: pyproject's [tool.importlinter]), `dg check defs` (the definitions load and validate) and
+## sqlfluff (the models' SQL, templated by dbt: models/dbt_project/.sqlfluff; a lint-only PII key)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
+	cd platform_assets/models/dbt_project && PLATFORM_PII_KEY=lint-only-key-not-a-secret \
+	  ../../../$(BIN)/sqlfluff lint models tests --nocolor
 
 format: install
 	$(BIN)/ruff check --fix .

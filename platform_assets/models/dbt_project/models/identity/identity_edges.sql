@@ -32,6 +32,6 @@ WITH rows AS (
     UNPIVOT (value FOR kind IN (phone, email, client, postscript_subscriber, accengage_device))
 )
 -- every pair of identifiers of one row (each node also pairs with itself, so lone ones count)
-SELECT DISTINCT a.kind AS kind, a.value AS value, a.kind || ':' || a.value AS node,
+SELECT DISTINCT a.kind, a.value, a.kind || ':' || a.value AS node,
        b.kind || ':' || b.value AS linked
 FROM nodes a JOIN nodes b USING (row_id)
