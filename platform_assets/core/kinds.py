@@ -4,8 +4,28 @@ a kind only one vendor writes (Accengage's ``0``/``1`` flags) is a :class:`Kind`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pandera.pandas as pa
+
 from platform_assets.core import checks
-from platform_assets.core.specs import TEXT, Kind
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of CSV field: the DuckDB type its text is cast to, and the rule the text must pass
+    first (None: any text). The shared ones follow."""
+
+    type: str = "VARCHAR"
+    rule: pa.Check | None = None
+    utc_offset: str | None = None
+    """For TIMESTAMP text without an offset: the vendor's fixed offset (e.g. ``+01:00``)."""
+    decimal_comma: bool = False
+    """Numbers written with a decimal comma (``48,869``)."""
+
+
+TEXT = Kind()
+
 
 __all__ = [
     "ANY_BOOLEAN",

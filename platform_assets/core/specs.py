@@ -22,6 +22,7 @@ import pandera.pandas as pa
 
 from platform_assets.core import checks
 from platform_assets.core.checks import RowRule
+from platform_assets.core.kinds import TEXT, Kind
 
 DATE_TOKEN = "{YYYYMMDD}"
 APP_TOKEN = "{APP_ID}"
@@ -47,22 +48,6 @@ def quote_literal(value: str) -> str:
 UpdateMethod = Literal["UPSERT"]
 """How a partition's rows reach the table: every vendor document says "Update method: UPSERT"
 (a row replaces the row of its key, see ``ingest/loader/upsert.py``); no other is documented."""
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of CSV field: the DuckDB type its text is cast to, and the rule the text must pass
-    first (None: any text). The shared kinds are in :mod:`platform_assets.core.kinds`."""
-
-    type: str = "VARCHAR"
-    rule: pa.Check | None = None
-    utc_offset: str | None = None
-    """For TIMESTAMP text without an offset: the vendor's fixed offset (e.g. ``+01:00``)."""
-    decimal_comma: bool = False
-    """Numbers written with a decimal comma (``48,869``)."""
-
-
-TEXT = Kind()
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,15 @@ from __future__ import annotations
 
 from platform_assets.core import checks
 from platform_assets.core.deliveries import Delivery, DeviceUpdates, FileStyle, StaticList
-from platform_assets.core.kinds import INTEGER
+from platform_assets.core.kinds import INTEGER, TEXT, Kind
 from platform_assets.core.sources import VendorSource
 from platform_assets.core.specs import (
     APP_FIELD,
     DAY_FIELD,
-    TEXT,
     Column,
     CsvDialect,
     Extras,
     KeyPart,
-    Kind,
     Md5Key,
     TableSpec,
     VendorDocument,

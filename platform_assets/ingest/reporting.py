@@ -18,7 +18,7 @@ from platform_assets.core.masking import shown
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.specs import PARTITION_FIELDS, Extras, Md5Key, TableSpec
-from platform_assets.core.transport.sftp import SFTPError, SFTPTransientError
+from platform_assets.core.transport.failures import SFTPError, SFTPTransientError
 from platform_assets.core.warehouse import LINEAGE_COLUMNS, LoaderSettings
 from platform_assets.ingest.arrival import arrived
 from platform_assets.ingest.loader.model import LoadRequest, LoadResult, RejectsExceeded

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_assets.core.transport.sftp import (
+from platform_assets.core.transport.failures import (
     SFTPAuthError,
     SFTPConfigError,
     SFTPFileNotFound,

@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from platform_assets.core.settings import Settings
-from platform_assets.core.transport.sftp import SFTPConfigError, SFTPTransientError
+from platform_assets.core.transport.failures import SFTPConfigError, SFTPTransientError
 from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadError, UploadRefused
 from platform_assets_tests.netutil import TcpProxy
 from platform_assets_tests.sshd import SshServer

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import socket
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -22,12 +21,18 @@ import dagster as dg
 import paramiko
 from pydantic import Field
 
-from platform_assets.core.transport.files import (
-    DownloadResult,
-    RemoteFile,
-    RemoteFileNotFound,
-    StreamHasher,
+from platform_assets.core.transport.failures import (
+    DownloadIncompleteError,
+    SFTPAuthError,
+    SFTPConfigError,
+    SFTPFileNotFound,
+    SFTPHostKeyError,
+    SFTPTimeoutError,
+    SFTPTransientError,
+    is_timeout,
+    is_transient,
 )
+from platform_assets.core.transport.files import DownloadResult, RemoteFile, StreamHasher
 
 logger = logging.getLogger(__name__)
 
@@ -40,38 +45,6 @@ DEFAULT_MAX_REQUEST_SIZE = 261_120
 READ_BLOCK = 1024 * 1024
 # AES-GCM is the fastest cipher paramiko speaks; keep the others as fallbacks.
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
-
-
-class SFTPError(Exception):
-    """Base class for errors this module raises with a clear, secret-free message."""
-
-
-class SFTPConfigError(SFTPError):
-    """A setting is missing or contradictory."""
-
-
-class SFTPHostKeyError(SFTPError):
-    """The server's host key is unknown or differs from the known_hosts entry. Never retried."""
-
-
-class SFTPAuthError(SFTPError):
-    """The server refused the credentials. Never retried."""
-
-
-class SFTPFileNotFound(SFTPError, RemoteFileNotFound):
-    """The remote file does not exist."""
-
-
-class SFTPTransientError(SFTPError):
-    """The server or network failed in a way that did not stop after the retries."""
-
-
-class SFTPTimeoutError(SFTPTransientError):
-    """The server stopped answering: no banner, no reply, no data within a time-out."""
-
-
-class DownloadIncompleteError(SFTPError):
-    """The bytes received do not match the size the server reported."""
 
 
 class _RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
@@ -100,43 +73,6 @@ class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
         self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
         with self.known_hosts.open("a", encoding="utf-8") as fh:
             fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
-
-
-def _is_timeout(exc: BaseException, elapsed: float, shortest: float) -> bool:
-    """A wait that ran out: a socket time-out in the exception's chain or its words, or a session
-    that died with no answer ("Error reading SSH protocol banner", "No existing session") after
-    at least the ``shortest`` time-out had passed (a dropped connection dies at once)."""
-    chain: list[BaseException] = []
-    link: BaseException | None = exc
-    while link is not None and len(chain) < 8:
-        chain.append(link)
-        link = link.__cause__ or link.__context__
-    if any(isinstance(e, socket.timeout | TimeoutError) for e in chain):
-        return True
-    text = " ".join(str(e) for e in chain).lower()
-    if "timed out" in text or "timeout" in text:
-        return True
-    silent = "banner" in text or "no existing session" in text
-    return silent and elapsed >= 0.9 * shortest
-
-
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(
-        exc,
-        SFTPHostKeyError
-        | SFTPAuthError
-        | SFTPConfigError
-        | SFTPFileNotFound
-        | paramiko.AuthenticationException
-        | paramiko.BadHostKeyException
-        | FileNotFoundError
-        | PermissionError,
-    ):
-        return False
-    return isinstance(
-        exc,
-        OSError | EOFError | socket.timeout | paramiko.SSHException | DownloadIncompleteError,
-    )
 
 
 def _drop(client: paramiko.SSHClient) -> None:
@@ -317,10 +253,10 @@ class SFTPResource(dg.ConfigurableResource):
                 with self._sftp() as sftp:
                     return fn(sftp)
             except Exception as exc:
-                if not _is_transient(exc) or attempt >= self.retries:
+                if not is_transient(exc) or attempt >= self.retries:
                     elapsed = time.monotonic() - started
                     shortest = min(self.connect_timeout, self.banner_timeout, self.auth_timeout)
-                    if _is_timeout(exc, elapsed, shortest):
+                    if is_timeout(exc, elapsed, shortest):
                         raise SFTPTimeoutError(
                             f"{what} on {self.host}:{self.port} timed out after "
                             f"{elapsed:.0f} s (the server stopped answering; "
@@ -328,7 +264,7 @@ class SFTPResource(dg.ConfigurableResource):
                             f"{self.banner_timeout:g} s, operation {self.operation_timeout:g} s; "
                             f"{attempt + 1} attempts)"
                         ) from exc
-                    if _is_transient(exc):
+                    if is_transient(exc):
                         raise SFTPTransientError(
                             f"{what} on {self.host}:{self.port} failed after {attempt + 1} "
                             f"attempts: {type(exc).__name__}: {exc}"

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import paramiko
 
-from platform_assets.core.transport.sftp import SFTPError, SFTPResource
+from platform_assets.core.transport.failures import SFTPError
+from platform_assets.core.transport.sftp import SFTPResource
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 """A delivered file's name: plain ASCII, no folder, no leading dot (temporary names have one)."""

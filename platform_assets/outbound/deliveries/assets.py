@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.core.deliveries import ConfiguredDelivery, DeviceUpdates
 from platform_assets.core.masking import shown
-from platform_assets.core.transport.sftp import SFTPError, SFTPTransientError
+from platform_assets.core.transport.failures import SFTPError, SFTPTransientError
 from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadResult
 from platform_assets.core.validation import Rejects
 from platform_assets.core.warehouse import (
