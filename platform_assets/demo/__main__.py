@@ -172,33 +172,21 @@ def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def _build_models(
-    defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date], settings: Settings
-) -> int:
-    """Build the dbt models over the loaded days: the daily group as one range run, the
-    Accengage group per app and day, then the full rebuilds. Returns the failed runs."""
+def _build_models(defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date]) -> int:
+    """Build the dbt models over the loaded days, one dbt invocation per group: the daily group
+    and the Accengage group as one range run each, then the full rebuilds. Returns the failed
+    runs."""
     range_tags = {
         "dagster/asset_partition_range_start": dates[0].isoformat(),
         "dagster/asset_partition_range_end": dates[-1].isoformat(),
         "launched_by": "make demo",
     }
     results = [
-        defs.resolve_job_def("models_daily_job").execute_in_process(
+        defs.resolve_job_def(job).execute_in_process(
             instance=instance, tags=range_tags, raise_on_error=False, run_config=QUIET
         )
+        for job in ("models_daily_job", "models_app_daily_job")
     ]
-    accengage = next(s for s in VENDOR_SOURCES if s.has_apps).configure(settings)
-    for day in dates:
-        for app in accengage.app_ids:
-            results.append(
-                defs.resolve_job_def("models_app_daily_job").execute_in_process(
-                    instance=instance,
-                    partition_key=partition_key_for(day, app),
-                    raise_on_error=False,
-                    run_config=QUIET,
-                    tags={"launched_by": "make demo"},
-                )
-            )
     results.append(
         defs.resolve_job_def("models_full_job").execute_in_process(
             instance=instance, raise_on_error=False, run_config=QUIET
@@ -290,7 +278,7 @@ def _load(
                 assert isinstance(rows_read.value, int)
                 read[name] = read.get(name, 0) + rows_read.value
                 partitions[name] = partitions.get(name, 0) + 1
-    failed += _build_models(defs, instance, dates, settings)
+    failed += _build_models(defs, instance, dates)
     failed += _deliver(defs, instance, dates[-1])
     loyalty = defs.resolve_job_def("loyalty_job").execute_in_process(
         instance=instance, raise_on_error=False, run_config=QUIET, tags={"launched_by": "make demo"}

@@ -164,12 +164,31 @@ def _accengage_value(
     return rnd.choice(["Christmas; promotion", 'Hello "user" !', "fr", "iPhone4,1", "4.1.2"])
 
 
+def _message_counts(rnd: random.Random) -> dict[str, str]:
+    """One message's day as a push platform reports it: most targets get the push, a few
+    percent bounce, a few percent of the delivered react (sends >= bounces + deliveries,
+    reactions <= deliveries)."""
+    targets = rnd.randrange(200, 5_000)
+    sent = targets - rnd.randrange(0, targets // 50 + 1)  # a few had no valid token
+    bounces = round(sent * rnd.uniform(0.01, 0.04))
+    reactions = round((sent - bounces) * rnd.uniform(0.01, 0.08))
+    return {
+        "number_of_targets": str(targets),
+        "number_of_messages_sent": str(sent),
+        "number_of_bounces": str(bounces),
+        "number_of_reactions": str(reactions),
+    }
+
+
 def _accengage_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
     for i in range(n):
         cols = [c for c in spec.loaded_columns if c.csv_name != APP_FIELD]
         regular = i < len(people.REGULARS)
         person = people.REGULARS[i] if regular else rnd.choice(people.ACCENGAGE)
         values = [_accengage_value(c, day, i, rnd, person, regular) for c in cols]
+        if spec.table == "message_statistics":
+            counts = _message_counts(rnd)
+            values = [counts.get(c.csv_name, v) for c, v in zip(cols, values, strict=True)]
         yield [*values, rnd.choice(["gold", "silver"])]
 
 

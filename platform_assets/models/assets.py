@@ -6,19 +6,25 @@ asset's key and the graph is one: SFTP files -> vendor tables -> staging -> iden
 Models are built in three groups, each as partitioned as the vendor tables it follows:
 
 - ``tag:daily`` (staging of Attentive, Postscript, ASAPP; ``sms_daily_performance``): the daily
-  UTC partitions of those vendors; a run passes its days to dbt (``min_day``/``max_day``) and the
-  incremental mart rebuilds exactly those days. Eager: a re-loaded vendor day rebuilds its day.
-- ``tag:app_daily`` (staging of Accengage; ``push_message_performance``): Accengage's (date, app)
-  partitions; a run rebuilds one app's GMT+1 day. Eager.
+  UTC partitions of those vendors; a run hands its days to dbt as its event-time window
+  (``--event-time-start/--event-time-end``) and the mart, a ``microbatch`` model, rebuilds exactly
+  those days. Eager: a re-loaded vendor day rebuilds its day.
+- ``tag:app_daily`` (staging of Accengage; ``push_message_performance``): Accengage's GMT+1 days,
+  every app in one run (the app is a column; each (date, app) vendor partition maps to its day).
+  Eager.
 - the rest (``identity_*``, ``customer_identity``, ``customer_timeline``,
   ``contact_center_outcomes``): full rebuilds, on a cron after the vendors' delivery windows.
 
 Every dbt run takes the DuckDB writer pool, as the loaders do: a mart build and a partition load
-never fight over the file's write lock.
+never fight over the file's write lock. A run's days travel as dbt's event-time window, never as
+vars, and the vars and profile are the same on every run, so dbt's partial parsing holds: each
+invocation leaves its ``partial_parse.msgpack`` as the project's, which dagster-dbt hands to the
+next one (no re-parse of the project per run).
 """
 
-import datetime as dt
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
@@ -29,7 +35,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
-from platform_assets.core.partitions import APP_DIMENSION, DATE_DIMENSION
+from platform_assets.core.partitions import DATE_DIMENSION
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.warehouse import WAREHOUSE_POOL
@@ -40,7 +46,7 @@ DAILY_TAG = "daily"
 APP_DAILY_TAG = "app_daily"
 FULL_REBUILD_CRON = "0 8 * * *"
 """Full rebuilds at 08:00 UTC: after the daily loads (07:00 UTC; Accengage 06:00 GMT+1)."""
-ONE_DAY = dt.timedelta(days=1)
+PARTIAL_PARSE = "partial_parse.msgpack"
 WAREHOUSE_PATH_VAR = "warehouse_path"
 """The dbt var the profile reads the warehouse file from: its absolute path (dbt runs inside
 the project folder), the same on every run, handed over as an argument (``--vars``)."""
@@ -123,13 +129,34 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
         return dg.AutomationCondition.on_cron(FULL_REBUILD_CRON, "UTC")
 
 
-def _partitions(sources: Sequence[ConfiguredSource]) -> tuple[dg.PartitionsDefinition, ...]:
-    """The daily UTC partitions the non-app vendors share, and the (date, app) ones."""
+def _partitions(
+    sources: Sequence[ConfiguredSource],
+) -> tuple[dg.TimeWindowPartitionsDefinition, dg.TimeWindowPartitionsDefinition]:
+    """The daily UTC partitions the non-app vendors share, and the days (GMT+1) of the (date,
+    app) ones: the app models' partitions, each (date, app) vendor partition mapping to its day."""
     daily = {s.partitions_def for s in sources if not s.source.has_apps}
     apps = {s.partitions_def for s in sources if s.source.has_apps}
     if len(daily) != 1 or len(apps) != 1:
         raise ValueError("the models expect one daily and one (date, app) partitioning")
-    return daily.pop(), apps.pop()
+    by_app = apps.pop()
+    app_days = (
+        by_app.get_partitions_def_for_dimension(DATE_DIMENSION)
+        if isinstance(by_app, dg.MultiPartitionsDefinition)
+        else by_app
+    )
+    days = daily.pop()
+    if not isinstance(days, dg.TimeWindowPartitionsDefinition) or not isinstance(
+        app_days, dg.TimeWindowPartitionsDefinition
+    ):
+        raise ValueError("the models expect daily time-window partitions")
+    return days, app_days
+
+
+def _event_time_window(context: dg.AssetExecutionContext) -> list[str]:
+    """The run's days as dbt's event-time window: the first day and the day after the last, as
+    dates in the partitions' own time zone (a mart's day is that zone's date)."""
+    start, end = context.partition_time_window
+    return ["--event-time-start", f"{start:%Y-%m-%d}", "--event-time-end", f"{end:%Y-%m-%d}"]
 
 
 def _dbt_build(
@@ -137,17 +164,38 @@ def _dbt_build(
     dbt: DbtCliResource,
     warehouse: DuckDBResource,
     variables: Mapping[str, object],
+    window: Sequence[str] = (),
 ) -> Iterator[Any]:
-    """``dbt build`` of the run's selection with ``variables`` (the partition, the settings)
-    and the warehouse's absolute path (the profile's ``path``)."""
+    """``dbt build`` of the run's selection over its event-time ``window``, with the settings'
+    ``variables`` and the warehouse's absolute path (the profile's ``path``): the same on every
+    run, so the project is not parsed again. The invocation's partial-parse state is kept as
+    the project's for the next one."""
     path = Path(warehouse.database).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)  # at run time, as the loads do
     args = [
         "build",
+        *window,
         "--vars",
         json.dumps({**variables, WAREHOUSE_PATH_VAR: str(path)}, sort_keys=True),
     ]
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    try:
+        _keep_partial_parse(invocation.target_path)
+    except OSError as exc:  # a cache: the next invocation parses the project again
+        context.log.warning(f"dbt's partial-parse state was not kept: {exc}")
+
+
+def _keep_partial_parse(invocation_target: Path) -> None:
+    """Make the invocation's partial-parse state the project's (replaced in one step), where
+    dagster-dbt looks for it before the next invocation."""
+    state = invocation_target / PARTIAL_PARSE
+    if not state.exists():
+        return
+    kept = PROJECT_DIR / dbt_project().target_path / PARTIAL_PARSE
+    part = kept.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
+    shutil.copyfile(state, part)
+    os.replace(part, kept)
 
 
 def build_model_definitions(
@@ -164,7 +212,7 @@ def build_model_definitions(
         ),
         "pool": WAREHOUSE_POOL,
     }
-    daily, by_app = _partitions(sources)
+    daily, app_days = _partitions(sources)
     common = {"asapp_customer_id_hash": settings.asapp_customer_id_hash}
 
     @dbt_assets(
@@ -178,25 +226,20 @@ def build_model_definitions(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
     ) -> Iterator[Any]:
         """Staging views of the daily vendors and the day-grain SMS mart, for the run's days."""
-        start, end = context.partition_time_window  # end is the next day's midnight
-        days = {"min_day": start.date().isoformat(), "max_day": (end - ONE_DAY).date().isoformat()}
-        yield from _dbt_build(context, dbt, duckdb, {**common, **days})
+        yield from _dbt_build(context, dbt, duckdb, common, _event_time_window(context))
 
     @dbt_assets(
         select=f"tag:{APP_DAILY_TAG}",
         name="models_app_daily",
-        partitions_def=by_app,
+        partitions_def=app_days,
+        backfill_policy=dg.BackfillPolicy.single_run(),
         **shared,
     )
     def models_app_daily(
         context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
     ) -> Iterator[Any]:
-        """Accengage's staging views and push mart, for one app's GMT+1 day."""
-        key = context.partition_key
-        assert isinstance(key, dg.MultiPartitionKey)
-        day, app = key.keys_by_dimension[DATE_DIMENSION], key.keys_by_dimension[APP_DIMENSION]
-        variables = {**common, "min_day": day, "max_day": day, "app_id": app}
-        yield from _dbt_build(context, dbt, duckdb, variables)
+        """Accengage's staging views and push mart, every app, for the run's GMT+1 days."""
+        yield from _dbt_build(context, dbt, duckdb, common, _event_time_window(context))
 
     @dbt_assets(
         exclude=f"tag:{DAILY_TAG} tag:{APP_DAILY_TAG}",

@@ -376,11 +376,12 @@ def world(sshd, tmp_path_factory):
                 f"{source.name}_daily_job",
                 partition_key_for(day, APP if source.has_apps else None),
             )
-        run(defs, instance, "models_app_daily_job", partition_key_for(day, APP))
-    run(defs, instance, "models_daily_job", None, {
+    days = {  # the two days in one run and one dbt invocation per group
         "dagster/asset_partition_range_start": D1.isoformat(),
         "dagster/asset_partition_range_end": D2.isoformat(),
-    })  # fmt: skip
+    }
+    run(defs, instance, "models_app_daily_job", None, days)
+    run(defs, instance, "models_daily_job", None, days)
     run(defs, instance, "models_full_job", None)
     yield defs, instance, warehouse, folder
     mp.undo()
@@ -450,8 +451,11 @@ def test_the_graph_is_connected_from_files_to_marts(world):
     )
     sensor = defs.resolve_sensor_def("models_automation_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    # the push mart: Accengage's GMT+1 days, every app in one run (each (date, app) maps to its day)
     push = graph.get(dg.AssetKey(["marts", "push_message_performance"]))
-    assert push.partitions_def == graph.get(dg.AssetKey(["accengage", "devices"])).partitions_def
+    by_app = graph.get(dg.AssetKey(["accengage", "devices"])).partitions_def
+    assert isinstance(by_app, dg.MultiPartitionsDefinition)
+    assert push.partitions_def == by_app.get_partitions_def_for_dimension("date")
 
 
 # -- the marts ---------------------------------------------------------------------------------

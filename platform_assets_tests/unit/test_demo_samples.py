@@ -87,3 +87,24 @@ def test_every_regular_is_at_every_vendor_on_every_demo_day(tmp_path, today):
         # the regulars' keyed rows are their own: no other row of the day reuses their ids
         regular_ids = {r["MESSAGE_ID"] for r in messages if r["MESSAGE_ID"].startswith("mes-r")}
         assert len(regular_ids) == len(people.REGULARS)
+
+
+def test_push_statistics_read_like_a_push_platform_report(tmp_path):
+    """Per message and day: targets >= sends >= bounces, reactions <= the delivered (sends -
+    bounces), bounce and reaction rates in the few percent a brand sees."""
+    day = dt.date(2026, 11, 20)
+    write_vendor_day(tmp_path, day, day + dt.timedelta(days=1), rows=200)
+    for app in DEMO_APPS:
+        stats = _rows(
+            _one(tmp_path / "accengage", f"exportMessagesStatistics_{app}_{day:%Y%m%d}"), ";"
+        )
+        assert len(stats) == 200
+        sums = dict.fromkeys(("targets", "sent", "bounces", "reactions"), 0)
+        for r in stats:
+            targets, sent = int(r["number_of_targets"]), int(r["number_of_messages_sent"])
+            bounces, reactions = int(r["number_of_bounces"]), int(r["number_of_reactions"])
+            assert targets >= sent >= bounces >= 0 and 0 <= reactions <= sent - bounces
+            for name, value in zip(sums, (targets, sent, bounces, reactions), strict=True):
+                sums[name] += value
+        assert 0.01 <= sums["bounces"] / sums["sent"] <= 0.04
+        assert 0.01 <= sums["reactions"] / (sums["sent"] - sums["bounces"]) <= 0.08

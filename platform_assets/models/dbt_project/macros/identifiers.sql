@@ -29,21 +29,3 @@
 {% macro pii_hash(column) -%}
     sha256(getvariable('platform_pii_opad') || unhex(sha256(getvariable('platform_pii_ipad') || encode({{ column }}))))
 {%- endmacro %}
-
-{# The partition filter of an incremental model: the days (and app) Dagster asked for. #}
-{% macro in_partition(day_column, app_column=none) -%}
-    {%- if is_incremental() and var("min_day") is not none -%}
-        {{ day_column }} BETWEEN DATE '{{ var("min_day") }}' AND DATE '{{ var("max_day") }}'
-        {%- if app_column is not none and var("app_id") is not none %} AND {{ app_column }} = '{{ var("app_id") }}'{% endif %}
-    {%- else -%}
-        true
-    {%- endif -%}
-{%- endmacro %}
-
-{# Before an incremental rebuild, the partition's rows go (in the model's transaction), so a
-   day that lost rows loses them in the mart too. #}
-{% macro delete_partition(day_column, app_column=none) -%}
-    {%- if is_incremental() and var("min_day") is not none -%}
-        DELETE FROM {{ this }} WHERE {{ in_partition(day_column, app_column) }}
-    {%- endif -%}
-{%- endmacro %}

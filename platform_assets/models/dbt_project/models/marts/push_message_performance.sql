@@ -1,11 +1,14 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_partition('day', 'app_id') }}",
+    incremental_strategy='microbatch',
+    event_time='day',
+    begin='2020-01-01',
+    batch_size='day',
     tags=['app_daily'],
 ) }}
 -- Per Accengage app, message and (GMT+1) day: targets, sends, bounces, reactions and rates, from
--- the day's statistics export. Partitioned like the Accengage tables: (date, app).
+-- the day's statistics export. Partitioned by Accengage's (GMT+1) day, every app in one run (the
+-- app is a column): one microbatch per day replaces that day's rows.
 SELECT
     app_id,
     message_id,
@@ -19,5 +22,4 @@ SELECT
     round(sum(bounces) / nullif(sum(targets), 0), 6) AS bounce_rate,
     round(sum(reactions) / nullif(sum(messages_sent), 0), 6) AS reaction_rate
 FROM {{ ref('stg_accengage__message_statistics') }}
-WHERE {{ in_partition('day', 'app_id') }}
 GROUP BY app_id, message_id, day

@@ -1,35 +1,34 @@
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_partition('day') }}",
+    incremental_strategy='microbatch',
+    event_time='day',
+    begin='2020-01-01',
+    batch_size='day',
     tags=['daily'],
 ) }}
 -- Per UTC day and SMS platform: messages sent, distinct subscribers reached, attributed orders
--- and revenue, revenue per message. Partitioned like the vendor tables: a partition rebuilds
--- its days only (rows deleted first, in the model's transaction). Definitions in _marts.yml.
+-- and revenue, revenue per message. Partitioned like the vendor tables: a run rebuilds its days
+-- only, one microbatch per day (dbt reads each input's rows of that day by its event_time, then
+-- replaces the day's rows). Definitions in _marts.yml.
 WITH attentive_messages AS (
     SELECT event_at::DATE AS day, count(*) AS messages, count(DISTINCT phone) AS subscribers
     FROM {{ ref('stg_attentive__notifications') }}
     WHERE event_type IN ('{{ var("attentive_message_types") | join("', '") }}')
-      AND {{ in_partition('event_at::DATE') }}
     GROUP BY 1
 ), attentive_orders AS (
     SELECT conversion_at::DATE AS day, count(*) AS orders, sum(amount) AS revenue
     FROM {{ ref('stg_attentive__conversions') }}
-    WHERE {{ in_partition('conversion_at::DATE') }}
     GROUP BY 1
 ), postscript_messages AS (
     SELECT created_at::DATE AS day, count(*) AS messages,
            count(DISTINCT subscriber_id) AS subscribers
     FROM {{ ref('stg_postscript__fct_messages') }}
     WHERE direction IN ('{{ var("postscript_outbound_directions") | join("', '") }}')
-      AND {{ in_partition('created_at::DATE') }}
     GROUP BY 1
 ), postscript_orders AS (
     SELECT order_created_at::DATE AS day, count(DISTINCT order_id) AS orders,
            (sum(amount_in_cents) * 0.01)::DECIMAL(18, 2) AS revenue
     FROM {{ ref('stg_postscript__fct_attribution') }}
-    WHERE {{ in_partition('order_created_at::DATE') }}
     GROUP BY 1
 ), platforms AS (
     SELECT day, 'attentive' AS platform, m.messages, m.subscribers, o.orders, o.revenue
