@@ -18,7 +18,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -26,10 +26,13 @@ import dagster as dg
 from platform_assets.compose import bound_variables, build_definitions
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.settings import Settings
+from platform_assets.core.sources import VendorSource
 from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.demo import report
 from platform_assets.demo.api_server import ApiServer
 from platform_assets.demo.brand_samples import RELATIONS as CONTACT_CENTER_RELATIONS
 from platform_assets.demo.brand_samples import write_contact_center
+from platform_assets.demo.console import Console, StageFailed, check
 from platform_assets.demo.loyalty_samples import start_api, write_loyalty
 from platform_assets.demo.server import EmbeddedSFTPServer
 
@@ -56,7 +59,7 @@ def _prepare(
         write_attentive_day(
             sftp_root / "attentive",
             day,
-            conversions=max(rows // 10, 1),
+            conversions=max(rows // 250, 1),  # about 2 orders per 100 messages sent
             notifications=rows,
             people=people.PEOPLE,
             regulars=people.REGULARS,
@@ -143,122 +146,54 @@ def _arrived_on_time(sftp_root: Path, dates: list[dt.date]) -> None:
                 os.utime(file, (came.timestamp(), came.timestamp()))
 
 
-def _summary(warehouse: str, read: dict[str, int], partitions: dict[str, int]) -> str:
-    """Per table: partitions loaded, rows read from files, rows and keys in the table, rejects."""
-    import duckdb
-
-    from platform_assets.core.specs import quote_ident
-
-    lines = [
-        f"{'table':40} {'partitions':>10} {'rows read':>9} {'rows':>7} {'keys':>7} {'rejects':>7}"
-    ]
-    with duckdb.connect(warehouse, read_only=True) as con:
-        for spec in (t for s in VENDOR_SOURCES for t in s.tables):
-            [(rows, keys)] = con.execute(
-                f"SELECT count(*), count(DISTINCT {quote_ident(spec.key)}) "
-                f"FROM {spec.qualified_name}"
-            ).fetchall()
-            [(rejects,)] = con.execute(
-                f"SELECT count(*) FROM {spec.schema}.{spec.rejects_table}"
-            ).fetchall()
-            name = spec.qualified_name
-            lines.append(
-                f"{name:40} {partitions.get(name, 0):>10} {read.get(name, 0):>9} {rows:>7} "
-                f"{keys:>7} {rejects:>7}"
-            )
-    return "\n".join(lines)
-
-
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def _build_models(defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date]) -> int:
     """Build the dbt models over the loaded days, one dbt invocation per group: the daily group
-    and the Accengage group as one range run each, then the full rebuilds. Returns the failed
-    runs."""
+    and the Accengage group as one range run each, then the full rebuilds. Returns the models
+    and tests built."""
     range_tags = {
         "dagster/asset_partition_range_start": dates[0].isoformat(),
         "dagster/asset_partition_range_end": dates[-1].isoformat(),
         "launched_by": "make demo",
     }
-    results = [
-        defs.resolve_job_def(job).execute_in_process(
-            instance=instance, tags=range_tags, raise_on_error=False, run_config=QUIET
+    built = 0
+    for job, tags in (
+        ("models_daily_job", range_tags),
+        ("models_app_daily_job", range_tags),
+        ("models_full_job", {"launched_by": "make demo"}),
+    ):
+        result = check(
+            defs.resolve_job_def(job).execute_in_process(
+                instance=instance, tags=tags, raise_on_error=False, run_config=QUIET
+            ),
+            job,
         )
-        for job in ("models_daily_job", "models_app_daily_job")
-    ]
-    results.append(
-        defs.resolve_job_def("models_full_job").execute_in_process(
-            instance=instance, raise_on_error=False, run_config=QUIET
-        )
-    )
-    return sum(0 if r.success else 1 for r in results)
-
-
-def _mart_summary(warehouse: str) -> str:
-    """A few figures of each mart (no personal identifier is in any of them)."""
-    import duckdb
-
-    queries = {
-        "marts.sms_daily_performance": "SELECT platform, sum(messages), sum(attributed_orders), "
-        "sum(attributed_revenue) FROM marts.sms_daily_performance GROUP BY 1 ORDER BY 1",
-        "marts.contact_center_outcomes": "SELECT sum(calls), sum(calls_with_purchase), "
-        "sum(purchase_value) FROM marts.contact_center_outcomes",
-        "marts.push_message_performance": "SELECT app_id, sum(sends), sum(bounces), "
-        "sum(reactions) FROM marts.push_message_performance GROUP BY 1 ORDER BY 1",
-        "marts.customer_timeline": "SELECT count(DISTINCT customer_key), count(*), "
-        "count(DISTINCT vendor) FROM marts.customer_timeline",
-    }
-    heads = {
-        "marts.sms_daily_performance": "platform, messages, orders, revenue",
-        "marts.contact_center_outcomes": "calls, calls followed by a purchase, purchase value",
-        "marts.push_message_performance": "app, sends, bounces, reactions",
-        "marts.customer_timeline": "customers, events, vendors",
-    }
-    lines = []
-    with duckdb.connect(warehouse, read_only=True) as con:
-        for table, sql in queries.items():
-            lines.append(f"{table} ({heads[table]}):")
-            lines += [f"  {', '.join(str(v) for v in row)}" for row in con.execute(sql).fetchall()]
-        [(people, several)] = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE vendors > 1) FROM (SELECT customer_key, "
-            "count(DISTINCT vendor) AS vendors FROM marts.customer_timeline GROUP BY 1)"
-        ).fetchall()
-        lines.append(f"customers with events at more than one vendor: {several} of {people}")
-    return "\n".join(lines)
-
-
-def _outbound_summary(warehouse: str) -> str:
-    """The files sent (platform.deliveries) and the API calls made (platform.api_calls)."""
-    import duckdb
-
-    lines = []
-    with duckdb.connect(warehouse, read_only=True) as con:
-        for name, rows in con.execute(
-            "SELECT file_name, rows FROM platform.deliveries ORDER BY 1"
-        ).fetchall():
-            lines.append(f"  {name:58} {rows:>6} rows")
-        for kind, status, n in con.execute(
-            "SELECT kind, status, count(*) FROM platform.api_calls GROUP BY ALL ORDER BY ALL"
-        ).fetchall():
-            lines.append(f"  {kind:20} {status:12} {n:>6}")
-    return "\n".join(lines)
+        built += len(result.get_asset_materialization_events())
+    return built
 
 
 def _load(
-    defs: dg.Definitions, instance: dg.DagsterInstance, dates: list[dt.date], settings: Settings
-) -> tuple[int, dict[str, int], dict[str, int]]:
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    dates: list[dt.date],
+    settings: Settings,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> tuple[dict[str, int], dict[str, int]]:
     """Every table's demo days, as a backfill loads them: one range run of each source's daily
-    job (Accengage: one per app); then the models. Failed runs, rows read and partitions."""
+    job (Accengage: one per app). Rows read and partitions loaded, per table."""
     read: dict[str, int] = {}
     partitions: dict[str, int] = {}
-    failed = 0
-    for source in VENDOR_SOURCES:
-        job = defs.resolve_job_def(f"{source.name}_daily_job")
-        configured = source.configure(settings)
-        apps: list[str | None] = list(configured.app_ids) if source.has_apps else [None]
-        for app in apps:
-            result = job.execute_in_process(
+    runs: list[tuple[VendorSource, str | None]] = [
+        (source, app)
+        for source in VENDOR_SOURCES
+        for app in (source.configure(settings).app_ids if source.has_apps else (None,))
+    ]
+    for done, (source, app) in enumerate(runs):
+        progress(done, len(runs))
+        result = check(
+            defs.resolve_job_def(f"{source.name}_daily_job").execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 tags={
@@ -267,41 +202,55 @@ def _load(
                     "launched_by": "make demo",
                 },
                 run_config=QUIET,
-            )
-            failed += 0 if result.success else 1
-            for event in result.get_asset_materialization_events():
-                mat = event.step_materialization_data.materialization
-                rows_read = mat.metadata.get("rows_read")
-                if rows_read is None:
-                    continue  # a rejects table's materialization
-                name = ".".join(mat.asset_key.path)
-                assert isinstance(rows_read.value, int)
-                read[name] = read.get(name, 0) + rows_read.value
-                partitions[name] = partitions.get(name, 0) + 1
-    failed += _build_models(defs, instance, dates)
-    failed += _deliver(defs, instance, dates[-1])
-    loyalty = defs.resolve_job_def("loyalty_job").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET, tags={"launched_by": "make demo"}
-    )
-    failed += 0 if loyalty.success else 1
-    return failed, read, partitions
+            ),
+            f"{source.name}_daily_job" + (f" ({app})" if app else ""),
+        )
+        for event in result.get_asset_materialization_events():
+            mat = event.step_materialization_data.materialization
+            rows_read = mat.metadata.get("rows_read")
+            if rows_read is None:
+                continue  # a rejects table's materialization
+            name = ".".join(mat.asset_key.path)
+            assert isinstance(rows_read.value, int)
+            read[name] = read.get(name, 0) + rows_read.value
+            partitions[name] = partitions.get(name, 0) + 1
+    progress(len(runs), len(runs))
+    return read, partitions
 
 
 def _deliver(defs: dg.Definitions, instance: dg.DagsterInstance, day: dt.date) -> int:
-    """Each vendor's deliveries of the last demo day, uploaded to the embedded server."""
-    failed = 0
+    """Each vendor's deliveries of the last demo day, uploaded to the embedded server; the
+    files sent."""
+    sent = 0
     for source in VENDOR_SOURCES:
         if not source.deliveries:
             continue
-        result = defs.resolve_job_def(f"{source.name}_deliveries_job").execute_in_process(
+        job = f"{source.name}_deliveries_job"
+        result = check(
+            defs.resolve_job_def(job).execute_in_process(
+                instance=instance,
+                partition_key=day.isoformat(),
+                raise_on_error=False,
+                run_config=QUIET,
+                tags={"launched_by": "make demo"},
+            ),
+            job,
+        )
+        sent += len(result.get_asset_materialization_events())
+    return sent
+
+
+def _loyalty(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """The loyalty program once, against the local stand-in for the vendors' APIs."""
+    check(
+        defs.resolve_job_def("loyalty_job").execute_in_process(
             instance=instance,
-            partition_key=day.isoformat(),
             raise_on_error=False,
             run_config=QUIET,
             tags={"launched_by": "make demo"},
-        )
-        failed += 0 if result.success else 1
-    return failed
+        ),
+        "loyalty_job",
+    )
 
 
 def _instance(env: dict[str, str]) -> dg.DagsterInstance:
@@ -311,26 +260,54 @@ def _instance(env: dict[str, str]) -> dg.DagsterInstance:
 
 
 def run(data_dir: Path, days: int, rows: int, today: dt.date) -> int:
-    server, api, dates, env = _prepare(data_dir, days, rows, today)
+    """``make demo``: one line per stage, then the tables, the marts and what went out; every
+    other output in ``data/demo.log``."""
+    console = Console(data_dir / "demo.log")
+    server = api = None
     try:
+        with console.stage("files") as stage:
+            server, api, dates, env = _prepare(data_dir, days, rows, today)
+            files = sum(1 for p in (data_dir / "demo" / "sftp").rglob("*") if p.is_file())
+            stage.detail = f"{files} vendor files of {len(dates)} days on the embedded SFTP server"
         settings = Settings.from_env(env)
         defs = build_definitions(VENDOR_SOURCES, settings)
+        warehouse = settings.duckdb_path
         with _instance(env) as instance, _run_environment(env, defs):
-            failed, read, partitions = _load(defs, instance, dates, settings)
-        print(f"\nLoaded {len(dates)} days of every vendor's files into {settings.duckdb_path}")
-        print(_summary(settings.duckdb_path, read, partitions))
-        print("\nMarts (dbt, built after the loads):")
-        print(_mart_summary(settings.duckdb_path))
-        print("\nOutbound (deliveries to vendors; loyalty API calls, by kind and status):")
-        print(_outbound_summary(settings.duckdb_path))
-        if failed:
-            print(f"\n{failed} partition run(s) failed; see the logs above.")
-            return 1
-        print("\nNext: `make dev` to browse the assets, lineage and these runs in the Dagster UI.")
-        return 0
+            with console.stage("loads") as stage:
+                read, partitions = _load(
+                    defs, instance, dates, settings, lambda d, t: console.progress(stage, d, t)
+                )
+                stage.detail = (
+                    f"{sum(read.values()):,} rows of {len(read)} tables, "
+                    f"{sum(partitions.values())} partitions in {stage.total} range runs"
+                )
+            with console.stage("models") as stage:
+                built = _build_models(defs, instance, dates)
+                stage.detail = f"{built} models built by 3 dbt invocations"
+            with console.stage("deliveries") as stage:
+                stage.detail = f"{_deliver(defs, instance, dates[-1])} files sent"
+            with console.stage("loyalty") as stage:
+                _loyalty(defs, instance)
+                stage.detail = "members, messages and segments sent to the API stand-in"
+    except StageFailed:
+        return 1
     finally:
-        server.stop()
-        api.stop()
+        for running in (server, api):
+            if running is not None:
+                running.stop()
+    console.say(f"\nLoaded into {warehouse} (full log: {console.log_path})")
+    for lines in (
+        report.tables(warehouse, read, partitions),
+        ["", *report.marts(warehouse)],
+        ["", "Outbound (files sent; loyalty API calls by kind and status)"],
+        report.outbound(warehouse),
+    ):
+        for line in lines:
+            console.say(line)
+    console.say(
+        "\nNext: `make dev` to browse the assets, lineage and these runs in the Dagster UI."
+    )
+    return 0
 
 
 def dev(data_dir: Path, days: int, rows: int, today: dt.date, port: int) -> int:
@@ -343,6 +320,9 @@ def dev(data_dir: Path, days: int, rows: int, today: dt.date, port: int) -> int:
                 defs = build_definitions(VENDOR_SOURCES, settings)
                 with _run_environment(env, defs):
                     _load(defs, instance, dates, settings)
+                    _build_models(defs, instance, dates)
+                    _deliver(defs, instance, dates[-1])
+                    _loyalty(defs, instance)
         print(f"Embedded SFTP server on 127.0.0.1:{server.port}; starting dg dev on :{port}")
         exe = Path(sys.executable).with_name("dg")  # Dagster's CLI (`dagster dev` is deprecated)
         return subprocess.call(  # the code location reads the demo's settings when it loads

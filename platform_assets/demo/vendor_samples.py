@@ -71,13 +71,21 @@ def _postscript_value(
     if name == "DIRECTION":
         return rnd.choice(["outbound", "outbound", "inbound"])
     if name.endswith("_ID"):
-        # a regular's rows have ids of their own, so no random row upserts over them
-        number = rnd.randrange(1, 400) if regular is None else f"r{regular}"
+        # a regular's rows have ids of their own, so no random row upserts over them; a day's
+        # messages and orders are new ones, a few dimension rows come back with updates
+        ids = 400 if name in ("SHOP_ID", "PLATFORM_ACTION_DETAIL_ID") else 10**9
+        number = rnd.randrange(1, ids) if regular is None else f"r{regular}"
         return f"{name[:3].lower()}-{number}"
     return rnd.choice(["sms", "mms", "click", "outbound", "campaign"])
 
 
+_POSTSCRIPT_SHARE = {"fct_attribution": 20, "dim_platform_actions": 4, "dim_shops": 50}
+"""Tables with fewer rows than the day's messages: one order per 20 messages, one action per 4,
+a few shops."""
+
+
 def _postscript_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
+    n = max(n // _POSTSCRIPT_SHARE.get(spec.table, 1), len(people.REGULARS) + 4)
     for i in range(n):
         regular = i if i < len(people.REGULARS) else None
         person = people.REGULARS[i] if regular is not None else rnd.choice(people.POSTSCRIPT)
@@ -96,7 +104,7 @@ _ASAPP_FIXED: dict[str, Callable[[dt.date, random.Random], str | None]] = {
 
 
 def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> Iterator[list]:
-    # the day's callers and call starts, the same for every feed: every other transaction is
+    # the day's callers and call starts, the same for every feed: every fourth transaction is
     # the caller's purchase an hour after the call
     calls = random.Random(day.toordinal() * 7)
     callers = [
@@ -109,7 +117,7 @@ def _asapp_rows(spec: TableSpec, day: dt.date, n: int, rnd: random.Random) -> It
     for i in range(n):
         person, start = callers[i]
         if spec.table == "transactions":
-            if i % 2 and i >= len(people.REGULARS):
+            if i % 4 and i >= len(people.REGULARS):  # a quarter of the callers buy after
                 person = rnd.choice(people.ASAPP)
             else:
                 start += dt.timedelta(hours=1)

@@ -186,6 +186,14 @@ def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path,
     window = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=29)
     assert ("segment" in calls) == (today - dt.timedelta(days=1) >= window)
     assert "customers with events at more than one vendor" in done.stdout
+    # a quiet demo: one screen, one line per stage; dbt's and Dagster's logs in the log file,
+    # and the models built by one dbt invocation per group
+    assert len(done.stdout.splitlines()) <= 60, done.stdout
+    stages = [line.split()[0] for line in done.stdout.splitlines()[:5]]
+    assert stages == ["files", "loads", "models", "deliveries", "loyalty"]
+    log = (tmp_path / "data" / "demo.log").read_text()
+    assert f"full log: {tmp_path / 'data' / 'demo.log'}" in done.stdout
+    assert log.count("Running with dbt=") == 3 and "Running with dbt=" not in done.stdout
     key = (tmp_path / "data" / "demo" / "pii_key").read_text().strip()
     assert len(key) == 64 and key not in done.stdout + done.stderr
     for secret_var in ("ATTENTIVE_SFTP_PASSWORD",):
