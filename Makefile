@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill bench-deliveries ui-screenshots postgres
+.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries ui-screenshots postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -96,6 +96,12 @@ bench-scaling: install .venv-dlt/.installed
 ## make bench-deliveries: a 2M-row ASAPP feed written, checked and uploaded vs a plain COPY
 bench-deliveries: install sshd
 	$(BIN)/python benchmarks/deliveries.py
+
+## make bench-overhead: the demo's path for 7 and 30 days: stage times, dbt invocations and parse
+## time, runs, and wall time over the loads' own DuckDB work (results/overhead-<days>d.json)
+bench-overhead: install
+	$(BIN)/python benchmarks/overhead.py --days 7
+	$(BIN)/python benchmarks/overhead.py --days 30
 
 ## make bench-backfill: 90 days x every demo table at 100k rows: range runs vs one run per day
 bench-backfill: install

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import secrets
 import subprocess
@@ -295,6 +296,8 @@ def run(data_dir: Path, days: int, rows: int, today: dt.date) -> int:
         for running in (server, api):
             if running is not None:
                 running.stop()
+    timings = data_dir / "demo-timings.json"
+    timings.write_text(json.dumps(console.seconds, indent=1), encoding="utf-8")
     console.say(f"\nLoaded into {warehouse} (full log: {console.log_path})")
     for lines in (
         report.tables(warehouse, read, partitions),

@@ -35,6 +35,8 @@ class Console:
     """Stage lines and progress on the terminal; all other output into ``log_path``."""
 
     log_path: Path
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Each finished stage's wall time (``make bench-overhead`` reads them)."""
     terminal: TextIO = field(init=False)
     _log: TextIO = field(init=False)
 
@@ -81,7 +83,8 @@ class Console:
             self.say(f"full log: {self.log_path}")
             raise StageFailed(str(exc)) from exc
         self._clear_progress()
-        self.say(f"{name:<11} {stage.detail} ({time.perf_counter() - started:.1f} s)")
+        self.seconds[name] = time.perf_counter() - started
+        self.say(f"{name:<11} {stage.detail} ({self.seconds[name]:.1f} s)")
 
     def progress(self, stage: Stage, done: int, total: int) -> None:
         """A progress bar on the stage's line (on a terminal only; a log gets the lines)."""
