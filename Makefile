@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries ui-screenshots postgres
+.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries ui-screenshots postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,9 +54,16 @@ postgres:
 	  fi; \
 	fi
 
-## make test: the whole suite against a real sshd on 127.0.0.1 and real DuckDB files
+## make test: the fast lane (every test not marked slow) on every core, against real sshds on
+## 127.0.0.1 (one per worker) and real DuckDB files; make test-slow: the slow lane (the daemon,
+## the browser, kills, the demo on more days), one at a time; make test-all: both (CI)
 test: install sshd browser postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile
+
+test-slow: install sshd browser postgres
+	$(BIN)/python -m pytest -m slow
+
+test-all: test test-slow
 
 ## make ui-screenshots: the browser test, saving its screenshots to docs/ui (docs/operations.md's)
 ui-screenshots: install sshd browser
