@@ -48,7 +48,7 @@ def _loads_work(home: Path) -> tuple[float, int, int]:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         work, partitions = 0.0, 0
         for spec in (t for s in VENDOR_SOURCES for t in s.tables):
-            records = instance.fetch_materializations(spec.asset_key, limit=100_000).records
+            records = instance.fetch_materializations(spec.asset_key, limit=10_000).records
             for record in records:
                 mat = record.asset_materialization
                 if mat is None:

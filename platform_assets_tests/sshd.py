@@ -100,13 +100,19 @@ def _ensure_user(user: str, password: str) -> None:
     moment: a busy /etc/passwd lock is waited for, a few times."""
     for attempt in range(20):
         exists = subprocess.run(["id", user], capture_output=True).returncode == 0
-        made = exists or not subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", user],
-            capture_output=True,
-        ).returncode
-        if made and not subprocess.run(
-            ["chpasswd"], input=f"{user}:{password}\n", text=True, capture_output=True
-        ).returncode:
+        made = (
+            exists
+            or not subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/bin/sh", user],
+                capture_output=True,
+            ).returncode
+        )
+        if (
+            made
+            and not subprocess.run(
+                ["chpasswd"], input=f"{user}:{password}\n", text=True, capture_output=True
+            ).returncode
+        ):
             return
         time.sleep(0.2 * (attempt + 1))
     raise RuntimeError(f"could not create the test user {user} (/etc/passwd stayed locked)")
