@@ -104,9 +104,14 @@ LAYERS = ("unit", "integration", "system")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test is marked with its layer, its folder (``pytest -m unit``: the seconds lane)."""
+    """Each test is marked with its layer, its folder (``pytest -m unit``: the seconds lane);
+    the longest layers run first (system, integration, unit), so parallel workers end together
+    (the many short unit tests fill the gaps)."""
+    layers: dict[str, str] = {}
     for item in items:
         layer = next((p for p in Path(item.path).parts if p in LAYERS), None)
         if layer is None:
             raise pytest.UsageError(f"{item.nodeid}: tests live in unit/, integration/, system/")
         item.add_marker(layer)
+        layers[item.nodeid] = layer
+    items.sort(key=lambda item: -LAYERS.index(layers[item.nodeid]))  # stable within a layer
