@@ -29,10 +29,7 @@ class Variable:
         vendor = "(?:" + "|".join(map(re.escape, prefixes)) + ")"
         alternatives = []
         for name in self.names:
-            escaped = re.escape(name)
-            escaped = re.sub(
-                r"<[A-Z]+>", "[A-Z0-9_]+", escaped.replace(r"\<", "<").replace(r"\>", ">")
-            )
+            escaped = re.sub(r"<[A-Z]+>", "[A-Z0-9_]+", re.escape(name))  # <TABLE>: any name
             if name.startswith(VENDOR_PREFIX + "_"):
                 escaped = vendor + escaped[1:]
             alternatives.append(escaped)
