@@ -45,6 +45,7 @@ def _loads_work(home: Path) -> tuple[float, int, int]:
 
     from platform_assets.defs import VENDOR_SOURCES
 
+    os.environ["DAGSTER_HOME"] = str(home)  # the shipped config's storage lives there
     with dg.DagsterInstance.from_config(str(home)) as instance:
         work, partitions = 0.0, 0
         for spec in (t for s in VENDOR_SOURCES for t in s.tables):

@@ -256,7 +256,8 @@ def _loyalty(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
 
 def _instance(env: dict[str, str]) -> dg.DagsterInstance:
     """The demo's instance (``data/dagster_home``, the shipped config), so `make dev` shows the
-    demo's runs."""
+    demo's runs. The shipped config places its storage under ``DAGSTER_HOME``: set here too."""
+    os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
     return dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+import yaml
 
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
@@ -66,8 +67,12 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path, s
     home.mkdir()
     shipped = REPO / "dagster_home"
     config = (shipped / "dagster.yaml").read_text()
-    if storage:  # PostgreSQL: the shipped storage block, as the README says to add it
-        config += "\n" + (shipped / "storage-postgres.yaml").read_text()
+    if storage:  # PostgreSQL: the shipped storage block in place of the SQLite one, as documented
+        instance = yaml.safe_load(config)
+        instance["storage"] = yaml.safe_load((shipped / "storage-postgres.yaml").read_text())[
+            "storage"
+        ]
+        config = yaml.safe_dump(instance)
     (home / "dagster.yaml").write_text(config)
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(

@@ -14,6 +14,7 @@ import queue
 import stat
 import threading
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -62,6 +63,14 @@ class FileSource(Protocol):
     def download(self, name: str, local_path: Path) -> DownloadResult:
         """Copy ``name`` to ``local_path`` (complete or not at all), with its SHA-256."""
         ...
+
+
+def kept_open(files: object) -> AbstractContextManager[object]:
+    """One connection for every operation inside (a range run's downloads and stats): the
+    source's ``session()`` where it has one (SFTP: one handshake instead of two per file), else
+    nothing to keep (a local folder)."""
+    session = getattr(files, "session", None)
+    return session() if callable(session) else nullcontext()
 
 
 class StreamHasher:

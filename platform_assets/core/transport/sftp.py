@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import Any, Literal, TypeVar
 
 import dagster as dg
 import paramiko
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from platform_assets.core.transport.failures import (
     DownloadIncompleteError,
@@ -118,6 +119,10 @@ class SFTPResource(dg.ConfigurableResource):
     retries: int = Field(default=3, description="Retries of transient failures (not auth/keys).")
     retry_backoff_seconds: float = 1.0
     max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
+    # inside session(): the connection kept between operations, and who may use it (one at a time)
+    _kept: list[tuple[paramiko.SSHClient, paramiko.SFTPClient]] = PrivateAttr(default_factory=list)
+    _sessions: list[int] = PrivateAttr(default_factory=lambda: [0])
+    _kept_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -228,22 +233,58 @@ class SFTPResource(dg.ConfigurableResource):
         return client
 
     @contextmanager
+    def session(self) -> Iterator[None]:
+        """Keep one connection for every operation inside, instead of one per operation (a range
+        run's downloads and stats: one SSH handshake, not two per file). Operations take it one
+        at a time; one that fails drops it, and its retry connects anew. Closed on leaving."""
+        with self._kept_lock:
+            self._sessions[0] += 1
+        try:
+            yield
+        finally:
+            with self._kept_lock:
+                self._sessions[0] -= 1
+                if not self._sessions[0]:
+                    while self._kept:
+                        client, sftp = self._kept.pop()
+                        sftp.close()
+                        client.close()
+
+    @contextmanager
     def _sftp(self) -> Iterator[paramiko.SFTPClient]:
+        if self._sessions[0]:
+            with self._kept_lock:
+                if not self._kept:
+                    self._kept.append(self._open_sftp())
+                client, sftp = self._kept[0]
+                try:
+                    yield sftp
+                except BaseException:
+                    self._kept.clear()
+                    _drop(client)
+                    raise
+            return
+        client, sftp = self._open_sftp()
+        try:
+            yield sftp
+        except BaseException:
+            _drop(client)  # no polite close: a stalled server would hold it another time-out
+            raise
+        finally:
+            sftp.close()
+            client.close()
+
+    def _open_sftp(self) -> tuple[paramiko.SSHClient, paramiko.SFTPClient]:
         client = self._open_client()
         try:
             sftp = client.open_sftp()
             channel = sftp.get_channel()
             assert channel is not None  # an open SFTP client has its channel
             channel.settimeout(self.operation_timeout)
-            try:
-                yield sftp
-            except BaseException:
-                _drop(client)  # no polite close: a stalled server would hold it another time-out
-                raise
-            finally:
-                sftp.close()
-        finally:
+        except BaseException:
             client.close()
+            raise
+        return client, sftp
 
     def _with_retries(self, what: str, fn: Callable[[paramiko.SFTPClient], T]) -> T:
         attempt = 0

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from platform_assets.core.csvfile import CsvFile
 from platform_assets.core.specs import TableSpec
-from platform_assets.core.transport.files import DownloadResult, FileSource
+from platform_assets.core.transport.files import DownloadResult, FileSource, kept_open
 from platform_assets.core.validation import rejects_message, summarize_rejects, validate
 from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, staging_connection
 from platform_assets.core.workdir import WorkFolder, new_work_folder
@@ -70,7 +70,8 @@ def load_partitions(
     log: logging.Logger | None = None,
 ) -> Iterator[LoadResult]:
     """Load ``requests`` in order, each day in its own transaction, yielding each result once
-    committed; while one day validates and writes, the next one downloads (one prefetch).
+    committed; while one day validates and writes, the next one downloads (one prefetch), over one
+    connection kept for the whole range.
 
     A failing day raises its error after the days before it are committed and before any day
     after it is written; its prefetched successor is discarded."""
@@ -78,7 +79,7 @@ def load_partitions(
     log = log or logging.getLogger(__name__)
     if not requests:
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
+    with kept_open(files), ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:
         ahead: Future[_Fetched] | None = pool.submit(_fetch, requests[0], files, settings)
         try:
             for following in [*requests[1:], None]:

@@ -1,0 +1,135 @@
+"""Dagster's SQLite instance storage with its connections kept: the shipped ``dagster.yaml``'s
+``storage`` (``make demo``, ``make dev``, a single machine).
+
+Dagster's own SQLite storage opens a new SQLAlchemy engine and a new SQLite connection for every
+event it stores, and mirrors each asset event into the cross-run index file with a second one (a
+check evaluation: a third). Closing the last connection of a WAL database checkpoints it (two
+``fsync``s), so an event costs ~11 ms: a 7-day demo stores ~1,700 events (every partition's
+materialization, checks and planned events), about 20 s of a run's time.
+
+This is the same storage, same files, same layout (``history/runs.db``, ``history/runs/<run>.db``,
+``history/runs/index.db``, ``schedules/``), same schema and migrations, so a history written by
+one reads with the other. Two things differ:
+
+- one engine per file, made once, instead of one per statement;
+- the index file and the runs file keep their connections in a pool (SQLite's own locking and WAL
+  still let other processes read and write them); the per-run files do not, so that each write
+  still touches the run's file that the webserver watches to stream a run's logs.
+
+An event then costs ~5 ms (``benchmarks/overhead.py``'s figures are in ``docs/operations.md``).
+PostgreSQL storage (``dagster_home/storage-postgres.yaml``) is unchanged and remains the
+production choice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
+    SQLITE_BUSY_TIMEOUT_SECONDS,
+    SqliteEventLogStorage,
+)
+from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
+from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
+
+RUN_FILE_ENGINES = 16
+"""Per-run files whose engines stay cached (a run worker writes one; the webserver reads a few)."""
+
+
+def _engine(conn_string: str, *, pooled: bool) -> Engine:
+    if pooled:  # SQLAlchemy's queue pool; connections move between threads, one at a time
+        return create_engine(
+            conn_string,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+    return create_engine(
+        conn_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+    )
+
+
+class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's run-sharded SQLite event log with one engine per file (see the module)."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self._engines: dict[str, Engine] = {}
+        super().__init__(base_dir, inst_data)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        with self._db_lock:  # the parent's lock: one statement at a time per process, as before
+            engine = self._engines.get(shard)
+            if engine is None:
+                engine = _engine(
+                    self.conn_string_for_shard(shard), pooled=shard == INDEX_SHARD_NAME
+                )
+                if shard not in self._initialized_dbs:
+                    self._initdb(engine)
+                    self._initialized_dbs.add(shard)
+                runs = [name for name in self._engines if name != INDEX_SHARD_NAME]
+                if len(runs) >= RUN_FILE_ENGINES:
+                    self._engines.pop(runs[0]).dispose()  # the oldest (dicts keep order)
+                self._engines[shard] = engine
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
+        super().dispose()
+
+
+class PooledSqliteRunStorage(SqliteRunStorage):
+    """Dagster's SQLite run storage with one pooled engine (see the module)."""
+
+    def __init__(self, conn_string: str, inst_data: ConfigurableClassData | None = None) -> None:
+        super().__init__(conn_string, inst_data)
+        self._pooled: Engine | None = None
+        self._pool_lock = threading.Lock()
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self._pool_lock:
+            if self._pooled is None:
+                self._pooled = _engine(self._conn_string, pooled=True)
+        with self._pooled.connect() as conn, conn.begin():
+            yield conn
+
+    def dispose(self) -> None:
+        if self._pooled is not None:
+            self._pooled.dispose()
+        super().dispose()
+
+
+class PooledSqliteStorage(DagsterSqliteStorage):
+    """``storage: custom:`` in ``dagster.yaml``: Dagster's SQLite storage (runs, event logs,
+    schedules under ``base_dir``) with the pooled run and event-log storages above."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
+        self.base_dir = base_dir
+        self._run_storage = PooledSqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
+        self._inst_data = inst_data
+        super(DagsterSqliteStorage, self).__init__()
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: Any
+    ) -> PooledSqliteStorage:
+        return cls.from_local(inst_data=inst_data, **config_value)
