@@ -4,6 +4,10 @@ what is wrong; the class says whether a retry can help."""
 from __future__ import annotations
 
 
+class SettingsError(ValueError):
+    """A setting has a value the platform cannot use; the message names the variable."""
+
+
 class LoadError(Exception):
     """A partition could not be loaded; the message names the file and what is wrong."""
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core.errors import SettingsError
+from platform_assets.core.pii_key import pii_key
 from platform_assets.core.specs import APP_ID
 from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.core.transport.upload import SFTPDeliveryResource
@@ -56,10 +58,6 @@ class LoyaltySettings:
     phone_region: str
     message_lookback_hours: int
     export_dir: str
-
-
-class SettingsError(ValueError):
-    """A setting has a value the platform cannot use; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -191,15 +189,8 @@ class Settings:
         return result
 
     def pii_key(self) -> bytes:
-        """``PLATFORM_PII_KEY``: the secret of the keyed hash of personal identifiers in the
-        models (read where it is used: the dbt process; never logged)."""
-        key = self.env.get("PLATFORM_PII_KEY", "")
-        if len(key) < 16:
-            raise SettingsError(
-                "PLATFORM_PII_KEY must be set to a secret of at least 16 characters (the key of "
-                "the hash that hides phones, emails and client ids in the marts)"
-            )
-        return key.encode()
+        """``PLATFORM_PII_KEY`` (:func:`platform_assets.core.pii_key.pii_key`'s rule)."""
+        return pii_key(self.env)
 
     # -- resources --------------------------------------------------------------------------
 

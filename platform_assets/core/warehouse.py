@@ -132,6 +132,19 @@ def staging_connection(
         con.close()
 
 
+def clear_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every table and view of a staging connection's own database, so the next load on
+    it starts as on a new connection (a range run keeps one: a new DuckDB costs ~15 ms)."""
+    objects = con.execute(
+        "SELECT 'TABLE', schema_name, table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND NOT temporary "
+        "UNION ALL SELECT 'VIEW', schema_name, view_name FROM duckdb_views() "
+        "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
+    ).fetchall()
+    for kind, schema, name in objects:
+        con.execute(f"DROP {kind} IF EXISTS {quote_ident(schema)}.{quote_ident(name)}")
+
+
 @contextmanager
 def attached_warehouse(
     con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float

@@ -16,10 +16,9 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from platform_assets.core.settings import Settings
+from platform_assets.core.pii_key import PII_KEY, pii_key
 
 BLOCK = 64  # SHA-256's block size
-KEY = "PLATFORM_PII_KEY"
 
 
 def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
@@ -39,7 +38,9 @@ class Plugin(BasePlugin):
     """Sets the pads on each dbt connection and on each of its cursors (a DuckDB variable lives
     in one connection, and dbt-duckdb runs its statements on cursors). The key is read once, when
     dbt first connects: ``PLATFORM_PII_KEY`` of the dbt process's environment (the code
-    location's, which dagster-dbt hands to dbt), checked as the platform's settings check it."""
+    location's, which dagster-dbt hands to dbt), checked by the platform's one rule for it
+    (:mod:`platform_assets.core.pii_key`; importing the settings here would cost dbt
+    Dagster's import)."""
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self._pads: tuple[bytes, bytes] | None = None  # on the first connection (not on parse)
@@ -49,7 +50,7 @@ class Plugin(BasePlugin):
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
         if self._pads is None:
-            self._pads = hmac_pads(Settings.from_env({KEY: os.environ.get(KEY, "")}).pii_key())
+            self._pads = hmac_pads(pii_key({PII_KEY: os.environ.get(PII_KEY, "")}))
         inner, outer = self._pads
         cursor.execute("SET VARIABLE platform_pii_ipad = ?", [inner])
         cursor.execute("SET VARIABLE platform_pii_opad = ?", [outer])

@@ -191,3 +191,39 @@ def test_backfills_run_a_bounded_range_per_run(monkeypatch):
         if isinstance(asset, dg.AssetsDefinition):
             policy = asset.backfill_policy
             assert policy is not None and policy.max_partitions_per_run == 10
+
+
+def test_a_range_on_one_staging_connection_loads_what_each_day_alone_loads(tmp_path):
+    """A range run keeps one staging DuckDB for its days (cleared between them): the table, the
+    rejects and every day's counts equal those of the days loaded one by one, each on a new
+    connection."""
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    _write_days(folder, bad_day=DAYS[2])
+    files = LocalFolderResource(remote_dir=str(folder))
+    settings = LoaderSettings(work_dir=str(tmp_path / "work"))
+    ranged, alone = str(tmp_path / "ranged.duckdb"), str(tmp_path / "alone.duckdb")
+    requests = [LoadRequest(CONVERSIONS, d, tolerance=0.5, run_id="r") for d in DAYS]
+    in_range = [
+        (r.rows_read, r.rows_rejected, r.rows_inserted)
+        for r in load_partitions(requests, files, ranged, settings=settings)
+    ]
+    one_by_one = [
+        (r.rows_read, r.rows_rejected, r.rows_inserted)
+        for request in requests
+        for r in load_partitions([request], files, alone, settings=settings)
+    ]
+    assert in_range == one_by_one
+    assert [n for _, n, _ in in_range] == [0, 0, 1, 0, 0]  # the bad day's rejected row
+
+    def rows(path: str, table: str) -> list[tuple]:
+        with duckdb.connect(path, read_only=True) as con:
+            return con.execute(
+                f"SELECT * EXCLUDE (__loaded_at) FROM {table} ORDER BY ALL"
+                if "rejects" not in table
+                else f"SELECT * EXCLUDE (rejected_at) FROM {table} ORDER BY ALL"
+            ).fetchall()
+
+    for table in ("attentive_mobile.conversions", f"attentive_mobile.{CONVERSIONS.rejects_table}"):
+        assert rows(ranged, table) == rows(alone, table)
+    assert len(rows(ranged, "attentive_mobile.conversions")) == sum(3 + n for n in range(5))

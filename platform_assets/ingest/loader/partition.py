@@ -25,11 +25,18 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from platform_assets.core.csvfile import CsvFile
 from platform_assets.core.specs import TableSpec
 from platform_assets.core.transport.files import DownloadResult, FileSource, kept_open
 from platform_assets.core.validation import rejects_message, summarize_rejects, validate
-from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, staging_connection
+from platform_assets.core.warehouse import (
+    LoaderSettings,
+    attached_warehouse,
+    clear_staging,
+    staging_connection,
+)
 from platform_assets.core.workdir import WorkFolder, new_work_folder
 from platform_assets.ingest.loader import fetch
 from platform_assets.ingest.loader.archive import RawArchive
@@ -79,7 +86,11 @@ def load_partitions(
     log = log or logging.getLogger(__name__)
     if not requests:
         return
-    with kept_open(files), ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:
+    with (
+        kept_open(files),
+        _range_staging(settings) as staging,
+        ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool,
+    ):
         ahead: Future[_Fetched] | None = pool.submit(_fetch, requests[0], files, settings)
         try:
             for following in [*requests[1:], None]:
@@ -89,7 +100,7 @@ def load_partitions(
                     ahead = pool.submit(_fetch, following, files, settings)
                 else:
                     ahead = None
-                yield _load(fetched, warehouse_path, settings, log)
+                yield _load(fetched, warehouse_path, settings, log, staging)
         finally:
             if ahead is not None and not ahead.cancel():  # a download still running: wait
                 with suppress(Exception):
@@ -137,10 +148,27 @@ def _fetch(request: LoadRequest, files: FileSource, settings: LoaderSettings) ->
         raise
 
 
+@contextmanager
+def _range_staging(settings: LoaderSettings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One staging DuckDB for a range's days (spilling to a folder of its own), cleared after
+    each day."""
+    folder = new_work_folder(settings.work_dir)
+    try:
+        with staging_connection(settings, folder.path) as con:
+            yield con
+    finally:
+        folder.remove()
+
+
 def _load(
-    fetched: _Fetched, warehouse_path: str, settings: LoaderSettings, log: logging.Logger
+    fetched: _Fetched,
+    warehouse_path: str,
+    settings: LoaderSettings,
+    log: logging.Logger,
+    staging: duckdb.DuckDBPyConnection | None = None,
 ) -> LoadResult:
-    """2.-5. the fetched file parsed, validated, keyed and upserted; its work folder removed."""
+    """2.-5. the fetched file parsed, validated, keyed and upserted (on ``staging``, cleared
+    after, or a new staging connection); its work folder removed."""
     request, download, timings = fetched.request, fetched.download, fetched.timings
     log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
         "%s %s (%d bytes)",
@@ -164,7 +192,7 @@ def _load(
             max_line_bytes=settings.max_line_bytes,
         )
         result.extra_columns = csv.extra_columns
-        with staging_connection(settings, fetched.work) as con:
+        with _staged(staging, settings, fetched.work) as con:
             with _timed(timings, "validate_s"):  # 3. validate
                 result.rows_read, result.formula_like_values = validate(
                     con, spec, csv, settings.validation_batch_rows
@@ -183,6 +211,23 @@ def _load(
         )
         raise RejectsExceeded(message, result)
     return result
+
+
+@contextmanager
+def _staged(
+    staging: duckdb.DuckDBPyConnection | None, settings: LoaderSettings, work: Path
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    if staging is None:
+        with staging_connection(settings, work) as con:
+            yield con
+        return
+    try:
+        yield staging
+    except BaseException:
+        with suppress(duckdb.Error):  # the range stops here; the load's own error is the one
+            clear_staging(staging)
+        raise
+    clear_staging(staging)
 
 
 @contextmanager
