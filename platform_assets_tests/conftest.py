@@ -101,6 +101,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 
 
 LAYERS = ("unit", "integration", "system")
+LONGEST = ("test_ui.py", "test_instance.py")
+"""The slow lane's longest files (~5 min each on 2 cores), started first so its two workers end
+together (``make test-slow``)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -114,4 +117,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid}: tests live in unit/, integration/, system/")
         item.add_marker(layer)
         layers[item.nodeid] = layer
-    items.sort(key=lambda item: -LAYERS.index(layers[item.nodeid]))  # stable within a layer
+    items.sort(  # stable within a layer, but for its longest files
+        key=lambda item: (-LAYERS.index(layers[item.nodeid]), Path(item.path).name not in LONGEST)
+    )

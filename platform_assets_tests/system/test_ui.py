@@ -30,7 +30,8 @@ from platform_assets_tests.csvfiles import (
 )
 from platform_assets_tests.ui import CHROMIUM, SCREENSHOTS, DevServer, dev_server
 
-pytestmark = pytest.mark.slow
+# one `make dev` for the module: its tests stay on one worker of the slow lane (--dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui")]
 DAYS = 4
 TODAY = dt.datetime.now(dt.UTC).date()
 
