@@ -56,13 +56,13 @@ postgres:
 
 ## make test: the fast lane (every test not marked slow) on every core, against real sshds on
 ## 127.0.0.1 (one per worker) and real DuckDB files; make test-slow: the slow lane (the daemon,
-## the browser, kills, the demo on more days) on two workers, longest first (the browser test's
-## module on one worker); make test-all: both (CI)
+## the browser, kills, the demo on more days) on two workers, a file's tests on one, the longest
+## files first; make test-all: both (CI)
 test: install sshd browser postgres
 	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile
 
 test-slow: install sshd browser postgres
-	$(BIN)/python -m pytest -m slow -n 2 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --no-loadscope-reorder
 
 test-all: test test-slow
 

@@ -101,9 +101,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 
 
 LAYERS = ("unit", "integration", "system")
-LONGEST = ("test_ui.py", "test_instance.py")
-"""The slow lane's longest files (~5 min each on 2 cores), started first so its two workers end
-together (``make test-slow``)."""
+LONGEST = ("test_ui.py", "test_instance.py", "test_killed_run.py")
+"""The slow lane's longest files (5, 8 and 2.5 min on 2 cores), started first, in this order, so
+its two workers end together (``make test-slow``)."""
+
+
+def _longest(item: pytest.Item) -> int:
+    name = Path(item.path).name
+    return LONGEST.index(name) if name in LONGEST else len(LONGEST)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -118,5 +123,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(layer)
         layers[item.nodeid] = layer
     items.sort(  # stable within a layer, but for its longest files
-        key=lambda item: (-LAYERS.index(layers[item.nodeid]), Path(item.path).name not in LONGEST)
+        key=lambda item: (-LAYERS.index(layers[item.nodeid]), _longest(item))
     )

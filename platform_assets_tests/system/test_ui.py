@@ -30,8 +30,7 @@ from platform_assets_tests.csvfiles import (
 )
 from platform_assets_tests.ui import CHROMIUM, SCREENSHOTS, DevServer, dev_server
 
-# one `make dev` for the module: its tests stay on one worker of the slow lane (--dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui")]
+pytestmark = pytest.mark.slow
 DAYS = 4
 TODAY = dt.datetime.now(dt.UTC).date()
 
