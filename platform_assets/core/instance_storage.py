@@ -84,12 +84,21 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 with suppress(FileNotFoundError):
                     os.utime(self.path_for_shard(shard))
 
+    def wipe(self) -> None:
+        """Dagster's wipe deletes the run files: their kept connections are closed first (a
+        connection kept to a deleted file would take the next writes with it)."""
+        self._close_engines()
+        super().wipe()
+
     def dispose(self) -> None:
+        self._close_engines()
+        super().dispose()
+
+    def _close_engines(self) -> None:
         with self._db_lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
-        super().dispose()
 
 
 class PooledSqliteRunStorage(SqliteRunStorage):

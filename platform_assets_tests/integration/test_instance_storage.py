@@ -152,3 +152,16 @@ def test_a_watcher_of_a_run_sees_each_event_while_the_writer_keeps_its_connectio
     finally:
         reader.dispose()
         writer.dispose()
+
+
+def test_a_wipe_closes_the_kept_connections_to_the_files_it_deletes(tmp_path):
+    base = str(tmp_path / "runs")
+    storage = PooledSqliteEventLogStorage(base)
+    storage.store_event(_log("run-w", "before"))
+    storage.wipe()
+    storage.store_event(_log("run-w", "after"))
+    # what another process sees: the new file holds the write, not a deleted one
+    elsewhere = PooledSqliteEventLogStorage(base)
+    assert [e.user_message for e in elsewhere.get_logs_for_run("run-w")] == ["after"]
+    elsewhere.dispose()
+    storage.dispose()
