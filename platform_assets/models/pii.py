@@ -16,7 +16,7 @@ from typing import Any
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 
-from platform_assets.core.pii_key import PII_KEY, pii_key
+from platform_assets.core.pii_key import pii_key
 
 BLOCK = 64  # SHA-256's block size
 
@@ -50,7 +50,7 @@ class Plugin(BasePlugin):
 
     def configure_cursor(self, cursor: DuckDBPyConnection) -> None:
         if self._pads is None:
-            self._pads = hmac_pads(pii_key({PII_KEY: os.environ.get(PII_KEY, "")}))
+            self._pads = hmac_pads(pii_key(os.environ))
         inner, outer = self._pads
         cursor.execute("SET VARIABLE platform_pii_ipad = ?", [inner])
         cursor.execute("SET VARIABLE platform_pii_opad = ?", [outer])

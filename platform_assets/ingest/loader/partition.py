@@ -63,9 +63,8 @@ def load_partition(
     rejects) when more rows failed than ``reject_tolerance`` (default: the spec's) allows."""
     tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
     request = LoadRequest(spec, day, app_id, dict(column_sources or {}), tolerance, run_id)
-    settings = settings or LoaderSettings()
-    log = log or logging.getLogger(__name__)
-    return _load(_fetch(request, files, settings), warehouse_path, settings, log)
+    (result,) = load_partitions([request], files, warehouse_path, settings=settings, log=log)
+    return result
 
 
 def load_partitions(
@@ -165,10 +164,10 @@ def _load(
     warehouse_path: str,
     settings: LoaderSettings,
     log: logging.Logger,
-    staging: duckdb.DuckDBPyConnection | None = None,
+    staging: duckdb.DuckDBPyConnection,
 ) -> LoadResult:
-    """2.-5. the fetched file parsed, validated, keyed and upserted (on ``staging``, cleared
-    after, or a new staging connection); its work folder removed."""
+    """2.-5. the fetched file parsed, validated, keyed and upserted on the range's ``staging``
+    connection (cleared after); its work folder removed."""
     request, download, timings = fetched.request, fetched.download, fetched.timings
     log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
         "%s %s (%d bytes)",
@@ -192,7 +191,7 @@ def _load(
             max_line_bytes=settings.max_line_bytes,
         )
         result.extra_columns = csv.extra_columns
-        with _staged(staging, settings, fetched.work) as con:
+        with _cleared(staging) as con:
             with _timed(timings, "validate_s"):  # 3. validate
                 result.rows_read, result.formula_like_values = validate(
                     con, spec, csv, settings.validation_batch_rows
@@ -214,13 +213,8 @@ def _load(
 
 
 @contextmanager
-def _staged(
-    staging: duckdb.DuckDBPyConnection | None, settings: LoaderSettings, work: Path
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    if staging is None:
-        with staging_connection(settings, work) as con:
-            yield con
-        return
+def _cleared(staging: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``staging`` for one day's load, its tables dropped after."""
     try:
         yield staging
     except BaseException:
