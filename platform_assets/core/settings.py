@@ -58,6 +58,8 @@ class LoyaltySettings:
     phone_region: str
     message_lookback_hours: int
     export_dir: str
+    eligibility_ttl_hours: int = 24
+    """How long a member's TEXT eligibility answer is reused before Attentive is asked again."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,10 @@ class Settings:
 
     # -- resources --------------------------------------------------------------------------
 
+    def seconds(self, name: str, default: float) -> float:
+        """A time-out or interval in seconds (``name``, a positive number), else ``default``."""
+        return _seconds(self.env, name, default)
+
     def optional(self, name: str) -> dg.EnvVar | None:
         """``name`` as a ``dg.EnvVar`` where it is set (read when the resource is used)."""
         return dg.EnvVar(name) if self.env.get(name) else None
@@ -270,6 +276,7 @@ class Settings:
             cron=cron,
             phone_region=(self.env.get("LOYALTY_PHONE_REGION") or "US").upper(),
             message_lookback_hours=_int(self.env, "LOYALTY_MESSAGE_LOOKBACK_HOURS", 48),
+            eligibility_ttl_hours=_int(self.env, "LOYALTY_ELIGIBILITY_TTL_HOURS", 24),
             export_dir=self.env.get("LOYALTY_EXPORT_DIR") or "data/exports",
         )
 
@@ -300,6 +307,19 @@ def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
     if not 0 <= value <= 1:
         raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise SettingsError(f"{name} must be more than 0 seconds, got {raw!r}")
     return value
 
 

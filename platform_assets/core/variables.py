@@ -254,6 +254,16 @@ VARIABLES: tuple[Variable, ...] = (
         "URL `https://s15.socialannex.net`",
     ),
     Variable(
+        ("ATTENTIVE_API_READ_TIMEOUT_SECONDS", "ANNEX_CLOUD_API_READ_TIMEOUT_SECONDS"),
+        "how long a call waits for its answer before it is in doubt (never re-sent silently)",
+        "`30`",
+    ),
+    Variable(
+        ("LOYALTY_ELIGIBILITY_TTL_HOURS",),
+        "how long a member's TEXT eligibility answer is reused before Attentive is asked again",
+        "`24`",
+    ),
+    Variable(
         (
             "LOYALTY_CRON",
             "LOYALTY_MESSAGE_LOOKBACK_HOURS",

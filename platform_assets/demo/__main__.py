@@ -4,8 +4,8 @@
 Accengage with two apps) for the last N days, serves them from an embedded SFTP server on
 127.0.0.1 (one folder per vendor), materializes every partition of every table into the DuckDB
 file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``) and prints a per-table summary.
-``dev`` (``make dev``) does the same set-up and then runs ``dg dev`` (the webserver and the
-daemon) against that server.
+``dev`` (``make dev``) does the same set-up and then runs Dagster's webserver and daemon (as
+``dg dev`` would, with backfills looked at every 2 s: demo/daemon.py) against that server.
 Both keep Dagster's run history in ``data/dagster_home`` so the UI shows the demo's runs.
 """
 
@@ -327,14 +327,45 @@ def dev(data_dir: Path, days: int, rows: int, today: dt.date, port: int) -> int:
                     _build_models(defs, instance, dates)
                     _deliver(defs, instance, dates[-1])
                     _loyalty(defs, instance)
-        print(f"Embedded SFTP server on 127.0.0.1:{server.port}; starting dg dev on :{port}")
-        exe = Path(sys.executable).with_name("dg")  # Dagster's CLI (`dagster dev` is deprecated)
-        return subprocess.call(  # the code location reads the demo's settings when it loads
-            [str(exe), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], env=env
-        )
+        print(f"Embedded SFTP server on 127.0.0.1:{server.port}; Dagster's UI on :{port}")
+        return _serve(port, env)
     finally:
         server.stop()
         api.stop()
+
+
+def _serve(port: int, env: dict[str, str]) -> int:
+    """Dagster's webserver and daemon (what ``dg dev`` starts, with the daemon of
+    platform_assets/demo/daemon.py: backfills looked at every 2 s), until either ends or Ctrl-C;
+    the other is then stopped. The code location reads the demo's settings when it loads."""
+    import signal
+    import time
+
+    workspace = ["-w", "workspace.yaml"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dagster_webserver", *workspace,
+             "-h", "127.0.0.1", "-p", str(port)],
+            env=env,
+        ),  # fmt: skip
+        subprocess.Popen([sys.executable, "-m", "platform_assets.demo.daemon", "run", *workspace],
+                         env=env),  # fmt: skip
+    ]
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return max(p.returncode or 0 for p in procs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,6 +148,7 @@ def attentive_api(settings: Settings) -> AttentiveApi:
         token=dg.EnvVar("ATTENTIVE_API_TOKEN"),
         messages_token=dg.EnvVar("ATTENTIVE_MESSAGES_API_TOKEN"),
         sign_up_source_id=dg.EnvVar("ATTENTIVE_SIGN_UP_SOURCE_ID"),
+        read_timeout_seconds=settings.seconds("ATTENTIVE_API_READ_TIMEOUT_SECONDS", 30.0),
     )
 
 
@@ -158,4 +159,5 @@ def annex_cloud_api(settings: Settings) -> AnnexCloudApi:
         base_url=settings.optional("ANNEX_CLOUD_API_URL") or ANNEX_CLOUD_URL,
         site_id=dg.EnvVar("ANNEX_CLOUD_SITE_ID"),
         loyalty_token=dg.EnvVar("ANNEX_CLOUD_LOYALTY_TOKEN"),
+        read_timeout_seconds=settings.seconds("ANNEX_CLOUD_API_READ_TIMEOUT_SECONDS", 30.0),
     )
