@@ -74,9 +74,13 @@ def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg
         dg.AutomationConditionSensorDefinition(
             "deliveries_automation_sensor",
             target=dg.AssetSelection.assets(*deliveries),
-            default_status=dg.DefaultSensorStatus.RUNNING,
+            # it sends files to vendors: off until someone turns it on (a preview first)
+            default_status=dg.DefaultSensorStatus.STOPPED,
             minimum_interval_seconds=60,
-            description=f"Sends each configured delivery's day on its cron ({DELIVERY_CRON} UTC).",
+            description=(
+                f"Sends each configured delivery's day on its cron ({DELIVERY_CRON} UTC). Stopped "
+                "by default: turn it on once the deliveries' relations are right."
+            ),
         )
     ]
     loyalty = settings.loyalty()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from platform_assets.core.transport.sftp import SFTPResource
+from platform_assets_tests.deliveries import delivery_env, inbox  # noqa: F401  (fixtures)
 from platform_assets_tests.loyalty import api, loyalty_env  # noqa: F401  (fixtures)
 from platform_assets_tests.sshd import SshServer, start_sshd
 

@@ -24,7 +24,7 @@ import dagster as dg
 
 from platform_assets.core import checks
 from platform_assets.core.settings import RELATION
-from platform_assets.core.specs import Column, CsvDialect, TableSpec, VendorDocument
+from platform_assets.core.specs import Column, CsvDialect, Md5Key, TableSpec, VendorDocument
 
 DAY_COLUMN = "delivery_date"
 APP_COLUMN = "app_id"
@@ -92,6 +92,15 @@ class Delivery:
         """The pandera rules the written file must pass before it is uploaded."""
         raise NotImplementedError
 
+    def file_key(self, header: list[str]) -> list[str]:
+        """The written file's columns that name a row: the vendor takes one row per key, so
+        rows sharing a key but differing elsewhere are refused (identical rows are one)."""
+        raise NotImplementedError
+
+    def sends_empty(self, allowed: bool) -> bool:
+        """Whether a day without rows still uploads its (header-only) file."""
+        return True
+
 
 @dataclass(frozen=True)
 class Feed(Delivery):
@@ -107,6 +116,12 @@ class Feed(Delivery):
     def file_rules(self, header: list[str]) -> TableSpec:
         assert self.table is not None
         return self.table
+
+    def file_key(self, header: list[str]) -> list[str]:
+        """The inbound table's MD5 key's parts (ASAPP: e.g. customer_id + call_start)."""
+        assert self.table is not None
+        keys = [c for c in self.table.columns if isinstance(c, Md5Key) and c.name == self.table.key]
+        return [p.source for p in keys[0].parts] if keys else list(header)
 
 
 MAX_CUSTOM_FIELDS = 10
@@ -141,6 +156,10 @@ class AppFile(Delivery):
     def required_columns(self) -> tuple[str, ...]:
         return (*self.keys, *self.custom_fields)
 
+    def file_key(self, header: list[str]) -> list[str]:
+        """The matching key(s), the file's first columns (member_id under the app's header)."""
+        return header[: len(self.keys)]
+
     def file_rules(self, header: list[str]) -> TableSpec:
         """Every written field at most ``max_field_chars`` long; a key present on every row,
         and for device updates every field present (an empty one would clear data)."""
@@ -172,6 +191,11 @@ class StaticList(AppFile):
     expiry_days: int | None = None
     """``expiry_date`` = the partition's day + this many days, 00:00:00 (None: no expiry)."""
 
+    def sends_empty(self, allowed: bool) -> bool:
+        """A static list is truncate-insert at Accengage: an empty file *empties the list*. Sent
+        only where ``<VENDOR>_ALLOW_EMPTY_STATIC_LISTS=true`` says that is meant."""
+        return allowed
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.window_days < 1:
@@ -181,6 +205,10 @@ class StaticList(AppFile):
 @dataclass(frozen=True)
 class DeviceUpdates(AppFile):
     """``updateDevices_{app-id}_{YYYYMMDD}.csv``: an empty value clears the field."""
+
+    def sends_empty(self, allowed: bool) -> bool:
+        """An update without rows changes nothing: never sent."""
+        return False
 
 
 @dataclass(frozen=True)
@@ -194,6 +222,9 @@ class ConfiguredDelivery:
     member_headers: dict[str, str] = field(default_factory=dict)
     """App -> the app's member-id header (``ACCENGAGE_MEMBER_ID_COLUMNS``; default member_id)."""
     folder: str = ""
+    allow_empty: bool = False
+    """``<VENDOR>_ALLOW_EMPTY_STATIC_LISTS``: a day without rows uploads an empty static list
+    (which empties that list at Accengage); else nothing is uploaded that day."""
 
     @property
     def relation_key(self) -> dg.AssetKey:

@@ -250,6 +250,13 @@ class Settings:
         defined (no run can fail for a missing account)."""
         return bool(self.env.get(f"{prefix}_DELIVERY_SFTP_USERNAME"))
 
+    def flag(self, name: str) -> bool:
+        """A yes/no setting: ``true`` or ``false`` (unset: false)."""
+        raw = (self.env.get(name) or "false").strip().lower()
+        if raw not in ("true", "false"):
+            raise SettingsError(f"{name} must be true or false, got {raw!r}")
+        return raw == "true"
+
     def relation(self, setting: str, default: str | None) -> str | None:
         """The relation a delivery or the loyalty program reads (``setting``, e.g.
         ``ASAPP_TRANSACTIONS_RELATION``, as ``schema.table``), else its default; checked, for it

@@ -127,8 +127,10 @@ class VendorSource:
             groups: list[tuple[str, ...]] = (
                 [(a,) for a in own.app_ids] if isinstance(spec, DeviceUpdates) else [own.app_ids]
             )
+            allow_empty = settings.flag(f"{self.prefix}_ALLOW_EMPTY_STATIC_LISTS")
             configured += [
-                ConfiguredDelivery(spec, relation, daily, apps, headers) for apps in groups
+                ConfiguredDelivery(spec, relation, daily, apps, headers, allow_empty=allow_empty)
+                for apps in groups
             ]
         return tuple(configured)
 

@@ -344,12 +344,21 @@ def _serve(port: int, env: dict[str, str]) -> int:
     workspace = ["-w", "workspace.yaml"]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "dagster_webserver", *workspace,
-             "-h", "127.0.0.1", "-p", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "dagster_webserver",
+                *workspace,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             env=env,
         ),  # fmt: skip
-        subprocess.Popen([sys.executable, "-m", "platform_assets.demo.daemon", "run", *workspace],
-                         env=env),  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "platform_assets.demo.daemon", "run", *workspace], env=env
+        ),  # fmt: skip
     ]
     try:
         while all(p.poll() is None for p in procs):

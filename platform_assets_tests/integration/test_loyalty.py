@@ -80,8 +80,9 @@ def test_annex_cloud_segment_and_its_access_token(api):
     )
     assert made.ok and made.body["segmentId"] == 101
     [seg] = api.calls("POST", SEGMENT)
-    # the document: base64 of a JSON array of the loyalty token and the site id
-    expected = base64.b64encode(f'["{LOYALTY_TOKEN}", "{SITE}"]'.encode()).decode()
+    # the document: base64 of a JSON array of the loyalty token and the site id (PHP's compact
+    # json_encode, as test_loyalty_promises.py checks)
+    expected = base64.b64encode(f'["{LOYALTY_TOKEN}","{SITE}"]'.encode()).decode()
     assert seg.authorization == f"Bearer {expected}"
     assert seg.body == {
         "name": "Only Members",
@@ -330,6 +331,6 @@ def test_the_loyalty_program_exists_only_with_a_token_and_runs_on_its_cron(monke
     defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
     schedule = defs.resolve_schedule_def("loyalty_schedule")
     assert schedule.cron_schedule == "*/10 * * * *"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED  # texts customers
     parents = defs.resolve_asset_graph().get(dg.AssetKey(["loyalty", "annex_cloud_segments"]))
     assert dg.AssetKey(["deliveries", "sms_converters"]) in parents.parent_keys

@@ -43,7 +43,7 @@ def test_an_action_listed_twice_is_sent_once(api, loyalty_env):
     assert result.success and check_of(result).passed
     assert messages_sent(api) == ["You earned 50 points"]
     metadata = result.asset_materializations_for_node("loyalty__attentive_messages")[0].metadata
-    assert metadata["duplicate_intents"].value == 1
+    assert metadata["calls_duplicate_intents"].value == 1
     assert run_loyalty("attentive_messages").success
     assert messages_sent(api) == ["You earned 50 points"]
 
@@ -177,4 +177,3 @@ def test_the_annex_cloud_token_is_documents_recipe(api):
     )  # fmt: skip
     [seg] = api.calls("POST", SEGMENT)
     assert seg.authorization == f"Bearer {expected}"
-

@@ -2,11 +2,14 @@
 device updates) under ``sftp/<vendor>/delivered/<name>``, downstream of the relation it carries,
 with a blocking check of the written file's rules.
 
-A run: the day's rows are selected and written to a private work folder, the written file is
+A run: the day's rows are selected (one row per key: identical rows collapsed and counted, rows
+of one key that differ refused) and written to a private work folder, the written file is
 checked (a failing row is recorded in ``platform.delivery_rejects`` and stops the run: nothing is
 uploaded), then every file of the partition is uploaded (atomic, marker after the file) and
-recorded in ``platform.deliveries``. Re-running a partition writes the same file under the same
-name, which replaces the earlier one on the server.
+recorded in ``platform.deliveries``. A day without rows sends nothing for Accengage (an empty
+static list would empty the list there: only with ``ACCENGAGE_ALLOW_EMPTY_STATIC_LISTS=true``);
+ASAPP's feeds send their header-only file (one file a day). Re-running a partition writes the
+same file under the same name, which replaces the earlier one on the server.
 """
 
 import datetime as dt
@@ -31,7 +34,14 @@ from platform_assets.core.warehouse import (
 )
 from platform_assets.core.workdir import new_work_folder
 from platform_assets.outbound.deliveries.records import record_delivery, record_rejects
-from platform_assets.outbound.deliveries.write import DeliveryRefused, Plan, check, plan, write
+from platform_assets.outbound.deliveries.write import (
+    DeliveryRefused,
+    Plan,
+    check,
+    collapse,
+    plan,
+    write,
+)
 
 FILE_CHECK = "file_rules"
 DELIVERY_CRON = "30 8 * * *"
@@ -54,6 +64,8 @@ class _File:
     path: Path
     rows: int
     rejects: Rejects
+    collapsed: int
+    """Rows of the relation identical to another, written once."""
 
 
 def build_delivery_asset(
@@ -121,15 +133,23 @@ def build_delivery_asset(
                 failure = _blocked(key, bad)
                 yield _failed_check(key, failure.description or "")
                 raise failure
+            empty = [f for f in files if not f.rows and not spec.sends_empty(delivery.allow_empty)]
+            files = [f for f in files if f not in empty]
             uploads = [_upload(sftp, f, spec.style.marker) for f in files]
             _record(warehouse, loader, str(key.to_user_string()), day, files, uploads, run_id)
             rows = sum(f.rows for f in files)
             context.log.info(
-                "Delivered %s (%d rows) to %s", ", ".join(u.name for u in uploads), rows, sftp.host
+                "Delivered %s (%d rows) to %s%s",
+                ", ".join(u.name for u in uploads) or "nothing",
+                rows,
+                sftp.host,
+                f"; not sent, no rows: {', '.join(f.plan.name for f in empty)}" if empty else "",
             )
             yield dg.MaterializeResult(
                 metadata={
                     "dagster/row_count": rows,
+                    "duplicates_collapsed": sum(f.collapsed for f in [*files, *empty]),
+                    "not_sent_empty": ", ".join(f.plan.name for f in empty),
                     "files": dg.MetadataValue.table(
                         [
                             dg.TableRecord(
@@ -201,12 +221,13 @@ def _write_files(
     ):
         for app in apps:
             file_plan = plan(con, delivery, f"{wh}.{delivery.relation}", day, app)
+            collapsed = collapse(con, file_plan)
             path, rows = write(con, file_plan, delivery.spec.style, folder)
             rejects = check(con, delivery, file_plan, path, day)
             record_rejects(
                 con, wh, name, day, app, file_plan.name, run_id, located=bool(rejects.failures)
             )
-            files.append(_File(app, file_plan, path, rows, rejects))
+            files.append(_File(app, file_plan, path, rows, rejects, collapsed))
     return files
 
 

@@ -1,6 +1,7 @@
-"""A delivery's file, in three stages: select the partition's rows from the relation, write them
-as the vendor reads them (one DuckDB ``COPY``: streamed, no per-row Python), and check the written
-bytes with pandera before anything is uploaded.
+"""A delivery's file, in four stages: select the partition's rows from the relation, make them
+one row per key (identical rows collapsed and counted; rows of one key that differ refused: never
+a row picked at random), write them as the vendor reads them (one DuckDB ``COPY``: streamed, no
+per-row Python), and check the written bytes with pandera before anything is uploaded.
 
 Values are written by their type in the relation: timestamps as the vendor's format (ASAPP: ISO
 8601 UTC with ``Z``; Accengage: ``YYYY-MM-DD hh:mm:ss`` in GMT+1; a timestamp without a zone is
@@ -46,6 +47,11 @@ class Plan:
     name: str
     header: list[str]
     query: str
+    """The file's rows, each distinct (identical rows of the relation are one)."""
+    rows: str
+    """The same rows before identical ones are collapsed."""
+    key: list[str]
+    """The file's columns that name a row (the vendor takes one row per key)."""
 
 
 # -- stage 1: the partition's rows ------------------------------------------------------------
@@ -92,8 +98,8 @@ def plan(
         keys = ", ".join(quote_ident(k) for k in spec.keys)
         rows = (
             f"SELECT * FROM {relation} WHERE {where} AND {DAY_COLUMN} BETWEEN {_date(first)} "
-            f"AND {_date(day)} QUALIFY row_number() OVER (PARTITION BY {keys} "
-            f"ORDER BY {DAY_COLUMN} DESC) = 1"
+            f"AND {_date(day)} QUALIFY rank() OVER (PARTITION BY {keys} "
+            f"ORDER BY {DAY_COLUMN} DESC) = 1"  # every row of a key's latest day: see collapse()
         )
         columns = _app_columns(spec, types, delivery.member_headers.get(app or "", "member_id"))
         if spec.expiry_days is not None:
@@ -110,7 +116,9 @@ def plan(
         f"{f'coalesce({expr}, {null})' if style.quote_all else expr} AS {quote_ident(h)}"
         for h, expr in columns
     )
-    return Plan(name, [h for h, _ in columns], f"SELECT {select} FROM ({rows})")
+    header = [h for h, _ in columns]
+    raw = f"SELECT {select} FROM ({rows})"
+    return Plan(name, header, f"SELECT DISTINCT * FROM ({raw})", raw, spec.file_key(header))
 
 
 def _where(per_app: bool, app: str | None) -> str:
@@ -187,7 +195,31 @@ def _formatted(column: str, type_: str, style: FileStyle) -> str:
     return f"CAST({q} AS VARCHAR)"
 
 
-# -- stage 2: the file ------------------------------------------------------------------------
+# -- stage 2: one row per key -----------------------------------------------------------------
+
+
+def collapse(con: duckdb.DuckDBPyConnection, plan: Plan) -> int:
+    """How many of the relation's rows were identical to another (written once); rows that
+    share the file's key but differ are refused with a clear error (which row the vendor should
+    get is the relation's to say, not a random pick)."""
+    key = ", ".join(quote_ident(k) for k in plan.key if k in plan.header) or "*"
+    row = con.execute(
+        f"SELECT (SELECT count(*) FROM ({plan.rows})), (SELECT count(*) FROM ({plan.query})), "
+        f"(SELECT count(*) FROM (SELECT {key} FROM ({plan.query}) GROUP BY ALL "
+        "HAVING count(*) > 1))"
+    ).fetchone()
+    assert row is not None
+    total, distinct, conflicting = (int(v) for v in row)
+    if conflicting:
+        raise DeliveryRefused(
+            f"{plan.name}: {conflicting} key(s) ({', '.join(plan.key)}) have rows that differ "
+            f"in the relation, and the vendor takes one row per key; nothing was sent. Make the "
+            f"relation (or its model) hold one row per key and day"
+        )
+    return total - distinct
+
+
+# -- stage 3: the file ------------------------------------------------------------------------
 
 
 def write(
@@ -218,7 +250,7 @@ def write(
     return path, int(copied.fetchone()[0]) - 1  # type: ignore[index]
 
 
-# -- stage 3: the written bytes checked ---------------------------------------------------------
+# -- stage 4: the written bytes checked ---------------------------------------------------------
 
 
 def check(

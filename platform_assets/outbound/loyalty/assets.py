@@ -30,8 +30,7 @@ from platform_assets.core.segments import Segment
 from platform_assets.core.settings import LoyaltySettings
 from platform_assets.core.specs import quote_literal
 from platform_assets.core.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCE, LoaderSettings
-from platform_assets.outbound.loyalty.http import IN_DOUBT, SUCCEEDED
-from platform_assets.outbound.loyalty.journal import INELIGIBLE, Call
+from platform_assets.outbound.loyalty.journal import INELIGIBLE, Call, Journal
 from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi, text_eligible
 from platform_assets.outbound.loyalty.session import (
     CALLS_CHECK,
@@ -50,6 +49,43 @@ ANNEX_CLOUD_API = "annex_cloud_api"
 SUBSCRIPTIONS = dg.AssetKey([GROUP, "attentive_subscriptions"])
 MESSAGES = dg.AssetKey([GROUP, "attentive_messages"])
 SEGMENTS = dg.AssetKey([GROUP, "annex_cloud_segments"])
+
+
+def eligible(
+    api: AttentiveApi,
+    journal: Journal,
+    call: Call,
+    number: str,
+    email: str | None,
+    ttl_hours: int,
+    counts: Counter,
+) -> bool:
+    """Whether the member's TEXT subscription is open: the journal's answer of the last
+    ``ttl_hours`` (LOYALTY_ELIGIBILITY_TTL_HOURS), else Attentive's (GET /v1/subscriptions,
+    journaled, a 401/403 recorded before the run stops)."""
+    assert call.member_id is not None and call.subject_hash is not None
+    known = journal.eligibility(call.member_id, call.subject_hash, ttl_hours)
+    if known is None:
+        seq = call.key.rsplit(":", 1)[-1]
+        question = Call(
+            f"eligibility:{call.member_id}:{seq}", "eligibility", call.member_id, None,
+            call.subject_hash,
+        )  # fmt: skip
+        attempt = journal.begin(question)
+        answer = api.eligibility(number, email)
+        is_open = answer.ok and text_eligible(answer.body)
+        journal.finish_read(
+            question, attempt, answer, INELIGIBLE if answer.ok and not is_open else None
+        )
+        stop_on_auth(answer, "Attentive", "ATTENTIVE_API_TOKEN")
+        if not answer.ok:
+            counts[f"eligibility_{answer.outcome}"] += 1
+            return False
+        known = "succeeded" if is_open else INELIGIBLE
+    if known == INELIGIBLE:
+        counts[INELIGIBLE] += 1
+        return False
+    return True
 
 
 # -- the assets ------------------------------------------------------------------------------
@@ -92,19 +128,20 @@ def build_loyalty_definitions(
     ) -> dg.MaterializeResult:
         api: AttentiveApi = getattr(context.resources, ATTENTIVE_API)
         counts: Counter = Counter()
-        with journaled(context, config, getattr(context.resources, WAREHOUSE_RESOURCE), loader) as (
-            con,
-            wh,
-            journal,
-            doubtful,
-        ):
+        kinds = ("subscribe", "unsubscribe")
+        resource = getattr(context.resources, WAREHOUSE_RESOURCE)
+        with journaled(context, config, resource, loader) as (con, wh, journal):
             members = con.execute(
-                f"SELECT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
-                f"FROM {wh}.{loyalty.members} ORDER BY 1"
+                f"SELECT DISTINCT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
+                f"FROM {wh}.{loyalty.members} ORDER BY ALL"
             ).fetchall()
-            done = journal.succeeded_per_member(("subscribe", "unsubscribe"))
-            latest = journal.latest(("subscribe", "unsubscribe"))
+            done = journal.succeeded_per_member(kinds)
+            seen: set[str] = set()
             for member, phone, email, opted_in in members:
+                if member in seen:  # listed twice (with other values): the first row counts
+                    counts["duplicate_intents"] += 1
+                    continue
+                seen.add(member)
                 number = e164(phone, loyalty.phone_region)
                 if number is None:
                     counts["invalid_phone"] += 1
@@ -116,32 +153,26 @@ def build_loyalty_definitions(
                     counts["in_sync"] += 1
                     continue
                 call = Call(f"{want}:{member}:{seq}", want, member, None, subject)
-                if latest.get(call.key) == IN_DOUBT:
-                    counts["left_in_doubt"] += 1
+                busy = journal.state(call.key)
+                if busy is not None:
+                    counts[busy] += 1
                     continue
-                if opted_in:
-                    check = Call(
-                        f"eligibility:{member}:{seq}", "eligibility", member, None, subject
-                    )
-                    attempt = journal.begin(check)
-                    answer = api.eligibility(number, email)
-                    stop_on_auth(answer, "Attentive", "ATTENTIVE_API_TOKEN")
-                    if answer.ok and not text_eligible(answer.body):
-                        journal.finish(check, attempt, answer, INELIGIBLE)
-                        counts[INELIGIBLE] += 1
-                        continue
-                    journal.finish(check, attempt, answer)
-                    if not answer.ok:
-                        counts[f"eligibility_{answer.outcome}"] += 1
-                        continue
-                    outcome = made(journal, call, partial(api.subscribe, number, email), counts)
-                else:
-                    outcome = made(journal, call, partial(api.unsubscribe, number, email), counts)
-                stop_on_auth(outcome, "Attentive", "ATTENTIVE_API_TOKEN")
-        doubtful_keys = [c.key for c in doubtful if c.kind in ("subscribe", "unsubscribe")]
+                if opted_in and not eligible(
+                    api, journal, call, number, email, loyalty.eligibility_ttl_hours, counts
+                ):
+                    continue
+                send = api.subscribe if opted_in else api.unsubscribe
+                outcome = made(journal, call, partial(send, number, email), counts)
+                if outcome is not None:
+                    stop_on_auth(outcome, "Attentive", "ATTENTIVE_API_TOKEN")
+            check, keys = calls_check(counts, journal, kinds)
         return dg.MaterializeResult(
-            metadata={"members": len(members), **{f"calls_{k}": v for k, v in counts.items()}},
-            check_results=[calls_check(counts, doubtful_keys)],
+            metadata={
+                "members": len(members),
+                **{f"calls_{k}": v for k, v in counts.items()},
+                **keys,
+            },
+            check_results=[check],
         )
 
     @dg.asset(
@@ -165,40 +196,39 @@ def build_loyalty_definitions(
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
             hours=loyalty.message_lookback_hours
         )
-        with journaled(context, config, getattr(context.resources, WAREHOUSE_RESOURCE), loader) as (
-            con,
-            wh,
-            journal,
-            doubtful,
-        ):
+        resource = getattr(context.resources, WAREHOUSE_RESOURCE)
+        with journaled(context, config, resource, loader) as (con, wh, journal):
             actions = con.execute(
                 f"SELECT a.action_id::VARCHAR, a.member_id::VARCHAR, a.message_text, m.phone "
                 f"FROM {wh}.{loyalty.actions} a JOIN {wh}.{loyalty.members} m "
                 "ON m.member_id::VARCHAR = a.member_id::VARCHAR "
                 "WHERE m.sms_opt_in AND a.action_time >= $since "
-                "AND nullif(trim(a.message_text), '') IS NOT NULL ORDER BY a.action_time, 1",
+                "AND nullif(trim(a.message_text), '') IS NOT NULL "
+                "ORDER BY a.action_time, 1, 2, 3, 4",
                 {"since": since},
             ).fetchall()
-            latest = journal.latest(("message",))
+            seen: set[str] = set()
             for action, member, text, phone in actions:
                 call = Call(f"message:{action}", "message", member, action)
-                status = latest.get(call.key)
-                if status == SUCCEEDED:
-                    counts["already_sent"] += 1
+                if call.key in seen:  # one intent per action, however often it is listed
+                    counts["duplicate_intents"] += 1
                     continue
-                if status == IN_DOUBT:
-                    counts["left_in_doubt"] += 1
-                    continue
+                seen.add(call.key)
                 number = e164(phone, loyalty.phone_region)
                 if number is None:
                     counts["invalid_phone"] += 1
                     continue
                 outcome = made(journal, call, partial(api.message, number, text), counts)
-                stop_on_auth(outcome, "Attentive", "ATTENTIVE_MESSAGES_API_TOKEN")
-        doubtful_keys = [c.key for c in doubtful if c.kind == "message"]
+                if outcome is not None:
+                    stop_on_auth(outcome, "Attentive", "ATTENTIVE_MESSAGES_API_TOKEN")
+            check, keys = calls_check(counts, journal, ("message",))
         return dg.MaterializeResult(
-            metadata={"actions": len(actions), **{f"calls_{k}": v for k, v in counts.items()}},
-            check_results=[calls_check(counts, doubtful_keys)],
+            metadata={
+                "actions": len(actions),
+                **{f"calls_{k}": v for k, v in counts.items()},
+                **keys,
+            },
+            check_results=[check],
         )
 
     @dg.asset(
@@ -223,13 +253,8 @@ def build_loyalty_definitions(
         counts: Counter = Counter()
         day = dt.datetime.now(dt.UTC).date()
         exported, ids = [], []
-        with journaled(context, config, getattr(context.resources, WAREHOUSE_RESOURCE), loader) as (
-            con,
-            wh,
-            journal,
-            doubtful,
-        ):
-            latest = journal.latest(("segment",))
+        resource = getattr(context.resources, WAREHOUSE_RESOURCE)
+        with journaled(context, config, resource, loader) as (con, wh, journal):
             for segment in segments:
                 first = day - dt.timedelta(days=segment.window_days - 1)
                 con.execute(  # the segment's members, once: sent to Annex Cloud and exported
@@ -252,9 +277,8 @@ def build_loyalty_definitions(
                 )
                 exported.append(str(path))
                 call = Call(f"segment:{segment.key}:{day}", "segment")
-                status = latest.get(call.key)
-                if not members or status in (SUCCEEDED, IN_DOUBT):
-                    counts["empty" if not members else f"already_{status}"] += 1
+                if not members:
+                    counts["empty"] += 1
                     continue
                 outcome = made(
                     journal,
@@ -271,18 +295,21 @@ def build_loyalty_definitions(
                     ),
                     counts,
                 )
+                if outcome is None:
+                    continue
                 stop_on_auth(outcome, "Annex Cloud", "ANNEX_CLOUD_LOYALTY_TOKEN")
                 if outcome.ok:
                     ids.append(str(outcome.body.get("segmentId")))
                 counts[f"{segment.key}_members"] = len(members)
-        doubtful_keys = [c.key for c in doubtful if c.kind == "segment"]
+            check, keys = calls_check(counts, journal, ("segment",))
         return dg.MaterializeResult(
             metadata={
                 "segment_ids": ", ".join(ids),
                 "exports": ", ".join(exported),
                 **{f"calls_{k}": v for k, v in counts.items()},
+                **keys,
             },
-            check_results=[calls_check(counts, doubtful_keys)],
+            check_results=[check],
         )
 
     job = dg.define_asset_job(
@@ -297,8 +324,11 @@ def build_loyalty_definitions(
         job=job,
         cron_schedule=loyalty.cron,
         execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"The loyalty program's recurring trigger (LOYALTY_CRON: {loyalty.cron}).",
+        default_status=dg.DefaultScheduleStatus.STOPPED,  # it texts customers: off until turned on
+        description=(
+            f"The loyalty program's recurring trigger (LOYALTY_CRON: {loyalty.cron}). Stopped by "
+            "default: turn it on once the program's relations are right."
+        ),
     )
     return dg.Definitions(
         assets=[attentive_subscriptions, attentive_messages, annex_cloud_segments],

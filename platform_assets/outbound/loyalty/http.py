@@ -10,6 +10,7 @@ re-sent.
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,9 +55,26 @@ class Outcome:
         return self.outcome == SUCCEEDED
 
 
+class _Backoff(Retry):
+    """urllib3's ``Retry``, with the first retry waiting too: urllib3 retries the first error at
+    once (its backoff starts from the second consecutive error), which against a 429 without
+    ``Retry-After`` is one more request into a server that just said "too many". Here the n-th
+    retry waits ``backoff * 2**(n-1)`` (capped) plus up to ``jitter`` seconds; a ``Retry-After``
+    still wins (urllib3 sleeps it instead, up to the cap)."""
+
+    def get_backoff_time(self) -> float:
+        errors = len(self.history)
+        if errors == 0:
+            return 0.0
+        wait = min(self.backoff_max, self.backoff_factor * (2 ** (errors - 1)))
+        if self.backoff_jitter:
+            wait += random.random() * self.backoff_jitter
+        return max(0.0, min(self.backoff_max, wait))
+
+
 def session(policy: HttpPolicy) -> requests.Session:
     """A session whose adapters retry as the module says."""
-    retry = Retry(
+    retry = _Backoff(
         total=policy.retries,
         connect=policy.retries,
         read=0,

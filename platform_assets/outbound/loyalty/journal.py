@@ -1,25 +1,34 @@
-"""The journal of API calls: ``platform.api_calls`` in the warehouse, one row per attempt of a
-call, written *before* the call (``started``) and completed *after* it (``succeeded``,
-``failed``, ``in_doubt``, ``ineligible``), each write committed on its own.
+"""The journal of API calls, in the warehouse: the single source of truth of what was sent.
 
-A call is named by its idempotency key (``message:<action id>``, ``subscribe:<member>:...``):
-a key with a ``succeeded`` attempt is never called again; a ``failed`` one is called again by
-the next run (its next attempt); a ``started`` attempt of a run that is over means the process
-died between the call and the journal entry: the call may have happened, so it becomes
-``in_doubt`` and is reported, never re-sent unless an operator says so (run config).
-No personal data is journaled: members by their loyalty id, phones and emails by a hash.
+- ``platform.api_intents``: one row per intent, keyed by its idempotency key (``message:<action
+  id>``, ``subscribe:<member>:<n>``, ``segment:<key>:<day>``; the primary key), in one state:
+  ``claimed`` (a run holds it: its call may be on the wire), ``succeeded``, ``failed`` (known
+  not done: the next run may claim it again), ``in_doubt`` (sent, no answer: never re-sent until
+  an operator decides).
+- ``platform.api_calls``: one row per attempt (the history), written with the claim and completed
+  with the answer; eligibility questions (reads, not intents) are journaled here only.
+
+A call is made only by the run that claimed its key, in a committed transaction, before the
+request: a key that is claimed (by a run alive or not), succeeded or in doubt cannot be claimed
+again. A claim whose run is over (failed, canceled, or its process gone and the run marked so by
+run monitoring) becomes ``in_doubt``: the request may have reached the server. Only an operator
+moves a key out of doubt (run config ``confirm_sent`` / ``resend``). No personal data is
+journaled: members by their loyalty id, phones and emails by a hash.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
 
-from platform_assets.outbound.loyalty.http import IN_DOUBT, SUCCEEDED, Outcome
+from platform_assets.outbound.loyalty.http import FAILED, IN_DOUBT, SUCCEEDED, Outcome
 
 STARTED = "started"
+CLAIMED = "claimed"
 INELIGIBLE = "ineligible"
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS {wh}.platform",
@@ -27,7 +36,20 @@ DDL = (
     "member_id VARCHAR, action_id VARCHAR, subject_hash VARCHAR, attempt INTEGER, "
     "status VARCHAR, http_status INTEGER, http_attempts INTEGER, response_id VARCHAR, "
     "error VARCHAR, run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS {wh}.platform.api_intents (call_key VARCHAR PRIMARY KEY, "
+    "kind VARCHAR, state VARCHAR, run_id VARCHAR, attempts INTEGER, updated_at TIMESTAMP)",
+    # a journal from before the intents table: each key's latest attempt is its state
+    "INSERT OR IGNORE INTO {wh}.platform.api_intents SELECT call_key, arg_max(kind, attempt), "
+    "CASE arg_max(status, attempt) WHEN 'started' THEN 'claimed' ELSE arg_max(status, attempt) "
+    "END, arg_max(run_id, attempt), max(attempt), max(coalesce(finished_at, started_at)) "
+    "FROM {wh}.platform.api_calls WHERE kind <> 'eligibility' GROUP BY call_key",
 )
+NOT_CLAIMED = {
+    SUCCEEDED: "already_sent",
+    IN_DOUBT: "left_in_doubt",
+    INELIGIBLE: "ineligible",
+}
+"""A key's state -> why it is not claimed again (a count in the asset's metadata)."""
 
 
 @dataclass(frozen=True)
@@ -39,40 +61,162 @@ class Call:
     subject_hash: str | None = None
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 class Journal:
     """The journal as one run sees it (``wh``: the attached warehouse's name)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, wh: str, run_id: str):
-        self.con, self.table, self.run_id = con, f"{wh}.platform.api_calls", run_id
-        for statement in DDL:
-            con.execute(statement.format(wh=wh))
+        self.con, self.run_id = con, run_id
+        self.calls, self.intents = f"{wh}.platform.api_calls", f"{wh}.platform.api_intents"
+        with self._transaction():
+            for statement in DDL:
+                con.execute(statement.format(wh=wh))
 
-    def settle_crashed(self, active_runs: set[str]) -> list[Call]:
-        """Attempts left ``started`` by runs that are over: now ``in_doubt``; returned."""
-        rows = self.con.execute(
-            f"SELECT call_key, kind, member_id, action_id, subject_hash, run_id FROM {self.table} "
-            "WHERE status = $started",
-            {"started": STARTED},
-        ).fetchall()
-        crashed = [r for r in rows if r[5] not in active_runs | {self.run_id}]
-        for key, *_rest, run in crashed:
-            self.con.execute(
-                f"UPDATE {self.table} SET status = $doubt, finished_at = now()::TIMESTAMP, "
-                "error = 'the run ended between the call and its journal entry' "
-                "WHERE call_key = $key AND run_id = $run AND status = $started",
-                {"doubt": IN_DOUBT, "key": key, "run": run, "started": STARTED},
-            )
-        return [Call(k, kind, m, a, s) for k, kind, m, a, s, _ in crashed]
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
-    def latest(self, kinds: tuple[str, ...]) -> dict[str, str]:
-        """Each key of ``kinds`` -> the status of its latest attempt."""
-        kinds_sql = ", ".join(f"'{k}'" for k in kinds)
-        return dict(
-            self.con.execute(
-                f"SELECT call_key, arg_max(status, attempt) FROM {self.table} "
-                f"WHERE kind IN ({kinds_sql}) GROUP BY call_key"
+    # -- the claims ------------------------------------------------------------------------
+
+    def settle(self, alive_runs: set[str]) -> int:
+        """Claims held by runs that are over become ``in_doubt`` (their call may have reached
+        the server); how many."""
+        with self._transaction():
+            rows = self.con.execute(
+                f"SELECT call_key, run_id FROM {self.intents} WHERE state = $claimed",
+                {"claimed": CLAIMED},
             ).fetchall()
-        )
+            dead = [(k, r) for k, r in rows if r not in alive_runs | {self.run_id}]
+            for key, run in dead:
+                self.con.execute(
+                    f"UPDATE {self.intents} SET state = $doubt, updated_at = $now "
+                    "WHERE call_key = $key",
+                    {"doubt": IN_DOUBT, "now": _now(), "key": key},
+                )
+                self.con.execute(
+                    f"UPDATE {self.calls} SET status = $doubt, finished_at = $now, "
+                    "error = 'the run ended between the call and its answer' "
+                    "WHERE call_key = $key AND run_id = $run AND status = $started",
+                    {"doubt": IN_DOUBT, "now": _now(), "key": key, "run": run, "started": STARTED},
+                )
+        return len(dead)
+
+    def state(self, key: str) -> str | None:
+        """Why ``key`` cannot be claimed now (a :data:`NOT_CLAIMED` reason, or ``held``), or
+        None when it can."""
+        row = self.con.execute(
+            f"SELECT state, run_id FROM {self.intents} WHERE call_key = $key", {"key": key}
+        ).fetchone()
+        if row is None or row[0] == FAILED:
+            return None
+        state, run = row
+        if state == CLAIMED:
+            return "held_by_another_run" if run != self.run_id else "claimed_by_this_run"
+        return NOT_CLAIMED.get(state, state)
+
+    def claim(self, call: Call) -> int | None:
+        """Claim ``call``'s key for this run and record the attempt, in one committed
+        transaction, before the call; the attempt number, or None when the key is not free."""
+        with self._transaction():
+            if self.state(call.key) is not None:
+                return None
+            self.con.execute(
+                f"INSERT OR REPLACE INTO {self.intents} VALUES ($key, $kind, $claimed, $run, "
+                f"coalesce((SELECT attempts FROM {self.intents} WHERE call_key = $key), 0) + 1, "
+                "$now)",
+                {
+                    "key": call.key,
+                    "kind": call.kind,
+                    "claimed": CLAIMED,
+                    "run": self.run_id,
+                    "now": _now(),
+                },
+            )
+            return self._attempt(call)
+
+    def finish(self, call: Call, attempt: int, outcome: Outcome, status: str | None = None) -> None:
+        """Complete the attempt, and the key's state, with what the call came to."""
+        status = status or outcome.outcome
+        with self._transaction():
+            self._finish_attempt(call, attempt, outcome, status)
+            self.con.execute(
+                f"UPDATE {self.intents} SET state = $status, updated_at = $now "
+                "WHERE call_key = $key AND run_id = $run",
+                {"status": status, "now": _now(), "key": call.key, "run": self.run_id},
+            )
+
+    def keys(self, kinds: tuple[str, ...], state: str) -> list[str]:
+        """Keys of ``kinds`` in ``state`` (``claimed``: held by other runs), sorted."""
+        rows = self.con.execute(
+            f"SELECT call_key FROM {self.intents} WHERE kind IN (SELECT unnest($kinds)) "
+            "AND state = $state AND ($state <> $claimed OR run_id <> $run) ORDER BY 1",
+            {"kinds": list(kinds), "state": state, "claimed": CLAIMED, "run": self.run_id},
+        ).fetchall()
+        return [k for (k,) in rows]
+
+    def resolve(self, keys: list[str], status: str) -> int:
+        """An operator's decision on keys in doubt (or held by a run the operator knows is
+        gone): ``succeeded`` (it did happen) or ``failed`` (send it again); how many changed."""
+        changed = 0
+        with self._transaction():
+            for key in keys:
+                row = self.con.execute(
+                    f"UPDATE {self.intents} SET state = $status, updated_at = $now "
+                    "WHERE call_key = $key AND (state = $doubt OR (state = $claimed "
+                    "AND run_id <> $run)) RETURNING 1",
+                    {
+                        "status": status,
+                        "now": _now(),
+                        "key": key,
+                        "doubt": IN_DOUBT,
+                        "claimed": CLAIMED,
+                        "run": self.run_id,
+                    },
+                ).fetchall()
+                self.con.execute(
+                    f"UPDATE {self.calls} SET status = $status, error = 'resolved by an operator' "
+                    "WHERE call_key = $key AND status IN ($doubt, $started)",
+                    {"status": status, "key": key, "doubt": IN_DOUBT, "started": STARTED},
+                )
+                changed += len(row)
+        return changed
+
+    # -- the history -----------------------------------------------------------------------
+
+    def begin(self, call: Call) -> int:
+        """Record an attempt that is not an intent (an eligibility question); its number."""
+        with self._transaction():
+            return self._attempt(call)
+
+    def finish_read(self, call: Call, attempt: int, outcome: Outcome, status: str | None) -> None:
+        with self._transaction():
+            self._finish_attempt(call, attempt, outcome, status or outcome.outcome)
+
+    def eligibility(self, member: str, subject: str, ttl_hours: int) -> str | None:
+        """The answer to the latest eligibility question about ``member`` at ``subject`` in the
+        last ``ttl_hours``: ``succeeded`` (eligible), ``ineligible``, or None (ask)."""
+        row = self.con.execute(
+            f"SELECT arg_max(status, finished_at) FROM {self.calls} WHERE kind = 'eligibility' "
+            "AND member_id = $member AND subject_hash = $subject "
+            "AND status IN ($ok, $no) AND finished_at >= $since",
+            {
+                "member": member,
+                "subject": subject,
+                "ok": SUCCEEDED,
+                "no": INELIGIBLE,
+                "since": _now() - dt.timedelta(hours=ttl_hours),
+            },
+        ).fetchone()
+        return row[0] if row and ttl_hours > 0 else None
 
     def succeeded_per_member(self, kinds: tuple[str, ...]) -> dict[str, tuple[str, str, int]]:
         """Each member -> (kind, subject hash) of its latest succeeded call of ``kinds``, and
@@ -80,21 +224,20 @@ class Journal:
         kinds_sql = ", ".join(f"'{k}'" for k in kinds)
         rows = self.con.execute(
             f"SELECT member_id, arg_max(kind, finished_at), arg_max(subject_hash, finished_at), "
-            f"count(DISTINCT call_key) FROM {self.table} WHERE kind IN ({kinds_sql}) "
+            f"count(DISTINCT call_key) FROM {self.calls} WHERE kind IN ({kinds_sql}) "
             "AND status = $ok GROUP BY member_id",
             {"ok": SUCCEEDED},
         ).fetchall()
         return {m: (kind, subject, n) for m, kind, subject, n in rows}
 
-    def begin(self, call: Call) -> int:
-        """Record the attempt before the call (committed); its attempt number."""
+    def _attempt(self, call: Call) -> int:
         row = self.con.execute(
-            f"SELECT coalesce(max(attempt), 0) + 1 FROM {self.table} WHERE call_key = $key",
+            f"SELECT coalesce(max(attempt), 0) + 1 FROM {self.calls} WHERE call_key = $key",
             {"key": call.key},
         ).fetchone()
         attempt = int(row[0]) if row else 1
         self.con.execute(
-            f"INSERT INTO {self.table} VALUES ($key, $kind, $member, $action, $subject, $attempt, "
+            f"INSERT INTO {self.calls} VALUES ($key, $kind, $member, $action, $subject, $attempt, "
             "$status, NULL, NULL, NULL, NULL, $run, $now, NULL)",
             {
                 "key": call.key,
@@ -105,41 +248,27 @@ class Journal:
                 "attempt": attempt,
                 "status": STARTED,
                 "run": self.run_id,
-                "now": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "now": _now(),
             },
         )
         return attempt
 
-    def finish(self, call: Call, attempt: int, outcome: Outcome, status: str | None = None) -> None:
-        """Complete the attempt with what the call came to."""
+    def _finish_attempt(self, call: Call, attempt: int, outcome: Outcome, status: str) -> None:
         self.con.execute(
-            f"UPDATE {self.table} SET status = $status, http_status = $http, "
+            f"UPDATE {self.calls} SET status = $status, http_status = $http, "
             "http_attempts = $tries, response_id = $rid, error = $error, finished_at = $now "
             "WHERE call_key = $key AND attempt = $attempt",
             {
-                "status": status or outcome.outcome,
+                "status": status,
                 "http": outcome.status,
                 "tries": outcome.attempts,
                 "rid": response_id(outcome.body),
                 "error": outcome.error or None,
-                "now": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "now": _now(),
                 "key": call.key,
                 "attempt": attempt,
             },
         )
-
-    def resolve(self, keys: list[str], status: str) -> int:
-        """An operator's decision on in-doubt calls: ``succeeded`` (it did happen) or ``failed``
-        (send it again); returns how many were changed."""
-        changed = 0
-        for key in keys:
-            row = self.con.execute(
-                f"UPDATE {self.table} SET status = $status, error = 'resolved by an operator' "
-                "WHERE call_key = $key AND status = $doubt RETURNING 1",
-                {"status": status, "key": key, "doubt": IN_DOUBT},
-            ).fetchall()
-            changed += len(row)
-        return changed
 
 
 def response_id(body: dict) -> str | None:

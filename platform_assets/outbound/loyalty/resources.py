@@ -136,8 +136,11 @@ class AnnexCloudApi(_Api):
 
 
 def access_token(loyalty_token: str, site_id: str) -> str:
-    """Document 001: "Create a JSON array with Loyalty Token and Site id", then base64 it."""
-    return base64.b64encode(json.dumps([loyalty_token, site_id]).encode()).decode()
+    """Document 001: "Create a JSON array with Loyalty Token and Site id", then
+    ``base64_encode()`` it: PHP's ``json_encode`` writes the array without spaces
+    (``["tok","480011"]``), so the JSON here is compact too."""
+    array = json.dumps([loyalty_token, site_id], separators=(",", ":"))
+    return base64.b64encode(array.encode()).decode()
 
 
 def attentive_api(settings: Settings) -> AttentiveApi:

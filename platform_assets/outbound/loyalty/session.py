@@ -1,6 +1,7 @@
 """What every journaled API asset shares: the run config for calls left in doubt, the session
-(warehouse attached, journal opened, dead runs' calls settled), one journaled call, the check
-that reports failed and doubtful calls, and the stop on an authentication error."""
+(warehouse attached, journal opened, dead runs' claims settled, the operator's decisions
+applied), one journaled call (claimed, made, recorded), the check that reports failed calls and
+lists every key in doubt, and the stop on an authentication error."""
 
 import hashlib
 from collections import Counter
@@ -16,7 +17,7 @@ from pydantic import Field
 from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, staging_connection
 from platform_assets.core.workdir import new_work_folder
 from platform_assets.outbound.loyalty.http import FAILED, IN_DOUBT, SUCCEEDED, Outcome
-from platform_assets.outbound.loyalty.journal import Call, Journal
+from platform_assets.outbound.loyalty.journal import CLAIMED, Call, Journal
 
 CALLS_CHECK = "no_failed_or_doubtful_calls"
 AUTH_ERRORS = {401, 403}
@@ -54,15 +55,19 @@ def subject_hash(phone: str, email: str | None) -> str:
 # -- the journaled session of one asset ------------------------------------------------------
 
 
+ALIVE = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING)
+"""A run in these states may still be making the call it claimed."""
+
+
 @contextmanager
 def journaled(
     context: dg.AssetExecutionContext,
     config: LoyaltyConfig,
     warehouse: DuckDBResource,
     loader: LoaderSettings,
-) -> Iterator[tuple[duckdb.DuckDBPyConnection, str, Journal, list[Call]]]:
-    """The warehouse attached, the journal, and the calls a dead run left in doubt (now
-    marked so); the operator's decisions of the run config applied first."""
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str, Journal]]:
+    """The warehouse attached and the journal, with the claims of runs that are over settled as
+    in doubt and the operator's decisions of the run config applied."""
     folder = new_work_folder(loader.work_dir, "api")
     try:
         with (
@@ -70,34 +75,47 @@ def journaled(
             attached_warehouse(con, warehouse.database, loader.lock_wait_seconds) as wh,
         ):
             journal = Journal(con, wh, context.run.run_id)
-            active = {
+            alive = {
                 r.run_id
-                for r in context.instance.get_runs(
-                    filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
-                )
+                for r in context.instance.get_runs(filters=dg.RunsFilter(statuses=list(ALIVE)))
             }
-            doubtful = journal.settle_crashed(active)
+            journal.settle(alive)
             journal.resolve(config.confirm_sent, SUCCEEDED)
             journal.resolve(config.resend, FAILED)
-            yield con, wh, journal, doubtful
+            yield con, wh, journal
     finally:
         folder.remove()
 
 
-def calls_check(counts: Counter, doubtful: list[str]) -> dg.AssetCheckResult:
-    bad = counts[FAILED] + counts[IN_DOUBT]
-    return dg.AssetCheckResult(
-        check_name=CALLS_CHECK,
-        passed=bad == 0 and not doubtful,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            "every call succeeded"
-            if bad == 0 and not doubtful
-            else f"{counts[FAILED]} failed (retried next run), {counts[IN_DOUBT] + len(doubtful)} "
-            "in doubt (not re-sent: confirm_sent or resend them in the run config)"
-        ),
-        metadata={"in_doubt_call_keys": dg.MetadataValue.json(sorted(doubtful))},
+def calls_check(
+    counts: Counter, journal: Journal, kinds: tuple[str, ...]
+) -> tuple[dg.AssetCheckResult, dict[str, dg.MetadataValue]]:
+    """The asset's check: failed if a call of this run failed or any key of ``kinds`` is in
+    doubt (on every run, until an operator decides it); the keys in doubt and the keys held by
+    other runs, also as the asset's metadata."""
+    doubtful = journal.keys(kinds, IN_DOUBT)
+    held = journal.keys(kinds, CLAIMED)
+    passed = counts[FAILED] == 0 and not doubtful
+    keys = {
+        "in_doubt_call_keys": dg.MetadataValue.json(doubtful),
+        "held_call_keys": dg.MetadataValue.json(held),
+    }
+    description = (
+        "every call succeeded"
+        if passed
+        else f"{counts[FAILED]} failed (retried next run), {len(doubtful)} in doubt (never "
+        "re-sent: decide each with confirm_sent or resend in the run config)"
     )
+    if held:
+        description += f"; {len(held)} held by runs still marked running (not sent by this run)"
+    check = dg.AssetCheckResult(
+        check_name=CALLS_CHECK,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=keys,
+    )
+    return check, keys
 
 
 def stop_on_auth(outcome: Outcome, api: str, variable: str) -> None:
@@ -109,9 +127,14 @@ def stop_on_auth(outcome: Outcome, api: str, variable: str) -> None:
         )
 
 
-def made(journal: Journal, call: Call, do: Callable[[], Outcome], counts: Counter) -> Outcome:
-    """One journaled call: recorded before, made, recorded after."""
-    attempt = journal.begin(call)
+def made(
+    journal: Journal, call: Call, do: Callable[[], Outcome], counts: Counter
+) -> Outcome | None:
+    """One journaled call: claimed (or None, counted, when its key is not free), made, recorded."""
+    attempt = journal.claim(call)
+    if attempt is None:
+        counts[journal.state(call.key) or "not_claimed"] += 1
+        return None
     outcome = do()
     journal.finish(call, attempt, outcome)
     counts[outcome.outcome] += 1
