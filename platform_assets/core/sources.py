@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from platform_assets.core.deliveries import ConfiguredDelivery, Delivery, DeviceUpdates
+from platform_assets.core.deliveries import (
+    ConfiguredDelivery,
+    Delivery,
+    DeviceUpdates,
+    StaticList,
+)
 from platform_assets.core.partitions import app_file_partitions, daily_file_partitions
 from platform_assets.core.settings import Settings, SourceSettings
 from platform_assets.core.specs import TableSpec, VendorDocument
@@ -127,7 +132,9 @@ class VendorSource:
             groups: list[tuple[str, ...]] = (
                 [(a,) for a in own.app_ids] if isinstance(spec, DeviceUpdates) else [own.app_ids]
             )
-            allow_empty = settings.flag(f"{self.prefix}_ALLOW_EMPTY_STATIC_LISTS")
+            allow_empty = isinstance(spec, StaticList) and settings.flag(
+                f"{self.prefix}_ALLOW_EMPTY_STATIC_LISTS"
+            )
             configured += [
                 ConfiguredDelivery(spec, relation, daily, apps, headers, allow_empty=allow_empty)
                 for apps in groups

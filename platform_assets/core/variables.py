@@ -231,6 +231,14 @@ VARIABLES: tuple[Variable, ...] = (
         "ASAPP `in`, Accengage `.`",
     ),
     Variable(
+        ("V_ALLOW_EMPTY_STATIC_LISTS",),
+        (
+            "`true`: a day without rows uploads an empty static list, which *empties that list* "
+            "at Accengage (static lists are truncate-insert); otherwise nothing is sent that day"
+        ),
+        "`false`",
+    ),
+    Variable(
         ("V_<DELIVERY>_RELATION",),
         (
             "the relation (`schema.table`) a delivery reads, e.g. "

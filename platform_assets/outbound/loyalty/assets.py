@@ -10,11 +10,13 @@ document's recurring trigger (``LOYALTY_CRON``):
    SMS in the last 30 days, by email) created in Annex Cloud once a day, and exported as a CSV
    for upload to Attentive (which has no segment API).
 
-Every call goes through the journal (``platform.api_calls``, :mod:`.api.journal`): recorded
-before and after, never repeated once it succeeded, retried by the next run when it failed,
-reported (and not re-sent) when a run died between the call and its record. Phones are
-normalized to E.164 (``phonenumbers``) before any call; metadata holds counts, never a phone,
-an email or a token.
+Every call goes through the journal (:mod:`.journal`: ``platform.api_intents`` and
+``platform.api_calls``): its key claimed before the call, never repeated once it succeeded,
+retried by the next run when it failed, held while the run that claimed it looks alive, and in
+doubt (listed by the check on every run, never re-sent) when that run ended without an answer,
+until an operator decides (``confirm_sent`` / ``resend``). What is sent, intent by intent, is in
+:mod:`.intents`. Phones are normalized to E.164 (``phonenumbers``) before any call; metadata holds
+counts and keys, never a phone, an email or a token.
 """
 
 import datetime as dt
@@ -30,17 +32,16 @@ from platform_assets.core.segments import Segment
 from platform_assets.core.settings import LoyaltySettings
 from platform_assets.core.specs import quote_literal
 from platform_assets.core.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCE, LoaderSettings
-from platform_assets.outbound.loyalty.journal import INELIGIBLE, Call, Journal
-from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi, text_eligible
+from platform_assets.outbound.loyalty.intents import reconcile_subscriptions, send_messages
+from platform_assets.outbound.loyalty.journal import Call
+from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi
 from platform_assets.outbound.loyalty.session import (
     CALLS_CHECK,
     LoyaltyConfig,
     calls_check,
-    e164,
     journaled,
     made,
     stop_on_auth,
-    subject_hash,
 )
 
 GROUP = "loyalty"
@@ -49,43 +50,6 @@ ANNEX_CLOUD_API = "annex_cloud_api"
 SUBSCRIPTIONS = dg.AssetKey([GROUP, "attentive_subscriptions"])
 MESSAGES = dg.AssetKey([GROUP, "attentive_messages"])
 SEGMENTS = dg.AssetKey([GROUP, "annex_cloud_segments"])
-
-
-def eligible(
-    api: AttentiveApi,
-    journal: Journal,
-    call: Call,
-    number: str,
-    email: str | None,
-    ttl_hours: int,
-    counts: Counter,
-) -> bool:
-    """Whether the member's TEXT subscription is open: the journal's answer of the last
-    ``ttl_hours`` (LOYALTY_ELIGIBILITY_TTL_HOURS), else Attentive's (GET /v1/subscriptions,
-    journaled, a 401/403 recorded before the run stops)."""
-    assert call.member_id is not None and call.subject_hash is not None
-    known = journal.eligibility(call.member_id, call.subject_hash, ttl_hours)
-    if known is None:
-        seq = call.key.rsplit(":", 1)[-1]
-        question = Call(
-            f"eligibility:{call.member_id}:{seq}", "eligibility", call.member_id, None,
-            call.subject_hash,
-        )  # fmt: skip
-        attempt = journal.begin(question)
-        answer = api.eligibility(number, email)
-        is_open = answer.ok and text_eligible(answer.body)
-        journal.finish_read(
-            question, attempt, answer, INELIGIBLE if answer.ok and not is_open else None
-        )
-        stop_on_auth(answer, "Attentive", "ATTENTIVE_API_TOKEN")
-        if not answer.ok:
-            counts[f"eligibility_{answer.outcome}"] += 1
-            return False
-        known = "succeeded" if is_open else INELIGIBLE
-    if known == INELIGIBLE:
-        counts[INELIGIBLE] += 1
-        return False
-    return True
 
 
 # -- the assets ------------------------------------------------------------------------------
@@ -135,36 +99,9 @@ def build_loyalty_definitions(
                 f"SELECT DISTINCT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
                 f"FROM {wh}.{loyalty.members} ORDER BY ALL"
             ).fetchall()
-            done = journal.succeeded_per_member(kinds)
-            seen: set[str] = set()
-            for member, phone, email, opted_in in members:
-                if member in seen:  # listed twice (with other values): the first row counts
-                    counts["duplicate_intents"] += 1
-                    continue
-                seen.add(member)
-                number = e164(phone, loyalty.phone_region)
-                if number is None:
-                    counts["invalid_phone"] += 1
-                    continue
-                subject = subject_hash(number, email)
-                want = "subscribe" if opted_in else "unsubscribe"
-                kind, last_subject, seq = done.get(member, ("", "", 0))
-                if (kind, last_subject) == (want, subject):
-                    counts["in_sync"] += 1
-                    continue
-                call = Call(f"{want}:{member}:{seq}", want, member, None, subject)
-                busy = journal.state(call.key)
-                if busy is not None:
-                    counts[busy] += 1
-                    continue
-                if opted_in and not eligible(
-                    api, journal, call, number, email, loyalty.eligibility_ttl_hours, counts
-                ):
-                    continue
-                send = api.subscribe if opted_in else api.unsubscribe
-                outcome = made(journal, call, partial(send, number, email), counts)
-                if outcome is not None:
-                    stop_on_auth(outcome, "Attentive", "ATTENTIVE_API_TOKEN")
+            reconcile_subscriptions(
+                journal, api, members, loyalty.phone_region, loyalty.eligibility_ttl_hours, counts
+            )
             check, keys = calls_check(counts, journal, kinds)
         return dg.MaterializeResult(
             metadata={
@@ -207,20 +144,7 @@ def build_loyalty_definitions(
                 "ORDER BY a.action_time, 1, 2, 3, 4",
                 {"since": since},
             ).fetchall()
-            seen: set[str] = set()
-            for action, member, text, phone in actions:
-                call = Call(f"message:{action}", "message", member, action)
-                if call.key in seen:  # one intent per action, however often it is listed
-                    counts["duplicate_intents"] += 1
-                    continue
-                seen.add(call.key)
-                number = e164(phone, loyalty.phone_region)
-                if number is None:
-                    counts["invalid_phone"] += 1
-                    continue
-                outcome = made(journal, call, partial(api.message, number, text), counts)
-                if outcome is not None:
-                    stop_on_auth(outcome, "Attentive", "ATTENTIVE_MESSAGES_API_TOKEN")
+            send_messages(journal, api, actions, loyalty.phone_region, counts)
             check, keys = calls_check(counts, journal, ("message",))
         return dg.MaterializeResult(
             metadata={
