@@ -29,6 +29,7 @@ class _Api(dg.ConfigurableResource):
     read_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=4, ge=0, description="Retries of a 429/5xx or no connection")
     backoff_seconds: float = Field(default=0.5, ge=0)
+    backoff_jitter_seconds: float = Field(default=0.5, ge=0, description="Added at random")
     retry_after_max_seconds: float = Field(default=60.0, ge=0)
     _http: requests.Session | None = PrivateAttr(default=None)
 
@@ -39,6 +40,7 @@ class _Api(dg.ConfigurableResource):
             read_timeout=self.read_timeout_seconds,
             retries=self.max_retries,
             backoff=self.backoff_seconds,
+            jitter=self.backoff_jitter_seconds,
             retry_after_max=self.retry_after_max_seconds,
         )
 
