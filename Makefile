@@ -24,7 +24,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m platform_assets.demo run
 
-## make dev: the same embedded server, then `dg dev` (webserver + daemon) on http://127.0.0.1:3000
+## make dev: the same embedded server, then Dagster's webserver + daemon on http://127.0.0.1:3000
 dev: install
 	$(BIN)/python -m platform_assets.demo dev
 
