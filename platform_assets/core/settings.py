@@ -200,6 +200,20 @@ class Settings:
         """A time-out or interval in seconds (``name``, a positive number), else ``default``."""
         return _seconds(self.env, name, default)
 
+    def rates(self, name: str, defaults: Mapping[str, int]) -> dict[str, int]:
+        """Requests per second per endpoint: ``defaults``, overridden by ``name``
+        (``endpoint=N,...``, e.g. ``ATTENTIVE_API_RATE_LIMITS=messages=50``)."""
+        rates = dict(defaults)
+        for item in filter(None, (p.strip() for p in (self.env.get(name) or "").split(","))):
+            endpoint, _, value = item.partition("=")
+            if endpoint.strip() not in defaults or not value.strip().isdigit() or int(value) < 1:
+                raise SettingsError(
+                    f"{name}: {item!r} is not endpoint=requests per second (endpoints: "
+                    f"{', '.join(defaults)}; a whole number of at least 1)"
+                )
+            rates[endpoint.strip()] = int(value)
+        return rates
+
     def optional(self, name: str) -> dg.EnvVar | None:
         """``name`` as a ``dg.EnvVar`` where it is set (read when the resource is used)."""
         return dg.EnvVar(name) if self.env.get(name) else None

@@ -267,6 +267,16 @@ VARIABLES: tuple[Variable, ...] = (
         "`30`",
     ),
     Variable(
+        ("ATTENTIVE_API_RATE_LIMITS", "ANNEX_CLOUD_API_RATE_LIMITS"),
+        (
+            "client-side requests per second per endpoint, `endpoint=N,...` (Attentive: "
+            "`subscriptions` (subscribe and eligibility), `unsubscribe`, `messages`; Annex Cloud: "
+            "`segment`)"
+        ),
+        "Attentive's published `subscriptions=10,unsubscribe=5,messages=150`; Annex Cloud "
+        "(none published) `segment=2`",
+    ),
+    Variable(
         ("LOYALTY_ELIGIBILITY_TTL_HOURS",),
         "how long a member's TEXT eligibility answer is reused before Attentive is asked again",
         "`24`",

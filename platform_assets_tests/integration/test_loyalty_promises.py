@@ -17,6 +17,9 @@ import time
 import dagster as dg
 import pytest
 
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings
+from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.demo.api_server import MESSAGES, SEGMENT, SUBSCRIBE
 from platform_assets.outbound.loyalty.http import SUCCEEDED
 from platform_assets.outbound.loyalty.resources import AnnexCloudApi
@@ -177,3 +180,58 @@ def test_the_annex_cloud_token_is_documents_recipe(api):
     )  # fmt: skip
     [seg] = api.calls("POST", SEGMENT)
     assert seg.authorization == f"Bearer {expected}"
+
+
+def test_each_endpoint_keeps_its_rate_limit(api):
+    client = attentive(api, rate_limits={"messages": 5})
+    arrived: list[float] = []
+    api.on_request = lambda got: arrived.append(time.monotonic())
+    for n in range(11):
+        assert client.message("+17707651750", f"m{n}").ok
+    # no second holds more than 5 requests of the endpoint: the 11th waits for the 2nd second
+    assert arrived[-1] - arrived[0] >= 1.8
+    for i in range(len(arrived) - 5):
+        assert arrived[i + 5] - arrived[i] >= 0.95, arrived
+    fast = attentive(api)  # the published default for messages: 150/s, no wait for 11
+    started = time.monotonic()
+    for n in range(11):
+        assert fast.message("+17707651750", f"f{n}").ok
+    assert time.monotonic() - started < 1.5
+
+
+def test_rate_limits_are_settings_checked_by_endpoint(monkeypatch):
+    from platform_assets.core.settings import SettingsError
+    from platform_assets.outbound.loyalty.resources import attentive_api
+
+    monkeypatch.setenv("ATTENTIVE_API_RATE_LIMITS", "messages=50, unsubscribe=2")
+    limits = attentive_api(Settings.from_env()).rate_limits
+    assert limits == {"subscriptions": 10, "unsubscribe": 2, "messages": 50}
+    for bad in ("messages=0", "mesages=5", "messages=fast"):
+        monkeypatch.setenv("ATTENTIVE_API_RATE_LIMITS", bad)
+        with pytest.raises(SettingsError, match="ATTENTIVE_API_RATE_LIMITS"):
+            attentive_api(Settings.from_env())
+
+
+WRITER = """
+import sys, duckdb
+with duckdb.connect(sys.argv[1]) as con:  # a writer of the warehouse, as a load would be
+    con.execute("CREATE TABLE IF NOT EXISTS main.written_meanwhile (n INTEGER)")
+    con.execute("INSERT INTO main.written_meanwhile VALUES (1)")
+"""
+
+
+def test_a_run_waiting_on_the_vendor_holds_no_warehouse_lock_or_pool(api, loyalty_env):
+    add_actions(loyalty_env, [("a1", "m1", "x", NOW - dt.timedelta(minutes=1), "hello")])
+    writes: list[int] = []
+
+    def meanwhile(got) -> None:  # noqa: ANN001
+        if got.path == MESSAGES:  # the run is waiting for this answer: another process writes
+            done = subprocess.run([sys.executable, "-c", WRITER, str(loyalty_env)], timeout=60)
+            writes.append(done.returncode)
+
+    api.on_request = meanwhile
+    assert run_loyalty("attentive_messages").success
+    assert writes == [0]  # the warehouse was free while the call was out
+    defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
+    node = defs.resolve_assets_def(dg.AssetKey(["loyalty", "attentive_messages"]))
+    assert node.node_def.pool is None  # no writer-pool slot either

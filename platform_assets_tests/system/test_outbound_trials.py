@@ -37,6 +37,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,7 @@ import pytest
 from pydantic import PrivateAttr
 
 from platform_assets.core.transport.upload import SFTPDeliveryResource, marker_name
+from platform_assets.core.warehouse import attached_warehouse
 from platform_assets.outbound.deliveries import records
 from platform_assets.outbound.loyalty import intents, journal
 from platform_assets.outbound.loyalty.http import IN_DOUBT, SUCCEEDED
@@ -127,8 +129,7 @@ def _run_messages(
 
         journal.Journal.finish = finish_then_die  # type: ignore[method-assign]  (this child only)
     with duckdb.connect() as con:
-        con.execute(f"ATTACH '{db}' AS wh")
-        book = journal.Journal(con, "wh", run_id)
+        book = journal.Journal(con, partial(attached_warehouse, con, str(db), 30), run_id)
         book.settle(alive)
         intents.send_messages(book, api, actions, "US", Counter())
 

@@ -31,7 +31,7 @@ from platform_assets.core.formulas import escaped_sql
 from platform_assets.core.segments import Segment
 from platform_assets.core.settings import LoyaltySettings
 from platform_assets.core.specs import quote_literal
-from platform_assets.core.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCE, LoaderSettings
+from platform_assets.core.warehouse import WAREHOUSE_RESOURCE, LoaderSettings
 from platform_assets.outbound.loyalty.intents import reconcile_subscriptions, send_messages
 from platform_assets.outbound.loyalty.journal import Call
 from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi
@@ -66,10 +66,9 @@ def build_loyalty_definitions(
     members_key = dg.AssetKey(loyalty.members.split("."))
     actions_key = dg.AssetKey(loyalty.actions.split("."))
     converters_key = dg.AssetKey(loyalty.converters.split("."))
-    common: dict[str, Any] = {
+    common: dict[str, Any] = {  # no writer pool: the journal attaches the warehouse per write
         "group_name": GROUP,
         "owners": ["team:crm"],
-        "pool": WAREHOUSE_POOL,
         "tags": {"direction": "outbound", "api": "true"},
     }
 
@@ -94,11 +93,11 @@ def build_loyalty_definitions(
         counts: Counter = Counter()
         kinds = ("subscribe", "unsubscribe")
         resource = getattr(context.resources, WAREHOUSE_RESOURCE)
-        with journaled(context, config, resource, loader) as (con, wh, journal):
-            members = con.execute(
-                f"SELECT DISTINCT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
-                f"FROM {wh}.{loyalty.members} ORDER BY ALL"
-            ).fetchall()
+        with journaled(context, config, resource, loader) as (_, journal):
+            members = journal.read(
+                "SELECT DISTINCT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
+                f"FROM {{wh}}.{loyalty.members} ORDER BY ALL"
+            )
             reconcile_subscriptions(
                 journal, api, members, loyalty.phone_region, loyalty.eligibility_ttl_hours, counts
             )
@@ -134,16 +133,16 @@ def build_loyalty_definitions(
             hours=loyalty.message_lookback_hours
         )
         resource = getattr(context.resources, WAREHOUSE_RESOURCE)
-        with journaled(context, config, resource, loader) as (con, wh, journal):
-            actions = con.execute(
-                f"SELECT a.action_id::VARCHAR, a.member_id::VARCHAR, a.message_text, m.phone "
-                f"FROM {wh}.{loyalty.actions} a JOIN {wh}.{loyalty.members} m "
+        with journaled(context, config, resource, loader) as (_, journal):
+            actions = journal.read(
+                "SELECT a.action_id::VARCHAR, a.member_id::VARCHAR, a.message_text, m.phone "
+                f"FROM {{wh}}.{loyalty.actions} a JOIN {{wh}}.{loyalty.members} m "
                 "ON m.member_id::VARCHAR = a.member_id::VARCHAR "
                 "WHERE m.sms_opt_in AND a.action_time >= $since "
                 "AND nullif(trim(a.message_text), '') IS NOT NULL "
                 "ORDER BY a.action_time, 1, 2, 3, 4",
                 {"since": since},
-            ).fetchall()
+            )
             send_messages(journal, api, actions, loyalty.phone_region, counts)
             check, keys = calls_check(counts, journal, ("message",))
         return dg.MaterializeResult(
@@ -178,16 +177,16 @@ def build_loyalty_definitions(
         day = dt.datetime.now(dt.UTC).date()
         exported, ids = [], []
         resource = getattr(context.resources, WAREHOUSE_RESOURCE)
-        with journaled(context, config, resource, loader) as (con, wh, journal):
+        with journaled(context, config, resource, loader) as (con, journal):
             for segment in segments:
                 first = day - dt.timedelta(days=segment.window_days - 1)
-                con.execute(  # the segment's members, once: sent to Annex Cloud and exported
+                journal.read(  # the segment's members, once: sent to Annex Cloud and exported
                     "CREATE OR REPLACE TEMP TABLE segment_members AS "
                     "SELECT DISTINCT lower(trim(c.email)) AS email "
-                    f"FROM {wh}.{loyalty.converters} c "
+                    f"FROM {{wh}}.{loyalty.converters} c "
                     f"WHERE c.delivery_date BETWEEN DATE '{first}' AND DATE '{day}' "
                     f"AND lower(trim(c.email)) IN (SELECT lower(trim(email)) "
-                    f"FROM {wh}.{loyalty.members} WHERE sms_opt_in) ORDER BY 1"
+                    f"FROM {{wh}}.{loyalty.members} WHERE sms_opt_in) ORDER BY 1"
                 )
                 emails = "SELECT email FROM segment_members ORDER BY 1"
                 members = [e for (e,) in con.execute(emails).fetchall()]

@@ -19,8 +19,8 @@ journaled: members by their loyalty id, phones and emails by a hash.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -65,25 +65,37 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class Journal:
-    """The journal as one run sees it (``wh``: the attached warehouse's name)."""
+Attach = Callable[[], AbstractContextManager[str]]
+"""Attaches the warehouse to the journal's connection for one transaction; yields its name."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, wh: str, run_id: str):
-        self.con, self.run_id = con, run_id
-        self.calls, self.intents = f"{wh}.platform.api_calls", f"{wh}.platform.api_intents"
-        with self._transaction():
+
+class Journal:
+    """The journal as one run sees it. The warehouse is attached for each transaction only
+    (``attach``; a few milliseconds), so a run that waits on a vendor (a rate limit, a
+    ``Retry-After``, a slow answer) holds neither the warehouse's lock nor its writer pool."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, attach: Attach, run_id: str):
+        self.con, self.attach, self.run_id = con, attach, run_id
+        with self._transaction() as wh:
             for statement in DDL:
                 con.execute(statement.format(wh=wh))
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+    def _transaction(self) -> Iterator[str]:
+        with self.attach() as wh:
+            self.calls, self.intents = f"{wh}.platform.api_calls", f"{wh}.platform.api_intents"
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield wh
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+
+    def read(self, sql: str, params: dict | None = None) -> list[tuple]:
+        """The rows of ``sql`` over the warehouse (``{wh}`` stands for its name)."""
+        with self._transaction() as wh:
+            return self.con.execute(sql.format(wh=wh), params or {}).fetchall()
 
     # -- the claims ------------------------------------------------------------------------
 
@@ -113,6 +125,10 @@ class Journal:
     def state(self, key: str) -> str | None:
         """Why ``key`` cannot be claimed now (a :data:`NOT_CLAIMED` reason, or ``held``), or
         None when it can."""
+        with self._transaction():
+            return self._state(key)
+
+    def _state(self, key: str) -> str | None:
         row = self.con.execute(
             f"SELECT state, run_id FROM {self.intents} WHERE call_key = $key", {"key": key}
         ).fetchone()
@@ -127,7 +143,7 @@ class Journal:
         """Claim ``call``'s key for this run and record the attempt, in one committed
         transaction, before the call; the attempt number, or None when the key is not free."""
         with self._transaction():
-            if self.state(call.key) is not None:
+            if self._state(call.key) is not None:
                 return None
             self.con.execute(
                 f"INSERT OR REPLACE INTO {self.intents} VALUES ($key, $kind, $claimed, $run, "
@@ -156,11 +172,12 @@ class Journal:
 
     def keys(self, kinds: tuple[str, ...], state: str) -> list[str]:
         """Keys of ``kinds`` in ``state`` (``claimed``: held by other runs), sorted."""
-        rows = self.con.execute(
-            f"SELECT call_key FROM {self.intents} WHERE kind IN (SELECT unnest($kinds)) "
-            "AND state = $state AND ($state <> $claimed OR run_id <> $run) ORDER BY 1",
-            {"kinds": list(kinds), "state": state, "claimed": CLAIMED, "run": self.run_id},
-        ).fetchall()
+        with self._transaction():
+            rows = self.con.execute(
+                f"SELECT call_key FROM {self.intents} WHERE kind IN (SELECT unnest($kinds)) "
+                "AND state = $state AND ($state <> $claimed OR run_id <> $run) ORDER BY 1",
+                {"kinds": list(kinds), "state": state, "claimed": CLAIMED, "run": self.run_id},
+            ).fetchall()
         return [k for (k,) in rows]
 
     def resolve(self, keys: list[str], status: str) -> int:
@@ -204,30 +221,33 @@ class Journal:
     def eligibility(self, member: str, subject: str, ttl_hours: int) -> str | None:
         """The answer to the latest eligibility question about ``member`` at ``subject`` in the
         last ``ttl_hours``: ``succeeded`` (eligible), ``ineligible``, or None (ask)."""
-        row = self.con.execute(
-            f"SELECT arg_max(status, finished_at) FROM {self.calls} WHERE kind = 'eligibility' "
-            "AND member_id = $member AND subject_hash = $subject "
-            "AND status IN ($ok, $no) AND finished_at >= $since",
-            {
-                "member": member,
-                "subject": subject,
-                "ok": SUCCEEDED,
-                "no": INELIGIBLE,
-                "since": _now() - dt.timedelta(hours=ttl_hours),
-            },
-        ).fetchone()
-        return row[0] if row and ttl_hours > 0 else None
+        if ttl_hours <= 0:
+            return None
+        with self._transaction():
+            row = self.con.execute(
+                f"SELECT arg_max(status, finished_at) FROM {self.calls} WHERE kind = 'eligibility' "
+                "AND member_id = $member AND subject_hash = $subject "
+                "AND status IN ($ok, $no) AND finished_at >= $since",
+                {
+                    "member": member,
+                    "subject": subject,
+                    "ok": SUCCEEDED,
+                    "no": INELIGIBLE,
+                    "since": _now() - dt.timedelta(hours=ttl_hours),
+                },
+            ).fetchone()
+        return row[0] if row else None
 
     def succeeded_per_member(self, kinds: tuple[str, ...]) -> dict[str, tuple[str, str, int]]:
         """Each member -> (kind, subject hash) of its latest succeeded call of ``kinds``, and
         how many such calls succeeded (the next call's sequence number)."""
-        kinds_sql = ", ".join(f"'{k}'" for k in kinds)
-        rows = self.con.execute(
-            f"SELECT member_id, arg_max(kind, finished_at), arg_max(subject_hash, finished_at), "
-            f"count(DISTINCT call_key) FROM {self.calls} WHERE kind IN ({kinds_sql}) "
-            "AND status = $ok GROUP BY member_id",
-            {"ok": SUCCEEDED},
-        ).fetchall()
+        with self._transaction():
+            rows = self.con.execute(
+                f"SELECT member_id, arg_max(kind, finished_at), arg_max(subject_hash, "
+                f"finished_at), count(DISTINCT call_key) FROM {self.calls} "
+                "WHERE kind IN (SELECT unnest($kinds)) AND status = $ok GROUP BY member_id",
+                {"ok": SUCCEEDED, "kinds": list(kinds)},
+            ).fetchall()
         return {m: (kind, subject, n) for m, kind, subject, n in rows}
 
     def _attempt(self, call: Call) -> int:

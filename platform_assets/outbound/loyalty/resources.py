@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import requests
 from pydantic import Field, PrivateAttr
+from pyrate_limiter import Duration, Limiter, Rate
 
 from platform_assets.core.settings import Settings
 from platform_assets.outbound.loyalty import http
@@ -23,8 +24,22 @@ TEXT_CHANNEL = {"type": "MARKETING", "channel": "TEXT"}
 EMAIL_CHANNEL = {"type": "MARKETING", "channel": "EMAIL"}
 
 
+ATTENTIVE_RATE_LIMITS = {"subscriptions": 10, "unsubscribe": 5, "messages": 150}
+"""Attentive's published limits, requests per second: 10 for subscribe and identity (the
+eligibility question is ``GET /v1/subscriptions``), 5 for unsubscribe, 150 for the others."""
+ANNEX_CLOUD_RATE_LIMITS = {"segment": 2}
+"""Annex Cloud publishes none: a conservative 2 requests per second."""
+
+
 class _Api(dg.ConfigurableResource):
     base_url: str
+    rate_limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="Requests per second per endpoint (client side; the endpoint's default else)",
+    )
+    lock_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="The longest wait for the rate limit before failing"
+    )
     connect_timeout_seconds: float = Field(default=5.0, gt=0)
     read_timeout_seconds: float = Field(default=30.0, gt=0)
     max_retries: int = Field(default=4, ge=0, description="Retries of a 429/5xx or no connection")
@@ -32,6 +47,8 @@ class _Api(dg.ConfigurableResource):
     backoff_jitter_seconds: float = Field(default=0.5, ge=0, description="Added at random")
     retry_after_max_seconds: float = Field(default=60.0, ge=0)
     _http: requests.Session | None = PrivateAttr(default=None)
+    _limiters: dict[str, Limiter] = PrivateAttr(default_factory=dict)
+    DEFAULT_LIMITS: ClassVar[dict[str, int]] = {}
 
     @property
     def policy(self) -> HttpPolicy:
@@ -44,12 +61,30 @@ class _Api(dg.ConfigurableResource):
             retry_after_max=self.retry_after_max_seconds,
         )
 
-    def _call(self, method: str, path: str, token: str, **kw: Any) -> Outcome:
+    def _call(self, endpoint: str, method: str, path: str, token: str, **kw: Any) -> Outcome:
+        """One call, after the endpoint's rate limit lets it go (pyrate-limiter, per process:
+        a run's calls; the loyalty assets of one deployment run one at a time)."""
         if self._http is None:
             self._http = http.session(self.policy)
+        self._limiter(endpoint)
         return http.call(
             self._http, self.policy, method, self.base_url.rstrip("/") + path, token=token, **kw
         )
+
+    def _limiter(self, endpoint: str) -> None:
+        if endpoint not in self._limiters:
+            per_second = {**self.DEFAULT_LIMITS, **self.rate_limits}.get(endpoint, 1)
+            self._limiters[endpoint] = Limiter(Rate(per_second, Duration.SECOND))
+        if not self._limiters[endpoint].try_acquire(
+            endpoint, blocking=True, timeout=self.lock_timeout_seconds
+        ):
+            raise RateLimitWait(
+                f"{endpoint}: waited {self.lock_timeout_seconds:.0f} s for the rate limit"
+            )
+
+
+class RateLimitWait(Exception):
+    """A call waited longer than ``lock_timeout_seconds`` for its endpoint's rate limit."""
 
 
 class AttentiveApi(_Api):
@@ -57,6 +92,7 @@ class AttentiveApi(_Api):
     token; messages with the separate legacy messages token (issued on request by Attentive)."""
 
     base_url: str = ATTENTIVE_URL
+    DEFAULT_LIMITS: ClassVar[dict[str, int]] = ATTENTIVE_RATE_LIMITS
     token: str = Field(description="Bearer token of the Attentive app (ATTENTIVE_API_TOKEN)")
     messages_token: str = Field(
         description="The legacy messages API token (ATTENTIVE_MESSAGES_API_TOKEN)"
@@ -66,20 +102,22 @@ class AttentiveApi(_Api):
     def subscribe(self, phone: str, email: str | None) -> Outcome:
         user = {"phone": phone, **({"email": email} if email else {})}
         body = {"user": user, "signUpSourceId": self.sign_up_source_id}
-        return self._call("POST", "/v1/subscriptions", self.token, json_body=body)
+        return self._call("subscriptions", "POST", "/v1/subscriptions", self.token, json_body=body)
 
     def eligibility(self, phone: str, email: str | None) -> Outcome:
         params = {"phone": phone, **({"email": email} if email else {})}
-        return self._call("GET", "/v1/subscriptions", self.token, params=params)
+        return self._call("subscriptions", "GET", "/v1/subscriptions", self.token, params=params)
 
     def unsubscribe(self, phone: str, email: str | None) -> Outcome:
         user = {"phone": phone, **({"email": email} if email else {})}
         body = {"user": user, "subscriptions": [EMAIL_CHANNEL, TEXT_CHANNEL]}
-        return self._call("POST", "/v1/subscriptions/unsubscribe", self.token, json_body=body)
+        path = "/v1/subscriptions/unsubscribe"
+        return self._call("unsubscribe", "POST", path, self.token, json_body=body)
 
     def message(self, to: str, text: str) -> Outcome:
         body = {"to": to, "body": text}
-        return self._call("POST", "/v1/subscriptions/messages", self.messages_token, json_body=body)
+        path = "/v1/subscriptions/messages"
+        return self._call("messages", "POST", path, self.messages_token, json_body=body)
 
 
 def text_eligible(body: dict[str, Any]) -> bool:
@@ -96,6 +134,7 @@ class AnnexCloudApi(_Api):
     say how it is sent: here as a bearer token."""
 
     base_url: str = ANNEX_CLOUD_URL
+    DEFAULT_LIMITS: ClassVar[dict[str, int]] = ANNEX_CLOUD_RATE_LIMITS
     site_id: str = Field(description="Annex Cloud site id (ANNEX_CLOUD_SITE_ID)")
     loyalty_token: str = Field(description="The loyalty token (ANNEX_CLOUD_LOYALTY_TOKEN)")
 
@@ -125,7 +164,9 @@ class AnnexCloudApi(_Api):
             "externalId": external_id,
             "externalName": external_name,
         }
-        outcome = self._call("POST", "/api/3.0/segment", self.access_token, json_body=body)
+        outcome = self._call(
+            "segment", "POST", "/api/3.0/segment", self.access_token, json_body=body
+        )
         if outcome.ok and "errorCode" in outcome.body:  # an error answered with 200
             return Outcome(
                 http.FAILED,
@@ -154,6 +195,7 @@ def attentive_api(settings: Settings) -> AttentiveApi:
         messages_token=dg.EnvVar("ATTENTIVE_MESSAGES_API_TOKEN"),
         sign_up_source_id=dg.EnvVar("ATTENTIVE_SIGN_UP_SOURCE_ID"),
         read_timeout_seconds=settings.seconds("ATTENTIVE_API_READ_TIMEOUT_SECONDS", 30.0),
+        rate_limits=settings.rates("ATTENTIVE_API_RATE_LIMITS", ATTENTIVE_RATE_LIMITS),
     )
 
 
@@ -165,4 +207,5 @@ def annex_cloud_api(settings: Settings) -> AnnexCloudApi:
         site_id=dg.EnvVar("ANNEX_CLOUD_SITE_ID"),
         loyalty_token=dg.EnvVar("ANNEX_CLOUD_LOYALTY_TOKEN"),
         read_timeout_seconds=settings.seconds("ANNEX_CLOUD_API_READ_TIMEOUT_SECONDS", 30.0),
+        rate_limits=settings.rates("ANNEX_CLOUD_API_RATE_LIMITS", ANNEX_CLOUD_RATE_LIMITS),
     )

@@ -7,6 +7,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import dagster as dg
 import duckdb
@@ -65,16 +66,18 @@ def journaled(
     config: LoyaltyConfig,
     warehouse: DuckDBResource,
     loader: LoaderSettings,
-) -> Iterator[tuple[duckdb.DuckDBPyConnection, str, Journal]]:
-    """The warehouse attached and the journal, with the claims of runs that are over settled as
-    in doubt and the operator's decisions of the run config applied."""
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Journal]]:
+    """A private connection and the journal over it (the warehouse attached per transaction),
+    with the claims of runs that are over settled as in doubt and the operator's decisions of
+    the run config applied."""
     folder = new_work_folder(loader.work_dir, "api")
     try:
-        with (
-            staging_connection(loader, folder.path) as con,
-            attached_warehouse(con, warehouse.database, loader.lock_wait_seconds) as wh,
-        ):
-            journal = Journal(con, wh, context.run.run_id)
+        with staging_connection(loader, folder.path) as con:
+            journal = Journal(
+                con,
+                partial(attached_warehouse, con, warehouse.database, loader.lock_wait_seconds),
+                context.run.run_id,
+            )
             alive = {
                 r.run_id
                 for r in context.instance.get_runs(filters=dg.RunsFilter(statuses=list(ALIVE)))
@@ -82,7 +85,7 @@ def journaled(
             journal.settle(alive)
             journal.resolve(config.confirm_sent, SUCCEEDED)
             journal.resolve(config.resend, FAILED)
-            yield con, wh, journal
+            yield con, journal
     finally:
         folder.remove()
 
