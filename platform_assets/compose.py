@@ -24,6 +24,7 @@ from platform_assets.outbound.deliveries.assets import (
 )
 from platform_assets.outbound.loyalty.assets import build_loyalty_definitions
 from platform_assets.outbound.loyalty.resources import annex_cloud_api, attentive_api
+from platform_assets.outbound.preview import preview_job_config
 
 
 def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg.Definitions:
@@ -45,6 +46,18 @@ def build_source_definitions(source: ConfiguredSource, settings: Settings) -> dg
                 f"{source.name}_deliveries_job",
                 selection=dg.AssetSelection.assets(*keys),
                 description=f"Every configured delivery to {source.name} for one day.",
+            )
+        )
+        jobs.append(
+            dg.define_asset_job(
+                f"{source.name}_deliveries_preview_job",
+                selection=dg.AssetSelection.assets(*keys),
+                config=preview_job_config([k.to_python_identifier() for k in keys]),
+                description=(
+                    f"What {source.name}'s deliveries of one day would send (files, rows, "
+                    "SHA-256, first rows masked), kept in platform.outbound_previews; nothing is "
+                    "uploaded."
+                ),
             )
         )
     return dg.Definitions(

@@ -22,5 +22,10 @@ def shown(column: str, value: str | None) -> str | None:
     """``value`` as metadata, logs and messages may show it."""
     if value is None or not is_personal(column):
         return value
-    shape = re.sub(r"[A-Za-z]", "x", re.sub(r"[0-9]", "9", value[:SHOWN_CHARACTERS]))
-    return re.sub(r"[^\x20-\x7e]", "?", shape) + ("..." if len(value) > SHOWN_CHARACTERS else "")
+    return shape(value)
+
+
+def shape(value: str) -> str:
+    """A personal value by its shape only (``+19999999999``, ``xxx@xxxxxxx.xxx``)."""
+    form = re.sub(r"[A-Za-z]", "x", re.sub(r"[0-9]", "9", value[:SHOWN_CHARACTERS]))
+    return re.sub(r"[^\x20-\x7e]", "?", form) + ("..." if len(value) > SHOWN_CHARACTERS else "")

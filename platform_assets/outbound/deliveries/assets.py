@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 from platform_assets.core.deliveries import ConfiguredDelivery, DeviceUpdates
 from platform_assets.core.masking import shown
 from platform_assets.core.transport.failures import SFTPError, SFTPTransientError
-from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadResult
+from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadResult, sha256_of
 from platform_assets.core.validation import Rejects
 from platform_assets.core.warehouse import (
     WAREHOUSE_POOL,
@@ -42,6 +42,8 @@ from platform_assets.outbound.deliveries.write import (
     plan,
     write,
 )
+from platform_assets.outbound.preview import PreviewConfig, PreviewItem, file_sample, observation
+from platform_assets.outbound.preview import record as record_preview
 
 FILE_CHECK = "file_rules"
 DELIVERY_CRON = "30 8 * * *"
@@ -117,10 +119,13 @@ def build_delivery_asset(
         pool=WAREHOUSE_POOL,
         automation_condition=dg.AutomationCondition.on_cron(DELIVERY_CRON, "UTC"),
         retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+        output_required=False,  # a preview observes; it never materializes
     )
     def _deliver(
-        context: dg.AssetExecutionContext,
-    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
+        context: dg.AssetExecutionContext, config: PreviewConfig
+    ) -> Iterator[
+        dg.MaterializeResult | dg.AssetCheckEvaluation | dg.AssetObservation | dg.AssetCheckResult
+    ]:
         day = dt.date.fromisoformat(context.partition_key)
         sftp: SFTPDeliveryResource = getattr(context.resources, resource_key)
         warehouse: DuckDBResource = getattr(context.resources, WAREHOUSE_RESOURCE)
@@ -133,6 +138,11 @@ def build_delivery_asset(
                 failure = _blocked(key, bad)
                 yield _failed_check(key, failure.description or "")
                 raise failure
+            if config.preview:
+                yield from _preview(
+                    delivery, loader, warehouse, key, context.partition_key, files, run_id
+                )
+                return
             empty = [f for f in files if not f.rows and not spec.sends_empty(delivery.allow_empty)]
             files = [f for f in files if f not in empty]
             uploads = [_upload(sftp, f, spec.style.marker) for f in files]
@@ -229,6 +239,46 @@ def _write_files(
             )
             files.append(_File(app, file_plan, path, rows, rejects, collapsed))
     return files
+
+
+def _preview(
+    delivery: ConfiguredDelivery,
+    loader: LoaderSettings,
+    warehouse: DuckDBResource,
+    key: dg.AssetKey,
+    partition: str,
+    files: list[_File],
+    run_id: str,
+) -> Iterator[dg.AssetObservation | dg.AssetCheckResult]:
+    """What the day would send: every file that would go (an empty Accengage one would not),
+    its rows, SHA-256 and first rows masked; kept and observed; nothing uploaded."""
+    style = delivery.spec.style
+    items = [
+        PreviewItem(
+            "file",
+            f.plan.name,
+            f.rows,
+            sha256_of(f.path),
+            file_sample(f.path, style.delimiter, f.plan.key),  # the key under any header
+        )
+        for f in files
+        if f.rows or delivery.spec.sends_empty(delivery.allow_empty)
+    ]
+    folder = new_work_folder(loader.work_dir, "delivery")
+    try:
+        with (
+            staging_connection(loader, folder.path) as con,
+            attached_warehouse(con, warehouse.database, loader.lock_wait_seconds) as wh,
+        ):
+            record_preview(con, wh, run_id, key, partition, items)
+    finally:
+        folder.remove()
+    yield observation(key, partition, items)
+    yield dg.AssetCheckResult(
+        check_name=FILE_CHECK,
+        passed=True,
+        description=f"preview: all {sum(f.rows for f in files)} rows passed; nothing uploaded",
+    )
 
 
 def _failed_check(key: dg.AssetKey, message: str) -> dg.AssetCheckEvaluation:

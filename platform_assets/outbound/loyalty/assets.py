@@ -20,7 +20,9 @@ counts and keys, never a phone, an email or a token.
 """
 
 import datetime as dt
+import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,10 @@ from platform_assets.core.formulas import escaped_sql
 from platform_assets.core.segments import Segment
 from platform_assets.core.settings import LoyaltySettings
 from platform_assets.core.specs import quote_literal
+from platform_assets.core.transport.upload import sha256_of
 from platform_assets.core.warehouse import WAREHOUSE_RESOURCE, LoaderSettings
-from platform_assets.outbound.loyalty.intents import reconcile_subscriptions, send_messages
-from platform_assets.outbound.loyalty.journal import Call
+from platform_assets.outbound.loyalty.intents import reconcile_subscriptions, send_messages, would
+from platform_assets.outbound.loyalty.journal import Call, Journal
 from platform_assets.outbound.loyalty.resources import AnnexCloudApi, AttentiveApi
 from platform_assets.outbound.loyalty.session import (
     CALLS_CHECK,
@@ -43,6 +46,8 @@ from platform_assets.outbound.loyalty.session import (
     made,
     stop_on_auth,
 )
+from platform_assets.outbound.preview import PreviewItem, masked, observation
+from platform_assets.outbound.preview import record as record_preview
 
 GROUP = "loyalty"
 ATTENTIVE_API = "attentive_api"
@@ -50,6 +55,56 @@ ANNEX_CLOUD_API = "annex_cloud_api"
 SUBSCRIPTIONS = dg.AssetKey([GROUP, "attentive_subscriptions"])
 MESSAGES = dg.AssetKey([GROUP, "attentive_messages"])
 SEGMENTS = dg.AssetKey([GROUP, "annex_cloud_segments"])
+
+
+Reported = dg.MaterializeResult | dg.AssetObservation | dg.AssetCheckResult
+
+
+Context = dg.AssetExecutionContext | dg.OpExecutionContext
+
+
+def _reported(
+    context: Context,
+    key: dg.AssetKey,
+    journal: Journal,
+    counts: Counter,
+    kinds: tuple[str, ...],
+    metadata: dict[str, Any],
+    preview: list[PreviewItem] | None,
+) -> Iterator[Reported]:
+    """The run's report: its materialization with the calls check, or, for a preview, the
+    items kept in platform.outbound_previews and observed (never a materialization)."""
+    check, keys = calls_check(counts, journal, kinds)
+    if preview is None:
+        counted = {f"calls_{k}": v for k, v in counts.items()}
+        yield dg.MaterializeResult(metadata={**metadata, **counted, **keys}, check_results=[check])
+        return
+    with journal.transaction() as wh:
+        record_preview(journal.con, wh, context.run.run_id, key, None, preview)
+    yield observation(key, None, preview, counts)
+    yield check
+
+
+def _preview_op(
+    key: dg.AssetKey,
+    body: Callable[[Context, LoyaltyConfig, dg.AssetKey], Iterator[Reported]],
+    required: set[str],
+) -> dg.OpDefinition:
+    """An op that runs ``body`` (an asset's work) in preview mode and keeps its observation."""
+
+    @dg.op(
+        name=f"preview_{key.to_python_identifier()}",
+        out={},  # observations only
+        required_resource_keys=required,
+        tags={"direction": "outbound"},
+        description=f"{key.to_user_string()} in preview mode: nothing sent.",
+    )
+    def _preview(context: dg.OpExecutionContext) -> Iterator[dg.AssetObservation]:
+        for event in body(context, LoyaltyConfig(preview=True), key):
+            if isinstance(event, dg.AssetObservation):
+                yield event
+
+    return _preview
 
 
 # -- the assets ------------------------------------------------------------------------------
@@ -67,6 +122,7 @@ def build_loyalty_definitions(
     actions_key = dg.AssetKey(loyalty.actions.split("."))
     converters_key = dg.AssetKey(loyalty.converters.split("."))
     common: dict[str, Any] = {  # no writer pool: the journal attaches the warehouse per write
+        "output_required": False,  # a preview observes; it never materializes
         "group_name": GROUP,
         "owners": ["team:crm"],
         "tags": {"direction": "outbound", "api": "true"},
@@ -88,7 +144,12 @@ def build_loyalty_definitions(
     )
     def attentive_subscriptions(
         context: dg.AssetExecutionContext, config: LoyaltyConfig
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[Reported]:
+        yield from subscriptions(context, config, SUBSCRIPTIONS)
+
+    def subscriptions(
+        context: Context, config: LoyaltyConfig, key: dg.AssetKey
+    ) -> Iterator[Reported]:
         api: AttentiveApi = getattr(context.resources, ATTENTIVE_API)
         counts: Counter = Counter()
         kinds = ("subscribe", "unsubscribe")
@@ -98,18 +159,14 @@ def build_loyalty_definitions(
                 "SELECT DISTINCT member_id::VARCHAR, phone::VARCHAR, email::VARCHAR, sms_opt_in "
                 f"FROM {{wh}}.{loyalty.members} ORDER BY ALL"
             )
+            preview: list[PreviewItem] | None = [] if config.preview else None
             reconcile_subscriptions(
-                journal, api, members, loyalty.phone_region, loyalty.eligibility_ttl_hours, counts
+                journal, api, members, loyalty.phone_region, loyalty.eligibility_ttl_hours,
+                counts, preview,
+            )  # fmt: skip
+            yield from _reported(
+                context, key, journal, counts, kinds, {"members": len(members)}, preview
             )
-            check, keys = calls_check(counts, journal, kinds)
-        return dg.MaterializeResult(
-            metadata={
-                "members": len(members),
-                **{f"calls_{k}": v for k, v in counts.items()},
-                **keys,
-            },
-            check_results=[check],
-        )
 
     @dg.asset(
         key=MESSAGES,
@@ -126,7 +183,10 @@ def build_loyalty_definitions(
     )
     def attentive_messages(
         context: dg.AssetExecutionContext, config: LoyaltyConfig
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[Reported]:
+        yield from messages(context, config, MESSAGES)
+
+    def messages(context: Context, config: LoyaltyConfig, key: dg.AssetKey) -> Iterator[Reported]:
         api: AttentiveApi = getattr(context.resources, ATTENTIVE_API)
         counts: Counter = Counter()
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(
@@ -143,16 +203,10 @@ def build_loyalty_definitions(
                 "ORDER BY a.action_time, 1, 2, 3, 4",
                 {"since": since},
             )
-            send_messages(journal, api, actions, loyalty.phone_region, counts)
-            check, keys = calls_check(counts, journal, ("message",))
-        return dg.MaterializeResult(
-            metadata={
-                "actions": len(actions),
-                **{f"calls_{k}": v for k, v in counts.items()},
-                **keys,
-            },
-            check_results=[check],
-        )
+            preview: list[PreviewItem] | None = [] if config.preview else None
+            send_messages(journal, api, actions, loyalty.phone_region, counts, preview)
+            metadata = {"actions": len(actions)}
+            yield from _reported(context, key, journal, counts, ("message",), metadata, preview)
 
     @dg.asset(
         key=SEGMENTS,
@@ -171,13 +225,22 @@ def build_loyalty_definitions(
     )
     def annex_cloud_segments(
         context: dg.AssetExecutionContext, config: LoyaltyConfig
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[Reported]:
+        yield from segments_of_the_day(context, config, SEGMENTS)
+
+    def segments_of_the_day(
+        context: Context, config: LoyaltyConfig, key: dg.AssetKey
+    ) -> Iterator[Reported]:
         api: AnnexCloudApi = getattr(context.resources, ANNEX_CLOUD_API)
         counts: Counter = Counter()
         day = dt.datetime.now(dt.UTC).date()
         exported, ids = [], []
         resource = getattr(context.resources, WAREHOUSE_RESOURCE)
-        with journaled(context, config, resource, loader) as (con, journal):
+        preview: list[PreviewItem] | None = [] if config.preview else None
+        with (
+            journaled(context, config, resource, loader) as (con, journal),
+            tempfile.TemporaryDirectory(prefix="segment-preview-") as scratch,
+        ):
             for segment in segments:
                 first = day - dt.timedelta(days=segment.window_days - 1)
                 journal.read(  # the segment's members, once: sent to Annex Cloud and exported
@@ -190,19 +253,25 @@ def build_loyalty_definitions(
                 )
                 emails = "SELECT email FROM segment_members ORDER BY 1"
                 members = [e for (e,) in con.execute(emails).fetchall()]
-                path = (
-                    Path(loyalty.export_dir) / f"attentive_segment_{segment.key}_{day:%Y%m%d}.csv"
-                )
+                name = f"attentive_segment_{segment.key}_{day:%Y%m%d}.csv"
+                path = Path(scratch if preview is not None else loyalty.export_dir) / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 con.execute(
                     f"COPY (SELECT {escaped_sql('email')} AS email FROM ({emails})) "
                     f"TO {quote_literal(str(path))} (FORMAT csv, HEADER true)"
                 )
-                exported.append(str(path))
                 call = Call(f"segment:{segment.key}:{day}", "segment")
                 if not members:
                     counts["empty"] += 1
                     continue
+                if preview is not None:  # the export's bytes and the call, neither kept nor made
+                    sample = masked(["email"], [[e] for e in members])
+                    preview.append(
+                        PreviewItem("export", name, len(members), sha256_of(path), sample)
+                    )
+                    would(journal, call, counts, preview, {"members": str(len(members))})
+                    continue
+                exported.append(str(path))
                 outcome = made(
                     journal,
                     call,
@@ -224,16 +293,8 @@ def build_loyalty_definitions(
                 if outcome.ok:
                     ids.append(str(outcome.body.get("segmentId")))
                 counts[f"{segment.key}_members"] = len(members)
-            check, keys = calls_check(counts, journal, ("segment",))
-        return dg.MaterializeResult(
-            metadata={
-                "segment_ids": ", ".join(ids),
-                "exports": ", ".join(exported),
-                **{f"calls_{k}": v for k, v in counts.items()},
-                **keys,
-            },
-            check_results=[check],
-        )
+            metadata = {"segment_ids": ", ".join(ids), "exports": ", ".join(exported)}
+            yield from _reported(context, key, journal, counts, ("segment",), metadata, preview)
 
     job = dg.define_asset_job(
         "loyalty_job",
@@ -242,6 +303,28 @@ def build_loyalty_definitions(
         ),
         description="Document 001's trigger: subscriptions, then messages, then segments.",
     )
+    previews = [
+        _preview_op(key, body, required)
+        for key, body, required in (
+            (SUBSCRIPTIONS, subscriptions, {ATTENTIVE_API, WAREHOUSE_RESOURCE}),
+            (MESSAGES, messages, {ATTENTIVE_API, WAREHOUSE_RESOURCE}),
+            (SEGMENTS, segments_of_the_day, {ANNEX_CLOUD_API, WAREHOUSE_RESOURCE}),
+        )
+    ]
+
+    @dg.job(
+        name="loyalty_preview_job",
+        description=(
+            "What loyalty_job would send now (calls by kind and their keys, the segments' exports "
+            "with SHA-256, first rows masked), kept in platform.outbound_previews and observed on "
+            "each asset; nothing is sent, nothing materialized. (One asset alone: materialize it "
+            "with the run config `preview: true`.)"
+        ),
+    )
+    def loyalty_preview_job() -> None:
+        for op in previews:  # independent: a preview does not wait for another's output
+            op()
+
     schedule = dg.ScheduleDefinition(
         name="loyalty_schedule",
         job=job,
@@ -255,7 +338,7 @@ def build_loyalty_definitions(
     )
     return dg.Definitions(
         assets=[attentive_subscriptions, attentive_messages, annex_cloud_segments],
-        jobs=[job],
+        jobs=[job, loyalty_preview_job],
         schedules=[schedule],
         resources={ATTENTIVE_API: attentive, ANNEX_CLOUD_API: annex_cloud},
     )

@@ -12,9 +12,31 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 
+from platform_assets.core.masking import shown
 from platform_assets.outbound.loyalty.journal import INELIGIBLE, Call, Journal
 from platform_assets.outbound.loyalty.resources import AttentiveApi, text_eligible
 from platform_assets.outbound.loyalty.session import e164, made, stop_on_auth, subject_hash
+from platform_assets.outbound.preview import SAMPLE_ROWS, PreviewItem
+
+PREVIEW_TEXT_CHARACTERS = 60
+
+
+def would(
+    journal: Journal,
+    call: Call,
+    counts: Counter,
+    preview: list[PreviewItem],
+    sample: dict[str, str | None],
+) -> None:
+    """A preview's stand-in for :func:`made`: the call that would be made, kept; none made."""
+    busy = journal.state(call.key)
+    if busy is not None:
+        counts[busy] += 1
+        return
+    counts[f"would_{call.kind}"] += 1
+    preview.append(
+        PreviewItem(call.kind, call.key, 1, None, [sample] if len(preview) < SAMPLE_ROWS else [])
+    )
 
 
 def reconcile_subscriptions(
@@ -24,9 +46,12 @@ def reconcile_subscriptions(
     region: str,
     ttl_hours: int,
     counts: Counter,
+    preview: list[PreviewItem] | None = None,
 ) -> None:
     """Each member (member_id, phone, email, sms_opt_in) subscribed when opted in and eligible,
-    unsubscribed when opted out; one call per change of the wanted state."""
+    unsubscribed when opted out; one call per change of the wanted state. With ``preview``:
+    the calls that would be made are listed there and none is made (an eligibility question
+    not answered in the journal's period is counted as ``would_ask_eligibility``)."""
     kinds = ("subscribe", "unsubscribe")
     done = journal.succeeded_per_member(kinds)
     seen: set[str] = set()
@@ -50,6 +75,14 @@ def reconcile_subscriptions(
         if busy is not None:
             counts[busy] += 1
             continue
+        if preview is not None:
+            known = journal.eligibility(member, subject, ttl_hours) if opted_in else None
+            if known == INELIGIBLE:
+                counts[INELIGIBLE] += 1
+                continue
+            counts["would_ask_eligibility"] += opted_in and known is None
+            would(journal, call, counts, preview, {"phone": shown("phone", number)})
+            continue
         if opted_in and not eligible(api, journal, call, number, email, ttl_hours, counts):
             continue
         send = api.subscribe if opted_in else api.unsubscribe
@@ -59,9 +92,15 @@ def reconcile_subscriptions(
 
 
 def send_messages(
-    journal: Journal, api: AttentiveApi, actions: Sequence[tuple], region: str, counts: Counter
+    journal: Journal,
+    api: AttentiveApi,
+    actions: Sequence[tuple],
+    region: str,
+    counts: Counter,
+    preview: list[PreviewItem] | None = None,
 ) -> None:
-    """Each action (action_id, member_id, text, phone) messaged once."""
+    """Each action (action_id, member_id, text, phone) messaged once. With ``preview``: the
+    messages that would be sent are listed there and none is sent."""
     seen: set[str] = set()
     for action, member, text, phone in actions:
         call = Call(f"message:{action}", "message", member, action)
@@ -72,6 +111,10 @@ def send_messages(
         number = e164(phone, region)
         if number is None:
             counts["invalid_phone"] += 1
+            continue
+        if preview is not None:
+            sample = {"phone": shown("phone", number), "text": text[:PREVIEW_TEXT_CHARACTERS]}
+            would(journal, call, counts, preview, sample)
             continue
         outcome = made(journal, call, partial(api.message, number, text), counts)
         if outcome is not None:

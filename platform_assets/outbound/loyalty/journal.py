@@ -76,12 +76,13 @@ class Journal:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, attach: Attach, run_id: str):
         self.con, self.attach, self.run_id = con, attach, run_id
-        with self._transaction() as wh:
+        with self.transaction() as wh:
             for statement in DDL:
                 con.execute(statement.format(wh=wh))
 
     @contextmanager
-    def _transaction(self) -> Iterator[str]:
+    def transaction(self) -> Iterator[str]:
+        """The warehouse attached (its name) for one committed transaction."""
         with self.attach() as wh:
             self.calls, self.intents = f"{wh}.platform.api_calls", f"{wh}.platform.api_intents"
             self.con.execute("BEGIN TRANSACTION")
@@ -94,7 +95,7 @@ class Journal:
 
     def read(self, sql: str, params: dict | None = None) -> list[tuple]:
         """The rows of ``sql`` over the warehouse (``{wh}`` stands for its name)."""
-        with self._transaction() as wh:
+        with self.transaction() as wh:
             return self.con.execute(sql.format(wh=wh), params or {}).fetchall()
 
     # -- the claims ------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class Journal:
     def settle(self, alive_runs: set[str]) -> int:
         """Claims held by runs that are over become ``in_doubt`` (their call may have reached
         the server); how many."""
-        with self._transaction():
+        with self.transaction():
             rows = self.con.execute(
                 f"SELECT call_key, run_id FROM {self.intents} WHERE state = $claimed",
                 {"claimed": CLAIMED},
@@ -125,7 +126,7 @@ class Journal:
     def state(self, key: str) -> str | None:
         """Why ``key`` cannot be claimed now (a :data:`NOT_CLAIMED` reason, or ``held``), or
         None when it can."""
-        with self._transaction():
+        with self.transaction():
             return self._state(key)
 
     def _state(self, key: str) -> str | None:
@@ -142,7 +143,7 @@ class Journal:
     def claim(self, call: Call) -> int | None:
         """Claim ``call``'s key for this run and record the attempt, in one committed
         transaction, before the call; the attempt number, or None when the key is not free."""
-        with self._transaction():
+        with self.transaction():
             if self._state(call.key) is not None:
                 return None
             self.con.execute(
@@ -162,7 +163,7 @@ class Journal:
     def finish(self, call: Call, attempt: int, outcome: Outcome, status: str | None = None) -> None:
         """Complete the attempt, and the key's state, with what the call came to."""
         status = status or outcome.outcome
-        with self._transaction():
+        with self.transaction():
             self._finish_attempt(call, attempt, outcome, status)
             self.con.execute(
                 f"UPDATE {self.intents} SET state = $status, updated_at = $now "
@@ -172,7 +173,7 @@ class Journal:
 
     def keys(self, kinds: tuple[str, ...], state: str) -> list[str]:
         """Keys of ``kinds`` in ``state`` (``claimed``: held by other runs), sorted."""
-        with self._transaction():
+        with self.transaction():
             rows = self.con.execute(
                 f"SELECT call_key FROM {self.intents} WHERE kind IN (SELECT unnest($kinds)) "
                 "AND state = $state AND ($state <> $claimed OR run_id <> $run) ORDER BY 1",
@@ -184,7 +185,7 @@ class Journal:
         """An operator's decision on keys in doubt (or held by a run the operator knows is
         gone): ``succeeded`` (it did happen) or ``failed`` (send it again); how many changed."""
         changed = 0
-        with self._transaction():
+        with self.transaction():
             for key in keys:
                 row = self.con.execute(
                     f"UPDATE {self.intents} SET state = $status, updated_at = $now "
@@ -211,11 +212,11 @@ class Journal:
 
     def begin(self, call: Call) -> int:
         """Record an attempt that is not an intent (an eligibility question); its number."""
-        with self._transaction():
+        with self.transaction():
             return self._attempt(call)
 
     def finish_read(self, call: Call, attempt: int, outcome: Outcome, status: str | None) -> None:
-        with self._transaction():
+        with self.transaction():
             self._finish_attempt(call, attempt, outcome, status or outcome.outcome)
 
     def eligibility(self, member: str, subject: str, ttl_hours: int) -> str | None:
@@ -223,7 +224,7 @@ class Journal:
         last ``ttl_hours``: ``succeeded`` (eligible), ``ineligible``, or None (ask)."""
         if ttl_hours <= 0:
             return None
-        with self._transaction():
+        with self.transaction():
             row = self.con.execute(
                 f"SELECT arg_max(status, finished_at) FROM {self.calls} WHERE kind = 'eligibility' "
                 "AND member_id = $member AND subject_hash = $subject "
@@ -241,7 +242,7 @@ class Journal:
     def succeeded_per_member(self, kinds: tuple[str, ...]) -> dict[str, tuple[str, str, int]]:
         """Each member -> (kind, subject hash) of its latest succeeded call of ``kinds``, and
         how many such calls succeeded (the next call's sequence number)."""
-        with self._transaction():
+        with self.transaction():
             rows = self.con.execute(
                 f"SELECT member_id, arg_max(kind, finished_at), arg_max(subject_hash, "
                 f"finished_at), count(DISTINCT call_key) FROM {self.calls} "

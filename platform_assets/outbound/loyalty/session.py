@@ -19,19 +19,23 @@ from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, s
 from platform_assets.core.workdir import new_work_folder
 from platform_assets.outbound.loyalty.http import FAILED, IN_DOUBT, SUCCEEDED, Outcome
 from platform_assets.outbound.loyalty.journal import CLAIMED, Call, Journal
+from platform_assets.outbound.preview import PreviewConfig
 
 CALLS_CHECK = "no_failed_or_doubtful_calls"
 AUTH_ERRORS = {401, 403}
 
 
-class LoyaltyConfig(dg.Config):
-    """An operator's decision on calls left in doubt (their keys are in the check's metadata)."""
+class LoyaltyConfig(PreviewConfig):
+    """An operator's decision on calls left in doubt (their keys are in the check's metadata),
+    or a preview (nothing sent, no decision applied)."""
 
     confirm_sent: list[str] = Field(
-        default_factory=list, description="In-doubt call keys that did happen (never re-sent)."
+        default_factory=list,
+        description="In-doubt (or dead runs' held) call keys that did happen (never re-sent).",
     )
     resend: list[str] = Field(
-        default_factory=list, description="In-doubt call keys that did not happen (sent again)."
+        default_factory=list,
+        description="In-doubt (or dead runs' held) call keys that did not happen (sent again).",
     )
 
 
@@ -62,7 +66,7 @@ ALIVE = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRu
 
 @contextmanager
 def journaled(
-    context: dg.AssetExecutionContext,
+    context: dg.AssetExecutionContext | dg.OpExecutionContext,
     config: LoyaltyConfig,
     warehouse: DuckDBResource,
     loader: LoaderSettings,
@@ -83,8 +87,9 @@ def journaled(
                 for r in context.instance.get_runs(filters=dg.RunsFilter(statuses=list(ALIVE)))
             }
             journal.settle(alive)
-            journal.resolve(config.confirm_sent, SUCCEEDED)
-            journal.resolve(config.resend, FAILED)
+            if not config.preview:
+                journal.resolve(config.confirm_sent, SUCCEEDED)
+                journal.resolve(config.resend, FAILED)
             yield con, journal
     finally:
         folder.remove()
