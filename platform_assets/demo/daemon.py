@@ -29,7 +29,7 @@ def main() -> None:
             "dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS is gone: "
             "platform_assets/demo/daemon.py needs updating for this Dagster version"
         )
-    controller.DEFAULT_DAEMON_INTERVAL_SECONDS = DEV_TICK_SECONDS  # type: ignore[misc]
+    controller.DEFAULT_DAEMON_INTERVAL_SECONDS = DEV_TICK_SECONDS
     dagster_daemon()
 
 

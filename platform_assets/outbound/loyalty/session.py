@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -97,14 +98,14 @@ def journaled(
 
 def calls_check(
     counts: Counter, journal: Journal, kinds: tuple[str, ...]
-) -> tuple[dg.AssetCheckResult, dict[str, dg.MetadataValue]]:
+) -> tuple[dg.AssetCheckResult, dict[str, Any]]:
     """The asset's check: failed if a call of this run failed or any key of ``kinds`` is in
     doubt (on every run, until an operator decides it); the keys in doubt and the keys held by
     other runs, also as the asset's metadata."""
     doubtful = journal.keys(kinds, IN_DOUBT)
     held = journal.keys(kinds, CLAIMED)
     passed = counts[FAILED] == 0 and not doubtful
-    keys = {
+    keys: dict[str, Any] = {
         "in_doubt_call_keys": dg.MetadataValue.json(doubtful),
         "held_call_keys": dg.MetadataValue.json(held),
     }
