@@ -9,7 +9,9 @@ Each request draws a fault from the trial's seeded random generator:
 - ``drop_before``: the connection is closed before anything is done (not sent, no answer);
 - ``drop_after``: sent, then the connection is closed without an answer;
 - ``busy`` / ``throttled``: 503 or 429 (with or without ``Retry-After: 0``), not sent;
-- ``duplicate``: sent, and the answer written twice before the connection closes.
+- ``duplicate``: sent, and the answer written twice before the connection closes;
+- ``reordered``: not sent; the answer is an earlier request's (answers out of order), which the
+  client must not take for its own.
 
 A kill can be armed: on the n-th request the client process is SIGKILLed while the server holds
 the request, before or after the message is sent. The log (``sent``) is the server's own count:
@@ -37,6 +39,7 @@ FAULTS = (
     ("busy", 8),
     ("throttled", 8),
     ("duplicate", 4),
+    ("reordered", 4),
 )
 
 
@@ -56,6 +59,7 @@ class ChaosApi:
     kill: Kill | None = None
     sent: list[str] = field(default_factory=list)
     seen: int = 0
+    answers: list[dict] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -107,6 +111,9 @@ class ChaosApi:
         if fault == "drop_before":
             handler.close_connection = True
             return
+        if fault == "reordered" and self.answers:
+            self._answer(handler, 200, self.rng.choice(self.answers), {})
+            return
         if fault in ("busy", "throttled"):
             status = 503 if fault == "busy" else 429
             headers = (
@@ -121,6 +128,8 @@ class ChaosApi:
         if fault == "slow":
             time.sleep(delay)
         answer = {"type": "v1", "to": body.get("to"), "body": body.get("body")}
+        with self._lock:
+            self.answers.append(answer)
         self._answer(handler, 200, answer, {}, twice=fault == "duplicate")
 
     def _send(self, body: dict) -> None:

@@ -115,9 +115,19 @@ class AttentiveApi(_Api):
         return self._call("unsubscribe", "POST", path, self.token, json_body=body)
 
     def message(self, to: str, text: str) -> Outcome:
+        """Send ``text`` to ``to``. The answer echoes both (document 001); an answer that
+        echoes another message (a proxy's mix-up, answers out of order) says nothing about
+        this one: in doubt."""
         body = {"to": to, "body": text}
         path = "/v1/subscriptions/messages"
-        return self._call("messages", "POST", path, self.messages_token, json_body=body)
+        outcome = self._call("messages", "POST", path, self.messages_token, json_body=body)
+        echoed = (outcome.body.get("to"), outcome.body.get("body"))
+        if outcome.ok and echoed != (to, text):
+            return Outcome(
+                http.IN_DOUBT, outcome.status, {}, outcome.attempts,
+                error="the answer is another message's (not this one's echo)",
+            )  # fmt: skip
+        return outcome
 
 
 def text_eligible(body: dict[str, Any]) -> bool:
