@@ -62,5 +62,8 @@ def start_api() -> tuple[ApiServer, dict[str, str]]:
         "ANNEX_CLOUD_API_URL": server.url,
         "ANNEX_CLOUD_SITE_ID": site,
         "ANNEX_CLOUD_LOYALTY_TOKEN": loyalty,
+        # the local stand-in takes more than Attentive's published 10 subscriptions a second
+        # (the default against the real API); at 10/s the demo's ~100 calls would take 10 s
+        "ATTENTIVE_API_RATE_LIMITS": "subscriptions=100,unsubscribe=100",
     }
     return server, env
