@@ -165,3 +165,13 @@ def test_a_wipe_closes_the_kept_connections_to_the_files_it_deletes(tmp_path):
     assert [e.user_message for e in elsewhere.get_logs_for_run("run-w")] == ["after"]
     elsewhere.dispose()
     storage.dispose()
+
+
+def test_events_are_committed_in_wal_with_normal_sync(tmp_path: Path):
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
+    storage.store_event(_log("run-1", "one"))
+    with storage._connect("run-1") as conn:  # noqa: SLF001 - the connection under test
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert (mode, sync) == ("wal", 1)  # 1: NORMAL (no fsync per commit; safe in WAL)
+    storage.dispose()
