@@ -3,7 +3,8 @@
 **API (300 trials).** Each trial journals a few loyalty actions (some listed twice) into a fresh
 DuckDB file and sends them through the platform's own code (``intents.send_messages``: the claim,
 the call, the record) against :mod:`platform_assets_tests.chaos_api`, which delays, drops,
-refuses, throttles, answers twice and answers out of order (another request's answer). Three runs, each a forked process:
+refuses, throttles, answers twice and answers out of order (another request's answer). Three
+runs, each a forked process:
 
 1. run A, SIGKILLed at a random intent at one of four points: after its claim and before the
    request, while the server holds the request (before or after sending it), after the answer
