@@ -99,6 +99,7 @@ docs: install
 ## make bench: 1 GB from SFTP to DuckDB, platform vs floor vs dlt (figures + results/latest.json)
 bench: install .venv-dlt/.installed
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/long_link.py
 
 ## make bench-scaling: 250 MB, 1 GB and 2 GB (results/scaling.json)
 bench-scaling: install .venv-dlt/.installed

@@ -14,7 +14,12 @@ import pytest
 
 from platform_assets.core.settings import Settings
 from platform_assets.core.transport.failures import SFTPConfigError, SFTPTransientError
-from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadError, UploadRefused
+from platform_assets.core.transport.upload import (
+    PARALLEL_FROM_BYTES,
+    SFTPDeliveryResource,
+    UploadError,
+    UploadRefused,
+)
 from platform_assets_tests.netutil import TcpProxy
 from platform_assets_tests.sshd import SshServer
 
@@ -61,6 +66,15 @@ def test_upload_lands_whole_with_its_marker_after_it(sshd, inbox, tmp_path):
     # the marker came after the complete file
     assert (inbox / MARKER).stat().st_mtime_ns >= (inbox / NAME).stat().st_mtime_ns
     assert sorted(p.name for p in inbox.iterdir()) == [NAME, MARKER]  # no temporary file left
+
+
+def test_a_large_upload_goes_up_over_several_channels_byte_for_byte(sshd, inbox, tmp_path):
+    local = tmp_path / NAME
+    local.write_bytes(os.urandom(PARALLEL_FROM_BYTES * 2 + 12_345))  # 4 uneven ranges at once
+    result = delivery(sshd, inbox).upload(local, NAME, marker=True)
+    assert (inbox / NAME).read_bytes() == local.read_bytes()
+    assert result.sha256 == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert sorted(p.name for p in inbox.iterdir()) == [NAME, MARKER]
 
 
 def test_re_delivery_replaces_the_file_and_its_marker(sshd, inbox, tmp_path):

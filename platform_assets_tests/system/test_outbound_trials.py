@@ -46,6 +46,7 @@ import paramiko
 import pytest
 from pydantic import PrivateAttr
 
+from platform_assets.core.transport import upload as upload_module
 from platform_assets.core.transport.upload import SFTPDeliveryResource, marker_name
 from platform_assets.core.warehouse import attached_warehouse
 from platform_assets.outbound.deliveries import records
@@ -238,10 +239,10 @@ def _upload_and_record(
     """One delivery's upload and record, dying at ``point`` (in the forked child)."""
     renames = Counter()
     if point in ("temp_written", "renamed", "marker_written"):
-        put, rename = paramiko.SFTPClient.put, paramiko.SFTPClient.posix_rename
+        put, rename = upload_module.write_part, paramiko.SFTPClient.posix_rename
 
-        def put_then_die(self, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
-            result = put(self, *args, **kw)
+        def put_then_die(*args, **kw):  # noqa: ANN002, ANN003, ANN202
+            result = put(*args, **kw)  # the whole temporary file (one channel, or four)
             if point == "temp_written":
                 _die()
             return result
@@ -252,7 +253,7 @@ def _upload_and_record(
             if (point, renames["n"]) in (("renamed", 1), ("marker_written", 2)):
                 _die()
 
-        paramiko.SFTPClient.put = put_then_die  # type: ignore[method-assign]  (this child only)
+        upload_module.write_part = put_then_die  # (this child only)
         paramiko.SFTPClient.posix_rename = rename_then_die  # type: ignore[method-assign]
     upload = sftp.upload(local, name, marker=True)
     with duckdb.connect() as con:
@@ -315,7 +316,8 @@ def test_100_delivery_trials_no_partial_file_marker_or_false_record(
         try:
             for attempt in ("killed", "next run"):
                 local = tmp_path / f"{seed}-{attempt}.csv"
-                size = rng.randint(1, 400_000)  # up to a few SFTP writes
+                big = rng.random() < 0.25  # a quarter over several channels at once
+                size = rng.randint(5_000_000, 6_000_000) if big else rng.randint(1, 400_000)
                 local.write_bytes(rng.randbytes(size))
                 contents[attempt] = hashlib.sha256(local.read_bytes()).hexdigest()
                 whole.setdefault(name, set()).add(contents[attempt])

@@ -1,0 +1,97 @@
+"""Throughput over a long link: OpenSSH's ``sftp`` client and the platform's SFTP resources
+downloading and uploading the same file through the same :class:`DelayProxy` at a given round
+trip, against the same sshd. Shared by ``system/test_long_link.py`` and
+``benchmarks/long_link.py``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from platform_assets.core.transport.sftp import SFTPResource
+from platform_assets.core.transport.upload import SFTPDeliveryResource
+from platform_assets_tests.delay_proxy import DelayProxy
+from platform_assets_tests.sshd import SshServer
+
+
+@dataclass(frozen=True)
+class LinkFigures:
+    rtt_ms: int
+    mb: float
+    openssh_download_mbps: float
+    platform_download_mbps: float
+    openssh_upload_mbps: float
+    platform_upload_mbps: float
+
+
+def _openssh(server: SshServer, port: int, known_hosts: Path, command: str) -> float:
+    """Seconds for OpenSSH's ``sftp`` (its defaults: 64 requests of 32 KiB in flight) to run
+    one batch ``command``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".batch", delete=False) as batch:
+        batch.write(command + "\n")
+    try:
+        started = time.perf_counter()
+        subprocess.run(
+            ["sftp", "-q", "-b", batch.name, "-P", str(port),
+             "-i", str(server.client_keys["ed25519"]), "-o", f"UserKnownHostsFile={known_hosts}",
+             "-o", "BatchMode=yes", f"{server.user}@127.0.0.1"],
+            check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        return time.perf_counter() - started
+    finally:
+        os.unlink(batch.name)
+
+
+def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFigures:
+    """One file of ``size_mb`` down and up, by each client, through a proxy of ``rtt_ms``."""
+    folder = server.remote_dir / f"long-link-{rtt_ms}"
+    folder.mkdir(exist_ok=True)
+    source = folder / "file.bin"
+    source.write_bytes(os.urandom(size_mb * 1024 * 1024))
+    if os.geteuid() == 0:  # the test user writes the uploads there
+        shutil.chown(folder, server.user)
+        shutil.chown(source, server.user)
+    with DelayProxy(server.port, rtt_ms) as proxy:
+        known_hosts = work / f"known_hosts_{proxy.port}"
+        known_hosts.write_text(
+            "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
+        )
+        common = dict(
+            host="127.0.0.1",
+            port=proxy.port,
+            username=server.user,
+            known_hosts=str(known_hosts),
+            remote_dir=str(folder),
+            env_prefix="LINK",
+            private_key_path=str(server.client_keys["ed25519"]),
+        )
+        by_openssh, by_platform = work / f"openssh-{rtt_ms}.bin", work / f"platform-{rtt_ms}.bin"
+        down_openssh = _openssh(server, proxy.port, known_hosts, f"get {source} {by_openssh}")
+        started = time.perf_counter()
+        SFTPResource(**common).download("file.bin", by_platform)
+        down_platform = time.perf_counter() - started
+        for got in (by_openssh, by_platform):
+            if got.read_bytes() != source.read_bytes():
+                raise AssertionError(f"{got} differs from the served file")
+        up_openssh = _openssh(
+            server, proxy.port, known_hosts, f"put {by_openssh} {folder}/up-openssh.bin"
+        )
+        started = time.perf_counter()
+        SFTPDeliveryResource(**common).upload(by_platform, "up-platform.bin")
+        up_platform = time.perf_counter() - started
+        if (folder / "up-platform.bin").read_bytes() != source.read_bytes():
+            raise AssertionError("the platform's upload differs from the file")
+    shutil.rmtree(folder, ignore_errors=True)
+    return LinkFigures(
+        rtt_ms,
+        size_mb,
+        round(size_mb / down_openssh, 1),
+        round(size_mb / down_platform, 1),
+        round(size_mb / up_openssh, 1),
+        round(size_mb / up_platform, 1),
+    )
