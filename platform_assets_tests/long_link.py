@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.core.transport.upload import SFTPDeliveryResource
@@ -61,7 +62,7 @@ def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFig
         known_hosts.write_text(
             "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
         )
-        common = dict(
+        common: dict[str, Any] = dict(
             host="127.0.0.1",
             port=proxy.port,
             username=server.user,

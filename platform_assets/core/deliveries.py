@@ -92,7 +92,7 @@ class Delivery:
         """The pandera rules the written file must pass before it is uploaded."""
         raise NotImplementedError
 
-    def file_key(self, header: list[str]) -> list[str]:
+    def file_key(self, header: list[str], member_header: str = "member_id") -> list[str]:
         """The written file's columns that name a row: the vendor takes one row per key, so
         rows sharing a key but differing elsewhere are refused (identical rows are one)."""
         raise NotImplementedError
@@ -117,7 +117,7 @@ class Feed(Delivery):
         assert self.table is not None
         return self.table
 
-    def file_key(self, header: list[str]) -> list[str]:
+    def file_key(self, header: list[str], member_header: str = "member_id") -> list[str]:
         """The inbound table's MD5 key's parts (ASAPP: e.g. customer_id + call_start)."""
         assert self.table is not None
         keys = [c for c in self.table.columns if isinstance(c, Md5Key) and c.name == self.table.key]
@@ -156,9 +156,10 @@ class AppFile(Delivery):
     def required_columns(self) -> tuple[str, ...]:
         return (*self.keys, *self.custom_fields)
 
-    def file_key(self, header: list[str]) -> list[str]:
-        """The matching key(s), the file's first columns (member_id under the app's header)."""
-        return header[: len(self.keys)]
+    def file_key(self, header: list[str], member_header: str = "member_id") -> list[str]:
+        """The matching keys the file carries (``member_id`` under the app's own header)."""
+        keys = [member_header if k == "member_id" else k for k in self.keys]
+        return [k for k in keys if k in header]
 
     def file_rules(self, header: list[str]) -> TableSpec:
         """Every written field at most ``max_field_chars`` long; a key present on every row,

@@ -118,7 +118,8 @@ def plan(
     )
     header = [h for h, _ in columns]
     raw = f"SELECT {select} FROM ({rows})"
-    return Plan(name, header, f"SELECT DISTINCT * FROM ({raw})", raw, spec.file_key(header))
+    key = spec.file_key(header, delivery.member_headers.get(app or "", "member_id"))
+    return Plan(name, header, f"SELECT DISTINCT * FROM ({raw})", raw, key)
 
 
 def _where(per_app: bool, app: str | None) -> str:

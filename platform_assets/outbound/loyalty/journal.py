@@ -38,11 +38,13 @@ DDL = (
     "error VARCHAR, run_id VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP)",
     "CREATE TABLE IF NOT EXISTS {wh}.platform.api_intents (call_key VARCHAR PRIMARY KEY, "
     "kind VARCHAR, state VARCHAR, run_id VARCHAR, attempts INTEGER, updated_at TIMESTAMP)",
-    # a journal from before the intents table: each key's latest attempt is its state
+    # a journal from before the intents table (once, while it is empty): each key's latest
+    # attempt is its state
     "INSERT OR IGNORE INTO {wh}.platform.api_intents SELECT call_key, arg_max(kind, attempt), "
     "CASE arg_max(status, attempt) WHEN 'started' THEN 'claimed' ELSE arg_max(status, attempt) "
     "END, arg_max(run_id, attempt), max(attempt), max(coalesce(finished_at, started_at)) "
-    "FROM {wh}.platform.api_calls WHERE kind <> 'eligibility' GROUP BY call_key",
+    "FROM {wh}.platform.api_calls WHERE kind <> 'eligibility' "
+    "AND NOT EXISTS (SELECT 1 FROM {wh}.platform.api_intents) GROUP BY call_key",
 )
 NOT_CLAIMED = {
     SUCCEEDED: "already_sent",
