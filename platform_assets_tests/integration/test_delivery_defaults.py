@@ -119,3 +119,20 @@ def test_nothing_that_sends_to_a_vendor_runs_by_default(delivery_env, monkeypatc
             checked.add(instigator.name)
             assert instigator.default_status.value == "STOPPED", instigator.name
     assert set(sending) <= checked
+
+
+def test_the_files_key_is_the_matching_keys_it_carries_under_their_headers():
+    from platform_assets.core.deliveries import DeviceUpdates, FileStyle
+
+    style = FileStyle(";", True, "", "local", "Europe/Paris", marker=True)
+    spec = DeviceUpdates(
+        vendor="accengage", name="updates", description="", file_name="u_{app-id}.csv",
+        style=style, keys=("member_id", "device_id"), custom_fields=("tier",),
+    )  # fmt: skip
+    # both keys carried, member_id under the app's own header
+    assert spec.file_key(["client_ref", "device_id", "tier"], "client_ref") == [
+        "client_ref",
+        "device_id",
+    ]
+    # no row had a device id: the column is left out, and so is it from the key (never "tier")
+    assert spec.file_key(["client_ref", "tier"], "client_ref") == ["client_ref"]
