@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -318,40 +319,45 @@ def _check_cron(variable: str, cron: str) -> str:
     return cron
 
 
-def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+N = TypeVar("N", int, float)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    parse: Callable[[str], N],
+    valid: Callable[[N], bool],
+    kind: str,
+    rule: str,
+) -> N:
+    """``name`` parsed, or ``default`` where unset; a value that does not parse says it must be
+    ``kind``, one that breaks ``valid`` says ``rule``."""
     raw = env.get(name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}") from None
-    if not 0 <= value <= 1:
-        raise SettingsError(f"{name} must be a number between 0 and 1, got {raw!r}")
+        raise SettingsError(f"{name} must be {kind}, got {raw!r}") from None
+    if not valid(value):
+        raise SettingsError(f"{name} {rule}, got {raw!r}")
     return value
+
+
+def _ratio(env: Mapping[str, str], name: str, default: float) -> float:
+    kind = "a number between 0 and 1"
+    return _number(env, name, default, float, lambda v: 0 <= v <= 1, kind, f"must be {kind}")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise SettingsError(f"{name} must be more than 0 seconds, got {raw!r}")
-    return value
+    return _number(
+        env, name, default, float, lambda v: v > 0, "a number of seconds",
+        "must be more than 0 seconds",
+    )  # fmt: skip
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < 0:
-        raise SettingsError(f"{name} must not be negative, got {value}")
-    return value
+    return _number(
+        env, name, default, int, lambda v: v >= 0, "a whole number", "must not be negative"
+    )
