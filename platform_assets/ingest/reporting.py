@@ -15,6 +15,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # n
 
 from platform_assets.core.errors import LoadError, RemoteFileChanged, WarehouseBusy
 from platform_assets.core.masking import shown
+from platform_assets.core.metadata import table_metadata
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.specs import PARTITION_FIELDS, Extras, Md5Key, TableSpec
@@ -134,10 +135,10 @@ def _schema_check(
     )
     tables: dict[str, dg.MetadataValue] = {}
     if result.failure_summary:
-        tables["failures"] = _table(
+        tables["failures"] = table_metadata(
             result.failure_summary, [("column", "string"), ("rule", "string"), ("rows", "int")]
         )
-        tables["sample_lines"] = _table(
+        tables["sample_lines"] = table_metadata(
             [{**f, "value": shown(f["column"], f["value"])} for f in result.failure_samples],
             [("line", "int"), ("column", "string"), ("rule", "string"), ("value", "string")],
         )
@@ -175,14 +176,6 @@ def _size(count: int) -> str:
             return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{value:.1f} GB"
-
-
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.MetadataValue:
-    """``rows`` as Dagster table metadata (shown as a table in the UI)."""
-    return dg.MetadataValue.table(
-        records=[dg.TableRecord({name: row[name] for name, _ in columns}) for row in rows],
-        schema=dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in columns]),
-    )
 
 
 def _volume_check(

@@ -31,6 +31,7 @@ import duckdb
 from pydantic import Field
 
 from platform_assets.core.masking import shape, shown
+from platform_assets.core.metadata import table_metadata
 
 SAMPLE_ROWS = 3
 DDL = (
@@ -138,29 +139,25 @@ def observation(
             "would_send": len(items),
             **{f"would_send_{k}": n for k, n in sorted(per_kind.items())},
             **{f"calls_{k}": v for k, v in sorted((counts or {}).items())},
-            "items": dg.MetadataValue.table(
+            "items": table_metadata(
                 [
-                    dg.TableRecord(
-                        {
-                            "kind": i.kind,
-                            "name": i.name,
-                            "rows": i.rows,
-                            "sha256": i.sha256 or "",
-                            "sample": json.dumps(i.sample)[:500],
-                        }
-                    )
+                    {
+                        "kind": i.kind,
+                        "name": i.name,
+                        "rows": i.rows,
+                        "sha256": i.sha256 or "",
+                        "sample": json.dumps(i.sample)[:500],
+                    }
                     for i in items[:100]
                 ],
-                schema=dg.TableSchema(
-                    columns=[
-                        dg.TableColumn("kind", "string"),
-                        dg.TableColumn("name", "string"),
-                        dg.TableColumn("rows", "int"),
-                        dg.TableColumn("sha256", "string"),
-                        dg.TableColumn("sample", "string"),
-                    ]
-                ),
-            ),
+                [
+                    ("kind", "string"),
+                    ("name", "string"),
+                    ("rows", "int"),
+                    ("sha256", "string"),
+                    ("sample", "string"),
+                ],
+            ),  # fmt: skip
             "kept_in": "platform.outbound_previews",
         },
     )

@@ -22,6 +22,7 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.core.deliveries import ConfiguredDelivery, DeviceUpdates
 from platform_assets.core.masking import shown
+from platform_assets.core.metadata import table_metadata
 from platform_assets.core.transport.failures import SFTPError, SFTPTransientError
 from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadResult, sha256_of
 from platform_assets.core.validation import Rejects
@@ -160,31 +161,27 @@ def build_delivery_asset(
                     "dagster/row_count": rows,
                     "duplicates_collapsed": sum(f.collapsed for f in [*files, *empty]),
                     "not_sent_empty": ", ".join(f.plan.name for f in empty),
-                    "files": dg.MetadataValue.table(
+                    "files": table_metadata(
                         [
-                            dg.TableRecord(
-                                {
-                                    "file_name": u.name,
-                                    "app_id": f.app or "",
-                                    "rows": f.rows,
-                                    "bytes": u.size,
-                                    "sha256": u.sha256,
-                                    "marker": u.marker or "",
-                                }
-                            )
+                            {
+                                "file_name": u.name,
+                                "app_id": f.app or "",
+                                "rows": f.rows,
+                                "bytes": u.size,
+                                "sha256": u.sha256,
+                                "marker": u.marker or "",
+                            }
                             for f, u in zip(files, uploads, strict=True)
                         ],
-                        schema=dg.TableSchema(
-                            columns=[
-                                dg.TableColumn("file_name", "string"),
-                                dg.TableColumn("app_id", "string"),
-                                dg.TableColumn("rows", "int"),
-                                dg.TableColumn("bytes", "int"),
-                                dg.TableColumn("sha256", "string"),
-                                dg.TableColumn("marker", "string"),
-                            ]
-                        ),
-                    ),
+                        [
+                            ("file_name", "string"),
+                            ("app_id", "string"),
+                            ("rows", "int"),
+                            ("bytes", "int"),
+                            ("sha256", "string"),
+                            ("marker", "string"),
+                        ],
+                    ),  # fmt: skip
                     "remote_paths": ", ".join(u.path for u in uploads),
                     "sha256": ", ".join(u.sha256 for u in uploads),
                     "uploaded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -203,11 +203,11 @@ def collapse(con: duckdb.DuckDBPyConnection, plan: Plan) -> int:
     """How many of the relation's rows were identical to another (written once); rows that
     share the file's key but differ are refused with a clear error (which row the vendor should
     get is the relation's to say, not a random pick)."""
-    key = ", ".join(quote_ident(k) for k in plan.key if k in plan.header) or "*"
-    row = con.execute(
-        f"SELECT (SELECT count(*) FROM ({plan.rows})), (SELECT count(*) FROM ({plan.query})), "
-        f"(SELECT count(*) FROM (SELECT {key} FROM ({plan.query}) GROUP BY ALL "
-        "HAVING count(*) > 1))"
+    key = ", ".join(quote_ident(k) for k in (plan.key or plan.header) if k in plan.header)
+    row = con.execute(  # one pass over the relation: its distinct rows and how often each came
+        f"WITH g AS MATERIALIZED (SELECT *, count(*) AS __copies FROM ({plan.rows}) GROUP BY ALL) "
+        "SELECT coalesce(sum(__copies), 0), count(*), (SELECT count(*) FROM "
+        f"(SELECT {key} FROM g GROUP BY ALL HAVING count(*) > 1)) FROM g"
     ).fetchone()
     assert row is not None
     total, distinct, conflicting = (int(v) for v in row)
