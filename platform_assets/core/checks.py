@@ -1,15 +1,17 @@
 """Reusable pandera building blocks for rules on raw CSV text.
 
-Every rule runs vectorized on a pandas column of strings (arrow-backed): regular expressions run
-in Arrow's RE2 kernel on the column's own Arrow array (pandas' ``str.match`` on the same data is
-several times slower), date arithmetic in numpy on the array's bytes. A rule's name is what the
-rejects table and the run's error show, so names say the rule in words.
+Each rule is stated once, as data on its pandera check (``statistics``: the pattern a value must
+match, whether its first ten characters must be a real date, the allowed values), and executed
+two ways from that statement: in pandas (pandera's own ``validate``, vectorized: regular
+expressions in Arrow's RE2 kernel, date arithmetic in numpy) and in SQL (:func:`check_sql`,
+DuckDB's RE2 and casts), which is how the loader runs it: where the data is. A rule's name is what
+the rejects table and the run's error show, so names say the rule in words.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
+
+from platform_assets.core.sqltext import quote_literal
 
 ISO_TIMESTAMP = (
     r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
@@ -55,7 +59,7 @@ def regex(pattern: str, name: str, *, ignore_case: bool = False) -> pa.Check:
     def _check(series: pd.Series) -> pd.Series:
         return pd.Series(_matches(series, full), index=series.index)
 
-    return pa.Check(_check, name=name, error=name)
+    return pa.Check(_check, name=name, error=name, statistics={"pattern": full})
 
 
 def _date_exists(arr: pa_arrow.Array, shape_ok: np.ndarray) -> np.ndarray:
@@ -91,9 +95,19 @@ def _valid_timestamp(series: pd.Series, pattern: str = ISO_TIMESTAMP) -> pd.Seri
     return pd.Series(_date_exists(arr, shape_ok), index=series.index)
 
 
+def _timestamp_check(pattern: str, name: str) -> pa.Check:
+    """The value matches ``pattern`` and its first ten characters are a day that exists."""
+    return pa.Check(
+        lambda series: _valid_timestamp(series, pattern),
+        name=name,
+        error=name,
+        statistics={"pattern": pattern, "real_date": True},
+    )
+
+
 def iso_timestamp() -> pa.Check:
     """ISO 8601 date and time (``T`` or space), optional fraction and UTC offset, a real date."""
-    return pa.Check(_valid_timestamp, name="iso8601_timestamp", error="iso8601_timestamp")
+    return _timestamp_check(ISO_TIMESTAMP, "iso8601_timestamp")
 
 
 _ISO_DATE_TIME = ISO_TIMESTAMP.split("(Z|")[0]  # date, time and fraction, no offset
@@ -102,20 +116,12 @@ _UTC_TIMESTAMP = _ISO_DATE_TIME + r"(Z|[+-]00:?00)"
 
 def utc_timestamp() -> pa.Check:
     """ISO 8601 date and time that says it is UTC (``Z`` or a zero offset), a real date."""
-    return pa.Check(
-        lambda series: _valid_timestamp(series, _UTC_TIMESTAMP),
-        name="iso8601_utc_timestamp",
-        error="iso8601_utc_timestamp",
-    )
+    return _timestamp_check(_UTC_TIMESTAMP, "iso8601_utc_timestamp")
 
 
 def local_timestamp() -> pa.Check:
     """A date and time without an offset (``2014-11-13 18:30:00``): the vendor's own clock."""
-    return pa.Check(
-        lambda series: _valid_timestamp(series, _ISO_DATE_TIME),
-        name="local_timestamp_no_offset",
-        error="local_timestamp_no_offset",
-    )
+    return _timestamp_check(_ISO_DATE_TIME, "local_timestamp_no_offset")
 
 
 def integer() -> pa.Check:
@@ -166,18 +172,40 @@ def decimal(integer_digits: int, scale: int) -> pa.Check:
     return regex(rf"-?\d{{1,{integer_digits}}}(\.\d{{1,{scale}}})?", rule)
 
 
+def check_sql(check: pa.Check, value: str) -> str:
+    """The SQL predicate of a field rule on the text ``value`` (an SQL expression): true when
+    the value passes. NULL passes, as in pandera (a field's rules ignore missing values; being
+    present is the ``not_nullable`` rule's)."""
+    stats = check.statistics or {}
+    if "pattern" in stats:
+        test = f"regexp_full_match({value}, {quote_literal(stats['pattern'])})"
+        if stats.get("real_date"):
+            test += f" AND TRY_CAST(left({value}, 10) AS DATE) IS NOT NULL"
+    elif "allowed_values" in stats:
+        test = f"{value} IN ({', '.join(quote_literal(str(v)) for v in stats['allowed_values'])})"
+    else:
+        raise TypeError(f"rule {check.name!r} states no pattern or values: it has no SQL form")
+    return f"({value} IS NULL OR ({test}))"
+
+
 @dataclass(frozen=True)
 class RowRule:
     """A rule over several fields of a row: its name (what the rejects show), the fields it
     reads (pandera reports a failing row under every column of the frame; the loader keeps
-    these), and its vectorized test (True: the row passes)."""
+    these), its vectorized test in pandas and the same test in SQL (True: the row passes)."""
 
     name: str
     columns: tuple[str, ...]
     test: Callable[[pd.DataFrame], pd.Series]
+    sql_test: Callable[..., str]
+    """The SQL predicate, given the SQL expressions of ``columns`` in their order."""
 
     def check(self) -> pa.Check:
         return pa.Check(self.test, name=self.name, error=self.name, ignore_na=False)
+
+    def sql(self, values: Sequence[str]) -> str:
+        """The predicate over ``values``, the SQL expressions of :attr:`columns`."""
+        return f"({self.sql_test(*values)})"
 
 
 def one_of_present(*columns: str) -> RowRule:
@@ -186,7 +214,10 @@ def one_of_present(*columns: str) -> RowRule:
     def _test(frame: pd.DataFrame) -> pd.Series:
         return frame[list(columns)].notna().any(axis=1)
 
-    return RowRule("one_of_present(" + ",".join(columns) + ")", tuple(columns), _test)
+    def _sql(*values: str) -> str:
+        return " OR ".join(f"{v} IS NOT NULL" for v in values)
+
+    return RowRule("one_of_present(" + ",".join(columns) + ")", tuple(columns), _test, _sql)
 
 
 def text(*checks: pa.Check, required: bool = False) -> pa.Column:
@@ -195,12 +226,25 @@ def text(*checks: pa.Check, required: bool = False) -> pa.Column:
 
 
 def not_before(later: str, earlier: str) -> RowRule:
-    """Timestamp ``later`` is not before ``earlier`` (either missing or not a timestamp: not
-    judged here, the fields' own rules do that)."""
+    """Timestamp ``later`` is not before ``earlier``. Only ISO 8601 timestamps of real days
+    (:func:`iso_timestamp`'s rule; no offset: UTC) are judged: a missing value or another text
+    is the fields' own rules' to report (and the two executors' parsers differ outside it)."""
+
+    def _instants(series: pd.Series) -> pd.Series:
+        valid = _valid_timestamp(series)
+        parsed = pd.to_datetime(series.where(valid), utc=True, errors="coerce", format="ISO8601")
+        return parsed.where(valid)
 
     def _test(frame: pd.DataFrame) -> pd.Series:
-        a = pd.to_datetime(frame[later], utc=True, errors="coerce", format="ISO8601")
-        b = pd.to_datetime(frame[earlier], utc=True, errors="coerce", format="ISO8601")
-        return ~(a < b).fillna(False).astype(bool)
+        return ~(_instants(frame[later]) < _instants(frame[earlier])).fillna(False).astype(bool)
 
-    return RowRule(f"{later}_not_before_{earlier}", (later, earlier), _test)
+    def _instant_sql(value: str) -> str:  # the loader's connections run in UTC
+        valid = check_sql(iso_timestamp(), value)
+        return (
+            f"CASE WHEN {value} IS NOT NULL AND {valid} THEN TRY_CAST({value} AS TIMESTAMPTZ) END"
+        )
+
+    def _sql(a: str, b: str) -> str:
+        return f"NOT coalesce({_instant_sql(a)} < {_instant_sql(b)}, false)"
+
+    return RowRule(f"{later}_not_before_{earlier}", (later, earlier), _test, _sql)

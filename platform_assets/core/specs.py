@@ -23,6 +23,8 @@ import pandera.pandas as pa
 from platform_assets.core import checks
 from platform_assets.core.checks import RowRule
 from platform_assets.core.kinds import TEXT, Kind
+from platform_assets.core.sqltext import quote_ident as quote_ident  # re-exported
+from platform_assets.core.sqltext import quote_literal as quote_literal
 
 DATE_TOKEN = "{YYYYMMDD}"
 APP_TOKEN = "{APP_ID}"
@@ -34,15 +36,6 @@ PARTITION_FIELDS = (APP_FIELD, DAY_FIELD)
 APP_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 """What an app id may look like: it stands in file names between underscores."""
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def quote_ident(name: str) -> str:
-    """A SQL identifier, double-quoted (spec names are checked, this is belt and braces)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 UpdateMethod = Literal["UPSERT"]

@@ -1,34 +1,40 @@
-"""Stage 3: every row through the table's pandera schema, streamed in file order, and the
-failures turned into located rejects.
+"""Stage 3: every row through the table's pandera rules, executed by DuckDB where the data is,
+and the failures turned into located rejects.
 
-DuckDB parses the file (in parallel) and streams Arrow batches of the rule-bearing columns, each
-row's key, a hash of its raw text and its version; a feeder thread fetches the next batch while
-pandera checks the current one (DuckDB releases the GIL while it parses). Record numbers are
-counted here (a streamed result keeps file order). Failures go to the staging table ``rejects``
-(record, column, rule, value); every row's (key, row hash, record, version) goes to ``positions``,
-from which :mod:`.keys` knows the repeated keys and their winners before anything is written.
+The rules are the spec's pandera schema (each field's checks, ``not_nullable`` for a required
+field) and its row rules; :func:`rules` turns each into an SQL predicate with the statement the
+check itself carries (:func:`platform_assets.core.checks.check_sql`), so pandera stays the one
+statement of every rule, and the names it reports (the rejects' ``rule``) are the checks' names.
+
+One parallel parse of the file fills the staging table ``positions``: each row's key, a hash of
+its raw text, its version, its formula-like fields and, for a failing row only, its failures
+(column, rule, value). A streamed scan into a table keeps file order, so a row's record number
+is its ``rowid`` + 1 (:data:`RECORD`). The failures become ``rejects`` (record, column, rule,
+value); :mod:`.keys` reads the repeated keys and their winners from ``positions``.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
-import pyarrow.compute as pc
 
+from platform_assets.core.checks import check_sql
 from platform_assets.core.csvfile import CsvFile, parse_error
 from platform_assets.core.masking import shown
-from platform_assets.core.specs import TableSpec, quote_ident
+from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
 from platform_assets.core.warehouse import scalar
 
 _PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
+
+RECORD = "(rowid + 1)"
+"""A row's record number in ``positions`` (1-based, file order: the table is filled in order)."""
+NOT_NULLABLE = "not_nullable"
+"""pandera's name for a required field's rule (present, not NULL)."""
 
 
 def arrow_to_pandas(batch: pyarrow.RecordBatch | pyarrow.Table) -> pd.DataFrame:
@@ -39,11 +45,81 @@ def arrow_to_pandas(batch: pyarrow.RecordBatch | pyarrow.Table) -> pd.DataFrame:
     return batch.to_pandas(types_mapper={pyarrow.string(): pd.StringDtype("pyarrow")}.get)
 
 
-def _failures_frame(
+@dataclass(frozen=True)
+class Rule:
+    """One rule of a table in SQL: the fields a failure is reported under, its name, and the
+    predicate a passing row meets."""
+
+    columns: tuple[str, ...]
+    name: str
+    passes: str
+
+
+def rules(spec: TableSpec) -> list[Rule]:
+    """Every rule of ``spec``'s :attr:`~TableSpec.validation_schema` and row rules, in SQL over
+    the CSV columns (by their documented names)."""
+    schema = spec.validation_schema
+    found: list[Rule] = []
+    for name, column in schema.columns.items():
+        value = quote_ident(name)
+        if column.unique:
+            raise TypeError(f"{schema.name}: column {name!r} is unique: no per-row rule says so")
+        if not column.nullable:
+            found.append(Rule((name,), NOT_NULLABLE, f"{value} IS NOT NULL"))
+        found += [Rule((name,), c.name, check_sql(c, value)) for c in column.checks]
+    for row_rule in spec.row_rules:
+        values = [quote_ident(c) for c in row_rule.columns]
+        found.append(Rule(row_rule.columns, row_rule.name, row_rule.sql(values)))
+    return found
+
+
+def _failures_sql(found: list[Rule]) -> str:
+    """The failing row's failures as a list of (column, rule, value), NULL for a passing row."""
+    if not found:
+        return 'NULL::STRUCT("column" VARCHAR, rule VARCHAR, value VARCHAR)[]'
+    items = [
+        f"CASE WHEN NOT __ok{i} THEN {{'column': {quote_literal(c)}, "
+        f"'rule': {quote_literal(r.name)}, 'value': {quote_ident(c)}::VARCHAR}} END"
+        for i, r in enumerate(found)
+        for c in r.columns
+    ]
+    every = " AND ".join(f"__ok{i}" for i in range(len(found)))
+    return f"CASE WHEN NOT ({every}) THEN list_filter([{', '.join(items)}], lambda x: x IS NOT NULL) END"
+
+
+def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile) -> tuple[int, int]:
+    """Check every row; fill ``positions`` and ``rejects``; return the number of records and of
+    formula-like fields (``CsvFile.formula_fields``)."""
+    found = rules(spec)
+    oks = "".join(f", coalesce({r.passes}, false) AS __ok{i}" for i, r in enumerate(found))
+    try:
+        con.execute(
+            f"""
+            CREATE TABLE positions AS
+            SELECT {csv.key} AS k, {csv.row_hash} AS h, {csv.version} AS v,
+                {csv.formula_fields} AS f, {_failures_sql(found)} AS failed
+            FROM (SELECT *{oks} FROM {csv.plain})
+            """
+        )
+    except duckdb.Error as exc:
+        raise parse_error(exc, csv) from None
+    con.execute(
+        'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
+    )
+    con.execute(
+        "INSERT INTO rejects SELECT record, u.column, u.rule, u.value FROM ("
+        f"SELECT {RECORD} AS record, unnest(failed) AS u FROM positions WHERE failed IS NOT NULL)"
+    )
+    records, formulas = con.execute("SELECT count(*), sum(f) FROM positions").fetchall()[0]
+    return int(records), int(formulas or 0)
+
+
+def pandera_failures(
     errors: pa.errors.SchemaErrors, row_rules: Mapping[str, tuple[str, ...]]
 ) -> pd.DataFrame:
-    """pandera's failure cases as (record, column, rule, value) rows (vectorized);
-    ``row_rules``: each row rule's name -> the fields it reads."""
+    """pandera's own failure cases as (record, column, rule, value) rows, as the loader reports
+    them; ``row_rules``: each row rule's name -> the fields it reads. The reference the SQL
+    execution of the rules is tested against."""
     fc = errors.failure_cases
     fc = fc[fc["index"].notna()]
     # a row-level rule is reported under every column of the frame: keep the ones it reads
@@ -62,86 +138,7 @@ def _failures_frame(
     )
 
 
-def _stream(reader: pyarrow.RecordBatchReader, batches: queue.Queue, stop: threading.Event) -> None:
-    """The feeder thread: put each batch (then None, or the exception) on the bounded queue."""
-    try:
-        for batch in reader:
-            while not stop.is_set():
-                try:
-                    batches.put(batch, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        batches.put(None)
-    except BaseException as exc:  # re-raised in the caller's thread
-        batches.put(exc)
-
-
-def validate(
-    con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile, batch_rows: int
-) -> tuple[int, int]:
-    """Check every row; fill ``positions`` and ``rejects``; return the number of records and of
-    formula-like fields (``CsvFile.formula_fields``)."""
-    con.execute(
-        'CREATE TABLE rejects (record BIGINT, "column" VARCHAR, rule VARCHAR, value VARCHAR)'
-    )
-    con.execute(  # typed by DuckDB from the expressions (no rows are parsed)
-        f"CREATE TABLE positions AS SELECT {csv.key} AS k, {csv.row_hash} AS h, "
-        f"0::BIGINT AS record, {csv.version} AS v FROM {csv.plain} LIMIT 0"
-    )
-    ruled = list(spec.ruled_columns)
-    schema = spec.validation_schema
-    select = [quote_ident(c) for c in ruled]
-    select += [f"{csv.key} AS __k", f"{csv.row_hash} AS __h", f"{csv.version} AS __v"]
-    select += [f"{csv.formula_fields} AS __f"]
-    formulas = 0
-    batches: queue.Queue[pyarrow.RecordBatch | BaseException | None] = queue.Queue(2)
-    stop = threading.Event()
-    seen = 0
-    with con.cursor() as scan, con.cursor() as sink:
-        try:
-            reader = scan.sql(f"SELECT {', '.join(select)} FROM {csv.plain}").to_arrow_reader(
-                batch_rows
-            )
-        except duckdb.Error as exc:
-            raise parse_error(exc, csv) from None
-        feeder = threading.Thread(
-            target=_stream, args=(reader, batches, stop), name="csv-feed", daemon=True
-        )
-        feeder.start()
-        try:
-            while (batch := batches.get()) is not None:
-                if isinstance(batch, duckdb.Error):
-                    raise parse_error(batch, csv) from None
-                if isinstance(batch, BaseException):
-                    raise batch
-                first, seen = seen + 1, seen + batch.num_rows
-                formulas += pc.sum(batch.column("__f")).as_py() or 0
-                records = pyarrow.array(np.arange(first, seen + 1, dtype=np.int64))
-                positions = pyarrow.table(
-                    {
-                        "k": batch.column("__k"),
-                        "h": batch.column("__h"),
-                        "record": records,
-                        "v": batch.column("__v"),
-                    }
-                )
-                sink.from_arrow(positions).insert_into("positions")
-                frame = arrow_to_pandas(batch.select(ruled))
-                frame.index = pd.RangeIndex(first, seen + 1)
-                try:
-                    schema.validate(frame, lazy=True)
-                except pa.errors.SchemaErrors as errors:
-                    sink.from_df(_failures_frame(errors, spec.row_rule_columns)).insert_into(
-                        "rejects"
-                    )
-        finally:
-            stop.set()
-            feeder.join()
-            reader.close()
-    return seen, formulas
+_failures_frame = pandera_failures  # the name the rule tests have always used
 
 
 @dataclass

@@ -16,7 +16,6 @@ import duckdb
 from platform_assets.core.errors import WarehouseBusy
 from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
 
-VALIDATION_BATCH_ROWS = 250_000
 LOCK_WAIT_SECONDS = 300.0
 MAX_INFLATED_BYTES = 20 * 1024**3
 
@@ -33,7 +32,6 @@ class LoaderSettings:
     """0: every core."""
     work_dir: str | None = None
     """Where downloads and spill files go (None: the system's temporary folder)."""
-    validation_batch_rows: int = VALIDATION_BATCH_ROWS
     lock_wait_seconds: float = LOCK_WAIT_SECONDS
     max_inflated_bytes: int = MAX_INFLATED_BYTES
     """A gzip file that inflates past this many bytes is refused (a decompression bomb)."""

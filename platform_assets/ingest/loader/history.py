@@ -96,7 +96,7 @@ def prepared_history(
             max_line_bytes=settings.max_line_bytes,
         )
         with staging_connection(settings, work) as con:
-            rows, _ = validate(con, spec, csv, settings.validation_batch_rows)  # 2. validate
+            rows, _ = validate(con, spec, csv)  # 2. validate
             rejects = summarize_rejects(con, csv)
             if rejects.rows:
                 raise BadFileError(

@@ -15,7 +15,7 @@ import pandera.pandas as pa
 
 from platform_assets.core.errors import LoadError
 from platform_assets.core.specs import TableSpec
-from platform_assets.core.validation import arrow_to_pandas
+from platform_assets.core.validation import RECORD, arrow_to_pandas
 from platform_assets.core.warehouse import scalar
 
 UNIQUE_CHECK_BUCKET = 2_000_000
@@ -28,13 +28,13 @@ def newer_first(version: str | None, position: str) -> str:
 
 def stage_keys(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, without_rejects: bool) -> None:
     """``key_counts``, ``repeated`` and ``winners`` from ``positions`` (then dropped)."""
-    if without_rejects:
-        con.execute("DELETE FROM positions WHERE record IN (SELECT record FROM rejects)")
-    con.execute("CREATE TABLE key_counts AS SELECT k, count(*) AS n FROM positions GROUP BY k")
+    where = "WHERE record NOT IN (SELECT record FROM rejects)" if without_rejects else ""
+    rows = f"(SELECT k, h, v, record FROM (SELECT *, {RECORD} AS record FROM positions) {where})"
+    con.execute(f"CREATE TABLE key_counts AS SELECT k, count(*) AS n FROM {rows} GROUP BY k")
     con.execute("CREATE TABLE repeated AS SELECT k FROM key_counts WHERE n > 1")
     order = newer_first("v" if spec.version_column else None, "record")
     con.execute(
-        "CREATE TABLE winners AS SELECT k, h FROM positions "
+        f"CREATE TABLE winners AS SELECT k, h FROM {rows} "
         "WHERE k IN (SELECT k FROM repeated) "
         f"QUALIFY row_number() OVER (PARTITION BY k ORDER BY {order}) = 1"
     )

@@ -193,9 +193,7 @@ def _load(
         result.extra_columns = csv.extra_columns
         with _cleared(staging) as con:
             with _timed(timings, "validate_s"):  # 3. validate
-                result.rows_read, result.formula_like_values = validate(
-                    con, spec, csv, settings.validation_batch_rows
-                )
+                result.rows_read, result.formula_like_values = validate(con, spec, csv)
                 rejects = summarize_rejects(con, csv)
             result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
             with _timed(timings, "keys_s"):  # 4. keys

@@ -33,8 +33,6 @@ from platform_assets.core.formulas import escaped_sql
 from platform_assets.core.specs import quote_ident, quote_literal
 from platform_assets.core.validation import Rejects, summarize_rejects, validate
 
-VALIDATION_BATCH_ROWS = 100_000
-
 
 class DeliveryRefused(Exception):
     """The relation cannot be delivered as it is (the message says why); nothing was uploaded."""
@@ -267,5 +265,5 @@ def check(
     csv_file = CsvFile(path, plan.name, rules, day=day)
     con.execute("DROP TABLE IF EXISTS rejects")
     con.execute("DROP TABLE IF EXISTS positions")
-    validate(con, rules, csv_file, VALIDATION_BATCH_ROWS)
+    validate(con, rules, csv_file)
     return summarize_rejects(con, csv_file)
