@@ -26,7 +26,12 @@ from platform_assets.core.pii_key import pii_key
 from platform_assets.core.specs import APP_ID
 from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.core.transport.upload import SFTPDeliveryResource
-from platform_assets.core.warehouse import MAX_INFLATED_BYTES, MAX_LINE_BYTES, LoaderSettings
+from platform_assets.core.warehouse import (
+    MAX_INFLATED_BYTES,
+    MAX_LINE_BYTES,
+    STAGING_MEMORY_LIMIT,
+    LoaderSettings,
+)
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
@@ -107,7 +112,7 @@ class Settings:
                 f"PLATFORM_START_DATE must be a date as YYYY-MM-DD, got {start!r}"
             ) from None
         loader = LoaderSettings(
-            memory_limit=env.get("PLATFORM_STAGING_MEMORY_LIMIT") or "1GB",
+            memory_limit=env.get("PLATFORM_STAGING_MEMORY_LIMIT") or STAGING_MEMORY_LIMIT,
             threads=_int(env, "PLATFORM_STAGING_THREADS", 0),
             work_dir=env.get("PLATFORM_WORK_DIR") or None,
             max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),

@@ -27,7 +27,7 @@ from platform_assets.core.checks import check_sql
 from platform_assets.core.csvfile import CsvFile, parse_error
 from platform_assets.core.masking import shown
 from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
-from platform_assets.core.warehouse import scalar
+from platform_assets.core.warehouse import ordered, scalar
 
 _PANDAS_3 = int(pd.__version__.split(".")[0]) >= 3
 
@@ -84,13 +84,15 @@ def _failures_sql(found: list[Rule]) -> str:
         for c in r.columns
     ]
     every = " AND ".join(f"__ok{i}" for i in range(len(found)))
-    return f"CASE WHEN NOT ({every}) THEN list_filter([{', '.join(items)}], lambda x: x IS NOT NULL) END"
+    listed = f"list_filter([{', '.join(items)}], lambda x: x IS NOT NULL)"
+    return f"CASE WHEN NOT ({every}) THEN {listed} END"
 
 
 def validate(con: duckdb.DuckDBPyConnection, spec: TableSpec, csv: CsvFile) -> tuple[int, int]:
     """Check every row; fill ``positions`` and ``rejects``; return the number of records and of
     formula-like fields (``CsvFile.formula_fields``)."""
     found = rules(spec)
+    ordered(con)  # positions in file order: a row's record is its rowid + 1
     oks = "".join(f", coalesce({r.passes}, false) AS __ok{i}" for i, r in enumerate(found))
     try:
         con.execute(

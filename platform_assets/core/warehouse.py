@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,10 @@ from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
 LOCK_WAIT_SECONDS = 300.0
 MAX_INFLATED_BYTES = 20 * 1024**3
 
+STAGING_MEMORY_LIMIT = "512MB"
+"""A load's DuckDB memory (its parse buffers, staging tables and the write into the warehouse;
+past it DuckDB spills to the work folder): a 1 GB or 2 GB file loads in ~750 MB of RSS."""
+
 MAX_LINE_BYTES = 16 << 20
 """16 MiB: a transcript message or a JSON blob in one field (DuckDB's own default is 2 MB)."""
 
@@ -27,7 +31,7 @@ MAX_LINE_BYTES = 16 << 20
 class LoaderSettings:
     """Limits of the loader's staging DuckDB and its work folder (from the platform settings)."""
 
-    memory_limit: str = "1GB"
+    memory_limit: str = STAGING_MEMORY_LIMIT
     threads: int = 0
     """0: every core."""
     work_dir: str | None = None
@@ -128,6 +132,25 @@ def staging_connection(
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Statements on ``con`` free to write rows in any order (``preserve_insertion_order``
+    off): an insert then streams in bounded memory instead of buffering batches to keep their
+    order. The staging connection keeps order otherwise (:func:`ordered`)."""
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        with suppress(duckdb.TransactionException):  # an aborted one: the next ordered() sets it
+            ordered(con)
+
+
+def ordered(con: duckdb.DuckDBPyConnection) -> None:
+    """Statements on ``con`` keep the order of their input (a scan of a file into a table keeps
+    the file's order: a row's record number is its position)."""
+    con.execute("SET preserve_insertion_order = true")
 
 
 def clear_staging(con: duckdb.DuckDBPyConnection) -> None:

@@ -254,7 +254,7 @@ def test_settings_are_parsed_once_with_their_defaults():
         {"ACCENGAGE_APP_IDS": " 6 ,7,6", "PLATFORM_STAGING_THREADS": "1", "DUCKDB_PATH": "x.db"}
     )
     assert accengage.SOURCE.configure(settings).app_ids == ("6", "7")
-    assert settings.loader.threads == 1 and settings.loader.memory_limit == "1GB"
+    assert settings.loader.threads == 1 and settings.loader.memory_limit == "512MB"
     assert settings.duckdb_path == "x.db" and settings.start_date == "2024-01-01"
 
 

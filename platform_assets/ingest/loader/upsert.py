@@ -36,6 +36,7 @@ from platform_assets.core.warehouse import (
     scalar,
     table_ddl,
     table_name,
+    unordered,
 )
 from platform_assets.ingest.loader import records
 from platform_assets.ingest.loader.keys import check_key_unique
@@ -75,11 +76,12 @@ def write_partition(
     rows = (
         csv.plain if result.passed else csv.numbered("__record NOT IN (SELECT record FROM rejects)")
     )
-    incoming = (
-        f"SELECT {csv.typed} FROM {rows} "
-        f"WHERE {csv.key} NOT IN (SELECT k FROM repeated) "
-        f"OR {csv.row_hash} IN (SELECT h FROM winners)"
-    )
+    incoming = f"SELECT {csv.typed} FROM {rows}"
+    if scalar(con, "SELECT count(*) FROM repeated"):  # else every row is its key's winner
+        incoming += (
+            f" WHERE {csv.key} NOT IN (SELECT k FROM repeated) "
+            f"OR {csv.row_hash} IN (SELECT h FROM winners)"
+        )
     started = time.perf_counter()
     try:
         counts = _decide(con, wh, request, target, incoming) if result.accepted else {}
@@ -204,16 +206,21 @@ def _upsert(
     con.execute(
         f"DELETE FROM {table} WHERE {key} IN (SELECT k FROM decisions WHERE action = 'update')"
     )
-    inserted = scalar(
-        con,
-        f"INSERT INTO {table} SELECT {target.columns}, $day, $path, now()::TIMESTAMP "
-        f"FROM ({incoming}) WHERE {key} NOT IN "
-        "(SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))",
-        {"day": request.day, "path": path},
+    kept = counts.get("unchanged", 0) + counts.get("older", 0)
+    keep = (
+        f" WHERE {key} NOT IN (SELECT k FROM decisions WHERE action IN ('unchanged', 'older'))"
+        if kept
+        else ""
     )
+    with unordered(con):  # a table's rows have no order: the insert streams
+        inserted = scalar(
+            con,
+            f"INSERT INTO {table} SELECT {target.columns}, $day, $path, now()::TIMESTAMP "
+            f"FROM ({incoming}){keep}",
+            {"day": request.day, "path": path},
+        )
     result.timings["insert_s"] = time.perf_counter() - started
     keys, rows = con.execute("SELECT count(*), coalesce(sum(n), 0) FROM key_counts").fetchall()[0]
-    kept = counts.get("unchanged", 0) + counts.get("older", 0)
     expected = int(keys) - kept  # every key written yields at least its winner's row
     if inserted != expected:
         # identical rows of one key share the winner's hash: keep one of them (rare; it costs
