@@ -258,10 +258,10 @@ def table(result: dict) -> str:
         )
     lines.append(
         f"floor total {result['floor']['seconds']:.2f} s; "
-        f"platform/floor {result['platform_over_floor']:.2f} (bar <= 2.0); "
+        f"platform/floor {result['platform_over_floor']:.2f} (bar <= 1.3); "
         f"dlt/platform {'>= ' if result['dlt_over_platform_is_lower_bound'] else ''}"
         f"{result['dlt_over_platform']} (bar >= 5); "
-        f"platform peak RSS {result['peak_rss_mb']:.0f} MB (bar <= 1536)"
+        f"platform peak RSS {result['peak_rss_mb']:.0f} MB (bar <= 1000)"
     )
     return "\n".join(lines)
 

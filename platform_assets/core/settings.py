@@ -118,6 +118,7 @@ class Settings:
             max_inflated_bytes=_int(env, "PLATFORM_MAX_INFLATED_BYTES", MAX_INFLATED_BYTES),
             max_line_bytes=_int(env, "PLATFORM_MAX_LINE_BYTES", MAX_LINE_BYTES),
             archive_dir=env.get("RAW_ARCHIVE_DIR") or DEFAULT_RAW_ARCHIVE_DIR,
+            parallel_downloads=_int(env, "PLATFORM_PARALLEL_DOWNLOADS", 2),
             volume_window=_int(env, "PLATFORM_VOLUME_WINDOW", 7),
             volume_min_ratio=_ratio(env, "PLATFORM_VOLUME_MIN_RATIO", 0.5),
         )

@@ -159,6 +159,14 @@ VARIABLES: tuple[Variable, ...] = (
         "`31`",
     ),
     Variable(
+        ("PLATFORM_PARALLEL_DOWNLOADS",),
+        (
+            "files a range run (a backfill) downloads at once, each on its own SFTP connection, "
+            "ahead of the day it loads (0 or 1: one)"
+        ),
+        "`2`",
+    ),
+    Variable(
         ("PLATFORM_VOLUME_WINDOW", "PLATFORM_VOLUME_MIN_RATIO"),
         (
             "the `file_volume` check: previous loaded days averaged, and the share of that "

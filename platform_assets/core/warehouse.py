@@ -44,6 +44,8 @@ class LoaderSettings:
     file naming its line and this limit."""
     archive_dir: str | None = None
     """The raw archive's root (None: no archive)."""
+    parallel_downloads: int = 2
+    """A range run downloads up to this many files at once, ahead of the day it loads."""
     volume_window: int = 7
     """A day's rows are compared with the average of this many previous loaded days."""
     volume_min_ratio: float = 0.5

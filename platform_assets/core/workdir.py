@@ -52,8 +52,11 @@ def new_work_folder(work_dir: str | None, kind: str = "load") -> WorkFolder:
     base = base_dir(work_dir)
     sweep(base)
     path = Path(tempfile.mkdtemp(prefix=f"platform-{kind}-", dir=base))
-    fd = os.open(path / OWNER, os.O_CREAT | os.O_WRONLY, 0o600)
+    # locked under another name, then renamed: a sweep (another thread's, or process's) never
+    # finds the owner file unlocked, so never takes a folder being made for a dead one's
+    fd = os.open(path / f"{OWNER}-new", os.O_CREAT | os.O_WRONLY, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.rename(path / f"{OWNER}-new", path / OWNER)
     return WorkFolder(path, fd)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +18,8 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.core.errors import RemoteFileMissing
 from platform_assets.core.settings import Settings
-from platform_assets.core.transport.files import LocalFolderResource
+from platform_assets.core.transport.files import DownloadResult, LocalFolderResource
+from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets.core.warehouse import LoaderSettings
 from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
@@ -227,3 +230,45 @@ def test_a_range_on_one_staging_connection_loads_what_each_day_alone_loads(tmp_p
     for table in ("attentive_mobile.conversions", f"attentive_mobile.{CONVERSIONS.rejects_table}"):
         assert rows(ranged, table) == rows(alone, table)
     assert len(rows(ranged, "attentive_mobile.conversions")) == sum(3 + n for n in range(5))
+
+
+class _OverlapCountingSFTP(SFTPResource):
+    """The real SFTP resource, its downloads counted while they run (instrumentation: every
+    byte still comes from sshd); each waits a moment first, so that overlapping ones overlap."""
+
+    def download(self, name: str, local_path: Path) -> DownloadResult:
+        with _ACTIVE_LOCK:
+            _ACTIVE["now"] += 1
+            _ACTIVE["peak"] = max(_ACTIVE["peak"], _ACTIVE["now"])
+        try:
+            time.sleep(0.3)
+            return super().download(name, local_path)
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE["now"] -= 1
+
+
+_ACTIVE = {"now": 0, "peak": 0}
+_ACTIVE_LOCK = threading.Lock()
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_a_range_downloads_up_to_the_setting_s_files_at_once(parallel, sftp, remote_dir, tmp_path):
+    """``PLATFORM_PARALLEL_DOWNLOADS`` files download at once (each on its own kept connection
+    to the real sshd) ahead of the day being loaded; the days still load in order, each as it
+    would alone, and nothing is left in the work folder."""
+    keys = _write_days(remote_dir)
+    files = _OverlapCountingSFTP(**{k: getattr(sftp, k) for k in SFTPResource.model_fields})
+    work = tmp_path / "work"
+    settings = LoaderSettings(work_dir=str(work), parallel_downloads=parallel)
+    warehouse = str(tmp_path / "w.duckdb")
+    _ACTIVE.update(now=0, peak=0)
+    requests = [LoadRequest(CONVERSIONS, d, run_id="r") for d in DAYS]
+    days = [
+        r.download.remote.name
+        for r in load_partitions(requests, files, warehouse, settings=settings)
+    ]
+    assert days == [f"attentive_conversions_{d:%Y%m%d}.csv" for d in DAYS]
+    assert _ACTIVE["peak"] == parallel
+    assert _table(warehouse) == keys
+    assert list(work.iterdir()) == []

@@ -241,9 +241,11 @@ class SFTPResource(dg.ConfigurableResource):
 
     @contextmanager
     def session(self) -> Iterator[None]:
-        """Keep one connection for every operation inside, instead of one per operation (a range
-        run's downloads and stats: one SSH handshake, not two per file). Operations take it one
-        at a time; one that fails drops it, and its retry connects anew. Closed on leaving."""
+        """Keep connections for every operation inside, instead of one per operation (a range
+        run's downloads and stats: one SSH handshake, not two per file). An operation takes an
+        idle kept connection, or opens one when all are busy (a range run downloading several
+        files at once holds one per download); one that fails is dropped, and its retry
+        connects anew. Closed on leaving."""
         with self._kept_lock:
             self._sessions[0] += 1
         try:
@@ -251,25 +253,31 @@ class SFTPResource(dg.ConfigurableResource):
         finally:
             with self._kept_lock:
                 self._sessions[0] -= 1
-                if not self._sessions[0]:
-                    while self._kept:
-                        client, sftp = self._kept.pop()
-                        sftp.close()
-                        client.close()
+                idle = [] if self._sessions[0] else self._kept[:]
+                if idle:
+                    self._kept.clear()
+            for client, sftp in idle:
+                sftp.close()
+                client.close()
 
     @contextmanager
     def _sftp(self) -> Iterator[paramiko.SFTPClient]:
         if self._sessions[0]:
             with self._kept_lock:
-                if not self._kept:
-                    self._kept.append(self._open_sftp())
-                client, sftp = self._kept[0]
-                try:
-                    yield sftp
-                except BaseException:
-                    self._kept.clear()
-                    _drop(client)
-                    raise
+                pair = self._kept.pop() if self._kept else None
+            client, sftp = pair or self._open_sftp()
+            try:
+                yield sftp
+            except BaseException:
+                _drop(client)
+                raise
+            with self._kept_lock:
+                kept = bool(self._sessions[0])
+                if kept:
+                    self._kept.append((client, sftp))
+            if not kept:  # the session ended while this operation ran
+                sftp.close()
+                client.close()
             return
         client, sftp = self._open_sftp()
         try:

@@ -11,14 +11,17 @@ The stages, in the order they run (no per-row Python anywhere; the data is store
 5. **upsert**: one transaction on the warehouse, attached only now (see :mod:`.upsert`).
 
 A range of partitions (:func:`load_partitions`, a backfill run) loads day after day, each in its
-own transaction, with the next day's stage 1 running while the current day runs stages 2-5.
+own transaction, with the next days' stage 1 running (several files at once, a setting) while the
+current day runs stages 2-5.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -76,34 +79,38 @@ def load_partitions(
     log: logging.Logger | None = None,
 ) -> Iterator[LoadResult]:
     """Load ``requests`` in order, each day in its own transaction, yielding each result once
-    committed; while one day validates and writes, the next one downloads (one prefetch), over one
-    connection kept for the whole range.
+    committed; while one day validates and writes, the next ones download (up to
+    ``settings.parallel_downloads`` files at once, each on its own kept connection), over one
+    staging connection kept for the whole range.
 
     A failing day raises its error after the days before it are committed and before any day
-    after it is written; its prefetched successor is discarded."""
+    after it is written; the days downloaded ahead of it are discarded."""
     settings = settings or LoaderSettings()
     log = log or logging.getLogger(__name__)
     if not requests:
         return
+    width = max(1, settings.parallel_downloads)
     with (
         kept_open(files),
         _range_staging(settings) as staging,
-        ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool,
+        ThreadPoolExecutor(width, thread_name_prefix="prefetch") as pool,
     ):
-        ahead: Future[_Fetched] | None = pool.submit(_fetch, requests[0], files, settings)
+        waiting = iter(requests)
+        ahead: deque[Future[_Fetched]] = deque(
+            pool.submit(_fetch, r, files, settings) for r in itertools.islice(waiting, width)
+        )
         try:
-            for following in [*requests[1:], None]:
-                assert ahead is not None
-                fetched = ahead.result()  # this day's download error is raised here, in order
+            while ahead:
+                fetched = ahead.popleft().result()  # this day's download error, in order
+                following = next(waiting, None)
                 if following is not None:
-                    ahead = pool.submit(_fetch, following, files, settings)
-                else:
-                    ahead = None
+                    ahead.append(pool.submit(_fetch, following, files, settings))
                 yield _load(fetched, warehouse_path, settings, log, staging)
         finally:
-            if ahead is not None and not ahead.cancel():  # a download still running: wait
-                with suppress(Exception):
-                    ahead.result().discard()
+            for future in ahead:
+                if not future.cancel():  # a download still running: wait, then discard it
+                    with suppress(Exception):
+                        future.result().discard()
 
 
 @dataclass
