@@ -20,10 +20,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from platform_assets_tests.long_link import measure  # noqa: E402
+from platform_assets_tests.long_link import measure, measure_range  # noqa: E402
 from platform_assets_tests.sshd import start_sshd  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
+RANGE_DAYS = 12
+RANGE_WIDTHS = (1, 2, 4)
 
 
 def main() -> int:
@@ -32,6 +34,7 @@ def main() -> int:
     args = parser.parse_args()
     server = start_sshd()
     rows = []
+    ranged: dict[int, float] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="long_link_") as work:
             print(f"SFTP over a long link, {args.mb} MiB file, MB/s (higher is better)")
@@ -43,10 +46,15 @@ def main() -> int:
                 down = f"{f.openssh_download_mbps:>18} {f.platform_download_mbps:>9}"
                 up = f"{f.openssh_upload_mbps:>16} {f.platform_upload_mbps:>9}"
                 print(f"{rtt:>4} ms {down} {up}", flush=True)
+            print(f"A range run of {RANGE_DAYS} daily files at 100 ms, seconds by files "
+                  "downloaded at once (PLATFORM_PARALLEL_DOWNLOADS)")  # fmt: skip
+            ranged = measure_range(server, Path(work), 100, RANGE_DAYS, RANGE_WIDTHS)
+            print("  ".join(f"{width}: {s} s" for width, s in ranged.items()), flush=True)
     finally:
         server.stop()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "long_link.json").write_text(json.dumps(rows, indent=2) + "\n")
+    out = {"files": rows, "range_100ms_seconds_by_parallel_downloads": ranged}
+    (RESULTS / "long_link.json").write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 

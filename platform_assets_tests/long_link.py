@@ -96,3 +96,51 @@ def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFig
         round(size_mb / up_openssh, 1),
         round(size_mb / up_platform, 1),
     )
+
+
+def measure_range(
+    server: SshServer, work: Path, rtt_ms: int, days: int, parallel: tuple[int, ...]
+) -> dict[int, float]:
+    """Seconds for a range run's loader to load ``days`` daily files of Attentive conversions
+    (1,000 rows each) through a proxy of ``rtt_ms``, for each ``parallel_downloads`` setting."""
+    import datetime as dt
+
+    from platform_assets.core.warehouse import LoaderSettings
+    from platform_assets.defs.attentive import CONVERSIONS
+    from platform_assets.ingest.loader.model import LoadRequest
+    from platform_assets.ingest.loader.partition import load_partitions
+    from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_csv
+
+    folder = server.remote_dir / f"long-range-{rtt_ms}"
+    folder.mkdir(exist_ok=True)
+    start = dt.date(2026, 10, 1)
+    dates = [start + dt.timedelta(days=n) for n in range(days)]
+    for n, day in enumerate(dates):
+        rows = [conversion(f"+1555{n:03d}{i:04d}", ts=f"{day}T10:00:00Z") for i in range(1000)]
+        write_csv(folder / CONVERSIONS.file_name(day), CONVERSION_HEADER, rows)
+    seconds = {}
+    with DelayProxy(server.port, rtt_ms) as proxy:
+        known_hosts = work / f"known_hosts_range_{proxy.port}"
+        known_hosts.write_text(
+            "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
+        )
+        files = SFTPResource(
+            host="127.0.0.1",
+            port=proxy.port,
+            username=server.user,
+            known_hosts=str(known_hosts),
+            remote_dir=str(folder),
+            env_prefix="LINK",
+            private_key_path=str(server.client_keys["ed25519"]),
+        )
+        for width in parallel:
+            settings = LoaderSettings(work_dir=str(work / "range"), parallel_downloads=width)
+            warehouse = str(work / f"range-{rtt_ms}-{width}.duckdb")
+            requests = [LoadRequest(CONVERSIONS, d, run_id="bench") for d in dates]
+            started = time.perf_counter()
+            loaded = list(load_partitions(requests, files, warehouse, settings=settings))
+            seconds[width] = round(time.perf_counter() - started, 2)
+            if sum(r.rows_inserted for r in loaded) != 1000 * days:
+                raise AssertionError("the range did not load every row")
+    shutil.rmtree(folder, ignore_errors=True)
+    return seconds
