@@ -7,8 +7,9 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
@@ -28,13 +29,16 @@ from platform_assets.core.specs import (
 from platform_assets.core.warehouse import MAX_LINE_BYTES
 
 
-def read_header(path: Path, spec: TableSpec, display: str) -> list[str]:
+def read_header(
+    path: Path, spec: TableSpec, display: str, opener: Callable[[], BinaryIO] | None = None
+) -> list[str]:
     """The file's header record, read with Python's csv module from the file's first lines only
-    (decoded line by line: a bad byte further down is that line's error, not the header's)."""
+    (decoded line by line: a bad byte further down is that line's error, not the header's);
+    ``opener``: how to open the file instead of ``path`` (a file still arriving)."""
     dialect = spec.dialect
 
     def lines() -> Iterator[str]:
-        with path.open("rb") as fh:
+        with opener() if opener else path.open("rb") as fh:
             for number, raw in enumerate(fh, start=1):
                 try:
                     yield raw.decode(dialect.python_encoding)
@@ -170,14 +174,18 @@ class CsvFile:
         app_id: str | None = None,
         column_sources: Mapping[str, str] | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
+        scan: str | None = None,
+        opener: Callable[[], BinaryIO] | None = None,
     ):
         """``path`` (a local file) read as ``spec``'s CSV; ``display`` names it in every message
         (the remote path); ``day`` and ``app_id`` are the partition's constants a key part can
-        read; ``column_sources``: documented column -> its header in this file."""
+        read; ``column_sources``: documented column -> its header in this file. ``scan`` and
+        ``opener``: what DuckDB reads and how the header is read, instead of ``path`` (a file
+        still arriving, see :mod:`platform_assets.core.transport.arrival`)."""
         self.display = display
         self.path = Path(path)
         self.max_line_bytes = max_line_bytes
-        self.header = read_header(self.path, spec, self.display)
+        self.header = read_header(self.path, spec, self.display, opener)
         self.mapping, self.extra_columns = header_map(
             self.header, spec, self.display, column_sources or {}
         )
@@ -207,7 +215,7 @@ class CsvFile:
             f"{spec.dialect.read_csv_options(self.header)}, max_line_size = {int(max_line_bytes)}, "
             f"buffer_size = {csv_buffer_bytes(max_line_bytes)}"
         )
-        read = f"read_csv({quote_literal(str(self.path))}, {self._options})"
+        read = f"read_csv({quote_literal(scan or str(self.path))}, {self._options})"
         self._numbered = f"(SELECT row_number() OVER () AS __record, {cols}{extras} FROM {read})"
         # without record numbers the parse runs on every core (the streaming window does not)
         self.plain = f"(SELECT *{self._keys} FROM (SELECT {cols}{extras} FROM {read}))"

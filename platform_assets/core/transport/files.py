@@ -9,6 +9,7 @@ atomically with its SHA-256."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import queue
 import stat
@@ -21,6 +22,8 @@ from typing import Protocol, runtime_checkable
 
 import dagster as dg
 from pydantic import Field
+
+from platform_assets.core.transport.arrival import Arrival
 
 COPY_BLOCK = 1024 * 1024
 
@@ -60,8 +63,11 @@ class FileSource(Protocol):
         """One file's size and mtime; :class:`RemoteFileNotFound` when it is not there."""
         ...
 
-    def download(self, name: str, local_path: Path) -> DownloadResult:
-        """Copy ``name`` to ``local_path`` (complete or not at all), with its SHA-256."""
+    def download(
+        self, name: str, local_path: Path, *, arrival: Arrival | None = None
+    ) -> DownloadResult:
+        """Copy ``name`` to ``local_path`` (complete or not at all), with its SHA-256;
+        ``arrival`` hears of each block written to the part file (see :mod:`.arrival`)."""
         ...
 
 
@@ -71,6 +77,15 @@ def kept_open(files: object) -> AbstractContextManager[object]:
     nothing to keep (a local folder)."""
     session = getattr(files, "session", None)
     return session() if callable(session) else nullcontext()
+
+
+def follows_arrival(files: object) -> bool:
+    """Whether the source's ``download`` takes an ``arrival`` (both sources here do; a source
+    written to the older contract is read whole, then loaded)."""
+    download = getattr(files, "download", None)
+    if download is None:
+        return False
+    return "arrival" in inspect.signature(download).parameters
 
 
 class StreamHasher:
@@ -132,19 +147,32 @@ class LocalFolderResource(dg.ConfigurableResource):
             raise RemoteFileNotFound(f"expected file {path} is not there") from None
         return RemoteFile(name, str(path), st.st_size, int(st.st_mtime))
 
-    def download(self, name: str, local_path: Path) -> DownloadResult:
+    def download(
+        self, name: str, local_path: Path, *, arrival: Arrival | None = None
+    ) -> DownloadResult:
         started = time.perf_counter()
         remote = self.stat(name)
         part = local_path.with_name(local_path.name + ".part")
         hasher = StreamHasher()
         try:
             with open(remote.path, "rb") as src, part.open("wb") as out:
+                if arrival is not None:
+                    arrival.begin(part, remote.size)
                 while block := src.read(COPY_BLOCK):
                     hasher.update(block)
                     out.write(block)
+                    if arrival is not None:
+                        out.flush()
+                        arrival.advance(len(block))
             digest = hasher.result()
             os.replace(part, local_path)
+        except BaseException:
+            if arrival is not None:
+                arrival.fail()
+            raise
         finally:
             hasher.close()
             part.unlink(missing_ok=True)
+        if arrival is not None:
+            arrival.finish()
         return DownloadResult(remote, local_path, digest, time.perf_counter() - started)

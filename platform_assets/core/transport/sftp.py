@@ -22,6 +22,7 @@ import dagster as dg
 import paramiko
 from pydantic import Field, PrivateAttr
 
+from platform_assets.core.transport.arrival import Arrival
 from platform_assets.core.transport.failures import (
     DownloadIncompleteError,
     SFTPAuthError,
@@ -394,12 +395,15 @@ class SFTPResource(dg.ConfigurableResource):
             f"stat {self.remote_path(name)}", lambda sftp: self._stat(sftp, name)
         )
 
-    def download(self, name: str, local_path: Path) -> DownloadResult:
+    def download(
+        self, name: str, local_path: Path, *, arrival: Arrival | None = None
+    ) -> DownloadResult:
         """Stream ``remote_dir/name`` to ``local_path``.
 
         Bytes go to ``<local_path>.part`` with prefetch and 1 MiB reads, hashed on the way; the
         part file is renamed to ``local_path`` only when the byte count equals the size the server
-        reported. Transient failures restart the download (with backoff).
+        reported. Transient failures restart the download (with backoff). ``arrival`` hears of
+        each block written (a reader may follow the part file; a restart breaks it).
         """
         path = self.remote_path(name)
         local_path = Path(local_path)
@@ -415,6 +419,8 @@ class SFTPResource(dg.ConfigurableResource):
                 with sftp.open(path, "rb") as remote, part.open("wb") as out:
                     remote.MAX_REQUEST_SIZE = self.max_request_size
                     remote.prefetch(size)
+                    if arrival is not None:
+                        arrival.begin(part, size)
                     try:
                         while True:
                             block = remote.read(READ_BLOCK)
@@ -423,6 +429,9 @@ class SFTPResource(dg.ConfigurableResource):
                             out.write(block)
                             hasher.update(block)
                             received += len(block)
+                            if arrival is not None:
+                                out.flush()
+                                arrival.advance(len(block))
                     except BaseException:
                         # before the file's close: a stalled server would hold it a time-out more
                         channel = sftp.get_channel()
@@ -435,9 +444,15 @@ class SFTPResource(dg.ConfigurableResource):
                         f"download of {path} got {received} bytes, server reported {size}"
                     )
                 os.replace(part, local_path)
+            except BaseException:
+                if arrival is not None:
+                    arrival.fail()
+                raise
             finally:
                 hasher.close()
                 part.unlink(missing_ok=True)
+            if arrival is not None:
+                arrival.finish()
             return DownloadResult(
                 remote=remote_file,
                 local_path=local_path,

@@ -13,6 +13,7 @@ from platform_assets.core.errors import (
     RemoteFileChanged,
     RemoteFileMissing,
 )
+from platform_assets.core.transport.arrival import Arrival
 from platform_assets.core.transport.files import DownloadResult, FileSource, RemoteFileNotFound
 from platform_assets.ingest.loader.archive import RawArchive
 from platform_assets.ingest.loader.model import LoadRequest
@@ -35,12 +36,17 @@ def file_name(request: LoadRequest) -> str:
 
 
 def download(
-    request: LoadRequest, files: FileSource, work: Path, archive: RawArchive | None
+    request: LoadRequest,
+    files: FileSource,
+    work: Path,
+    archive: RawArchive | None,
+    arrival: Arrival | None = None,
 ) -> tuple[DownloadResult, bool]:
     """The partition's file, and whether it came from the raw archive: from the vendor while it
-    has it (and then archived), else the archived copy (the vendor deleted it)."""
+    has it (and then archived), else the archived copy (the vendor deleted it). ``arrival``
+    follows the vendor's file as it is written (never the archive's copy)."""
     try:
-        result = _download(request, files, work)
+        result = _download(request, files, work, arrival)
     except RemoteFileMissing:
         name = file_name(request)
         kept = archive and archive.restore(request, [name, name + ".gz"], work)
@@ -52,14 +58,16 @@ def download(
     return result, False
 
 
-def _download(request: LoadRequest, files: FileSource, work: Path) -> DownloadResult:
+def _download(
+    request: LoadRequest, files: FileSource, work: Path, arrival: Arrival | None
+) -> DownloadResult:
     """The partition's file; for a table whose files may be gzipped later, the ``.gz`` when the
     plain file is gone. Never both: the plain file wins while it is there (it is complete; a
     ``.gz`` seen beside it may still be being written by the vendor's compression job)."""
     spec, name = request.spec, file_name(request)
     where = f"{spec.qualified_name} partition {request.label}"
     try:
-        return complete_download(files, name, work)
+        return complete_download(files, name, work, arrival)
     except RemoteFileNotFound as exc:
         if not spec.gzip_variant:
             raise RemoteFileMissing(f"{where}: {exc}") from None
@@ -71,10 +79,15 @@ def _download(request: LoadRequest, files: FileSource, work: Path) -> DownloadRe
         ) from None
 
 
-def complete_download(files: FileSource, name: str, work: Path) -> DownloadResult:
+def complete_download(
+    files: FileSource, name: str, work: Path, arrival: Arrival | None = None
+) -> DownloadResult:
     """Download ``name``, then stat it again: a file whose size or mtime changed meanwhile was
     being written or replaced, and what we hold may be a mix (:class:`RemoteFileChanged`)."""
-    result = files.download(name, work / name)
+    if arrival is not None:
+        result = files.download(name, work / name, arrival=arrival)
+    else:
+        result = files.download(name, work / name)
     now = files.stat(name)
     before = result.remote
     if (now.size, now.mtime) != (before.size, before.mtime):

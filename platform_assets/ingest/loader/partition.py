@@ -10,8 +10,10 @@ The stages, in the order they run (no per-row Python anywhere; the data is store
 4. **keys**: the repeated keys and each one's winning row, before anything is written.
 5. **upsert**: one transaction on the warehouse, attached only now (see :mod:`.upsert`).
 
-A range of partitions (:func:`load_partitions`, a backfill run) loads day after day, each in its
-own transaction, with the next days' stage 1 running (several files at once, a setting) while the
+Stage 3 starts while stage 1 still writes the file (DuckDB follows the download and waits for
+bytes not yet arrived): a head start that falls back to the complete file on any trouble. A range
+of partitions (:func:`load_partitions`, a backfill run) loads day after day, each in its own
+transaction, with the next days' stage 1 running (several files at once, a setting) while the
 current day runs stages 2-5.
 """
 
@@ -32,7 +34,13 @@ import duckdb
 
 from platform_assets.core.csvfile import CsvFile
 from platform_assets.core.specs import TableSpec
-from platform_assets.core.transport.files import DownloadResult, FileSource, kept_open
+from platform_assets.core.transport.arrival import Arrival, ArrivingFiles
+from platform_assets.core.transport.files import (
+    DownloadResult,
+    FileSource,
+    follows_arrival,
+    kept_open,
+)
 from platform_assets.core.validation import rejects_message, summarize_rejects, validate
 from platform_assets.core.warehouse import (
     LoaderSettings,
@@ -46,6 +54,9 @@ from platform_assets.ingest.loader.archive import RawArchive
 from platform_assets.ingest.loader.keys import stage_keys
 from platform_assets.ingest.loader.model import LoadRequest, LoadResult, RejectsExceeded
 from platform_assets.ingest.loader.upsert import write_partition
+
+_ARRIVING = ArrivingFiles()
+"""The files being downloaded, as DuckDB reads them (registered on every staging connection)."""
 
 
 def load_partition(
@@ -90,27 +101,43 @@ def load_partitions(
     if not requests:
         return
     width = max(1, settings.parallel_downloads)
+    follow = follows_arrival(files)
     with (
         kept_open(files),
         _range_staging(settings) as staging,
         ThreadPoolExecutor(width, thread_name_prefix="prefetch") as pool,
     ):
+
+        def start(request: LoadRequest) -> _Pending:
+            # a file that may come gzipped is inflated before it is read: nothing to follow
+            arrival = Arrival() if follow and not request.spec.gzip_variant else None
+            return _Pending(
+                request, arrival, pool.submit(_fetch, request, files, settings, arrival)
+            )
+
         waiting = iter(requests)
-        ahead: deque[Future[_Fetched]] = deque(
-            pool.submit(_fetch, r, files, settings) for r in itertools.islice(waiting, width)
-        )
+        ahead = deque(start(r) for r in itertools.islice(waiting, width))
         try:
             while ahead:
-                fetched = ahead.popleft().result()  # this day's download error, in order
+                pending = ahead.popleft()
                 following = next(waiting, None)
                 if following is not None:
-                    ahead.append(pool.submit(_fetch, following, files, settings))
-                yield _load(fetched, warehouse_path, settings, log, staging)
+                    ahead.append(start(following))
+                yield _load(pending, warehouse_path, settings, log, staging)
         finally:
-            for future in ahead:
-                if not future.cancel():  # a download still running: wait, then discard it
+            for pending in ahead:
+                if not pending.future.cancel():  # a download still running: wait, discard it
                     with suppress(Exception):
-                        future.result().discard()
+                        pending.future.result().discard()
+
+
+@dataclass
+class _Pending:
+    """A partition whose stage 1 runs in the prefetch pool; ``arrival`` follows its file."""
+
+    request: LoadRequest
+    arrival: Arrival | None
+    future: Future[_Fetched]
 
 
 @dataclass
@@ -133,15 +160,18 @@ class _Fetched:
         self.folder.remove()
 
 
-def _fetch(request: LoadRequest, files: FileSource, settings: LoaderSettings) -> _Fetched:
-    """1. fetch: the file (or its archived copy) in a new private work folder, inflated."""
+def _fetch(
+    request: LoadRequest, files: FileSource, settings: LoaderSettings, arrival: Arrival | None
+) -> _Fetched:
+    """1. fetch: the file (or its archived copy) in a new private work folder, inflated;
+    ``arrival`` follows the vendor's file as it is written (ended either way on return)."""
     folder = new_work_folder(settings.work_dir)
     work = folder.path
     timings: dict[str, float] = {}
     try:
         archive = RawArchive(Path(settings.archive_dir)) if settings.archive_dir else None
         with _timed(timings, "download_s"):
-            download, from_archive = fetch.download(request, files, work, archive)
+            download, from_archive = fetch.download(request, files, work, archive, arrival)
         kept = str(archive.path(request, download.remote.name)) if archive else None
         fetched = _Fetched(request, folder, download, from_archive, kept, timings)
         if download.local_path.suffix == ".gz":
@@ -152,6 +182,10 @@ def _fetch(request: LoadRequest, files: FileSource, settings: LoaderSettings) ->
     except BaseException:
         folder.remove()
         raise
+    finally:
+        if arrival is not None:
+            arrival.fail()  # a no-op once complete; else (an error, the archive's copy) it frees
+            # any reader waiting for bytes
 
 
 @contextmanager
@@ -161,60 +195,118 @@ def _range_staging(settings: LoaderSettings) -> Iterator[duckdb.DuckDBPyConnecti
     folder = new_work_folder(settings.work_dir)
     try:
         with staging_connection(settings, folder.path) as con:
+            con.register_filesystem(_ARRIVING)
             yield con
     finally:
         folder.remove()
 
 
 def _load(
-    fetched: _Fetched,
+    pending: _Pending,
     warehouse_path: str,
     settings: LoaderSettings,
     log: logging.Logger,
     staging: duckdb.DuckDBPyConnection,
 ) -> LoadResult:
-    """2.-5. the fetched file parsed, validated, keyed and upserted on the range's ``staging``
-    connection (cleared after); its work folder removed."""
-    request, download, timings = fetched.request, fetched.download, fetched.timings
-    log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
-        "%s %s (%d bytes)",
-        "restored from the raw archive" if fetched.from_archive else "downloaded",
-        download.remote.path,
-        download.remote.size,
-    )
-    spec = request.spec
-    result = LoadResult(
-        download, request.tolerance, timings=timings, from_archive=fetched.from_archive
-    )
-    result.archive_path, result.inflated_bytes = fetched.archive_path, fetched.inflated_bytes
-    try:
-        csv = CsvFile(  # 2. the file as SQL
-            download.local_path,
+    """2.-5. the file parsed, validated, keyed and upserted on the range's ``staging``
+    connection (cleared after); its work folder removed. Validation starts while the file still
+    arrives when its download is under way (:func:`_validate_arriving`)."""
+    request, spec = pending.request, pending.request.spec
+    with _cleared(staging) as con:
+        early = _validate_arriving(con, pending, settings)
+        fetched = pending.future.result()  # this day's download error, in order
+        if early is not None and not (pending.arrival and pending.arrival.intact):
+            early = None  # the download restarted: what was validated may not be the file
+        download, timings = fetched.download, fetched.timings
+        log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
+            "%s %s (%d bytes)%s",
+            "restored from the raw archive" if fetched.from_archive else "downloaded",
             download.remote.path,
-            request.spec,
-            day=request.day,
-            app_id=request.app_id,
-            column_sources=request.column_sources,
-            max_line_bytes=settings.max_line_bytes,
+            download.remote.size,
+            ", validated while it arrived" if early else "",
         )
-        result.extra_columns = csv.extra_columns
-        with _cleared(staging) as con:
+        result = LoadResult(
+            download, request.tolerance, timings=timings, from_archive=fetched.from_archive
+        )
+        result.archive_path, result.inflated_bytes = fetched.archive_path, fetched.inflated_bytes
+        try:
+            csv = CsvFile(  # 2. the file as SQL
+                download.local_path,
+                download.remote.path,
+                spec,
+                day=request.day,
+                app_id=request.app_id,
+                column_sources=request.column_sources,
+                max_line_bytes=settings.max_line_bytes,
+            )
+            result.extra_columns = csv.extra_columns
             with _timed(timings, "validate_s"):  # 3. validate
-                result.rows_read, result.formula_like_values = validate(con, spec, csv)
+                if early is None:
+                    clear_staging(con)  # what a broken early pass left
+                    result.rows_read, result.formula_like_values = validate(con, spec, csv)
+                else:
+                    (result.rows_read, result.formula_like_values), early_s = early
                 rejects = summarize_rejects(con, csv)
+            if early is not None:
+                timings["validate_s"] += early_s
+                timings["validated_while_downloading_s"] = early_s
             result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
             with _timed(timings, "keys_s"):  # 4. keys
                 stage_keys(con, spec, without_rejects=not result.passed)
             with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
                 write_partition(con, wh, request, csv, result, settings.volume_window)  # 5.
-    finally:
-        fetched.discard()
+        finally:
+            fetched.discard()
     if not result.accepted:
         message = rejects_message(
             spec, download.remote.path, result.rows_read, rejects, request.tolerance
         )
         raise RejectsExceeded(message, result)
     return result
+
+
+def _validate_arriving(
+    con: duckdb.DuckDBPyConnection, pending: _Pending, settings: LoaderSettings
+) -> tuple[tuple[int, int], float] | None:
+    """3. validate, while the file still arrives: DuckDB reads the part file through
+    :class:`ArrivingFiles` (waiting for bytes not yet written), so parsing overlaps the download.
+    Only a head start: None (and the complete file validated after) when the download is already
+    over or was not followed, or anything goes wrong (the complete file then gives the error its
+    line). The counts and the seconds it took otherwise."""
+    arrival = pending.arrival
+    if arrival is None or not _arriving(pending):
+        return None
+    request = pending.request
+    name = fetch.file_name(request)
+    url = _ARRIVING.add(arrival, name)
+    started = time.perf_counter()
+    try:
+        csv = CsvFile(
+            Path(name),
+            name,
+            request.spec,
+            day=request.day,
+            app_id=request.app_id,
+            column_sources=request.column_sources,
+            max_line_bytes=settings.max_line_bytes,
+            scan=url,
+            opener=arrival.open,
+        )
+        counts = validate(con, request.spec, csv)
+    except Exception:  # noqa: BLE001 - a head start only: the complete file is read instead
+        return None
+    finally:
+        _ARRIVING.remove(url)
+    return counts, time.perf_counter() - started
+
+
+def _arriving(pending: _Pending) -> bool:
+    """Wait until the download writes its file (True) or is over (False)."""
+    assert pending.arrival is not None
+    while not pending.future.done():
+        if pending.arrival.wait_started(0.05):
+            return not pending.future.done()
+    return False
 
 
 @contextmanager
