@@ -144,3 +144,57 @@ def measure_range(
                 raise AssertionError("the range did not load every row")
     shutil.rmtree(folder, ignore_errors=True)
     return seconds
+
+
+class _WholeFileSFTP(SFTPResource):
+    """The SFTP resource through the older download contract (no arrival): the loader reads the
+    complete file after the download, the way every load ran before it followed arrivals."""
+
+    def download(self, name: str, local_path: Path) -> Any:  # type: ignore[override]
+        return super().download(name, local_path)
+
+
+def measure_overlap(server: SshServer, work: Path, rtt_ms: int, rows: int) -> dict[str, Any]:
+    """Seconds to load one Attentive notifications file of ``rows`` rows through a proxy of
+    ``rtt_ms``: validated while it arrives, and read whole after its download (best of 2)."""
+    import datetime as dt
+
+    from platform_assets.core.warehouse import LoaderSettings
+    from platform_assets.defs.attentive import NOTIFICATIONS
+    from platform_assets.demo.samples import write_notifications
+    from platform_assets.ingest.loader.partition import load_partition
+
+    day = dt.date(2026, 6, 1)
+    folder = server.remote_dir / f"long-overlap-{rtt_ms}"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)
+    path = write_notifications(folder / NOTIFICATIONS.file_name(day), day, rows)
+    seconds: dict[str, float] = {}
+    with DelayProxy(server.port, rtt_ms) as proxy:
+        known_hosts = work / f"known_hosts_overlap_{proxy.port}"
+        known_hosts.write_text(
+            "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
+        )
+        common: dict[str, Any] = dict(
+            host="127.0.0.1",
+            port=proxy.port,
+            username=server.user,
+            known_hosts=str(known_hosts),
+            remote_dir=str(folder),
+            env_prefix="LINK",
+            private_key_path=str(server.client_keys["ed25519"]),
+        )
+        for attempt in range(2):
+            for name, files in (("followed", SFTPResource), ("whole", _WholeFileSFTP)):
+                warehouse = work / f"overlap-{rtt_ms}-{name}-{attempt}.duckdb"
+                settings = LoaderSettings(work_dir=str(work / "overlap"))
+                started = time.perf_counter()
+                load_partition(
+                    NOTIFICATIONS, day, files(**common), str(warehouse), settings=settings
+                )
+                took = time.perf_counter() - started
+                seconds[name] = round(min(seconds.get(name, took), took), 2)
+                warehouse.unlink()
+    mb = round(path.stat().st_size / 1e6, 1)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"rtt_ms": rtt_ms, "mb": mb, "rows": rows, **seconds}
