@@ -17,8 +17,8 @@ from platform_assets.core.transport.arrival import Arrival, ArrivalBroken, Arriv
 
 
 def _write_slowly(arrival: Arrival, part: Path, data: bytes, block: int, pause: float) -> None:
-    arrival.begin(part, len(data))
-    with part.open("wb") as out:
+    with part.open("wb") as out:  # begun once the file exists, as the downloads do
+        arrival.begin(part, len(data))
         for start in range(0, len(data), block):
             out.write(data[start : start + block])
             out.flush()

@@ -172,7 +172,7 @@ class ArrivingFiles(AbstractFileSystem):
         return found
 
     @classmethod
-    def _strip_protocol(cls, path: str) -> str:  # type: ignore[override]
+    def _strip_protocol(cls, path: str) -> str:
         return str(path).removeprefix(f"{PROTOCOL}://").strip("/")
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
