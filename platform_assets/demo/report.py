@@ -84,14 +84,27 @@ def marts(warehouse: str) -> list[str]:
     return lines
 
 
+def files_sent(warehouse: str, run_ids: list[str]) -> int:
+    """The files runs ``run_ids`` uploaded (platform.deliveries)."""
+    with duckdb.connect(warehouse, read_only=True) as con:
+        return int(
+            con.execute(
+                "SELECT count(*) FROM platform.deliveries WHERE list_contains($runs, run_id)",
+                {"runs": run_ids},
+            ).fetchone()[0]  # type: ignore[index]
+        )
+
+
 def outbound(warehouse: str) -> list[str]:
     """The files sent (platform.deliveries) and the API calls made (platform.api_calls)."""
     lines = []
     with duckdb.connect(warehouse, read_only=True) as con:
-        for name, rows in con.execute(
-            "SELECT file_name, rows FROM platform.deliveries ORDER BY 1"
+        for name, rows, sent in con.execute(  # a demo run again sends the same files again
+            "SELECT file_name, arg_max(rows, uploaded_at), count(*) FROM platform.deliveries "
+            "GROUP BY ALL ORDER BY 1"
         ).fetchall():
-            lines.append(f"  {name:58} {rows:>6} rows")
+            again = f" (sent {sent} times)" if sent > 1 else ""
+            lines.append(f"  {name:58} {rows:>6} rows{again}")
         for kind, status, n in con.execute(
             "SELECT kind, status, count(*) FROM platform.api_calls GROUP BY ALL ORDER BY ALL"
         ).fetchall():
