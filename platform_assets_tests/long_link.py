@@ -48,6 +48,24 @@ def _openssh(server: SshServer, port: int, known_hosts: Path, command: str) -> f
         os.unlink(batch.name)
 
 
+def _client_settings(server: SshServer, work: Path, port: int, folder: Path) -> dict[str, Any]:
+    """An SFTP resource's settings for ``folder`` on ``server`` through the proxy on ``port``
+    (its own known_hosts file: the server's keys under the proxy's address)."""
+    known_hosts = work / f"known_hosts_{port}"
+    known_hosts.write_text(
+        "".join(f"[127.0.0.1]:{port} {key}\n" for key in server.host_public_keys)
+    )
+    return dict(
+        host="127.0.0.1",
+        port=port,
+        username=server.user,
+        known_hosts=str(known_hosts),
+        remote_dir=str(folder),
+        env_prefix="LINK",
+        private_key_path=str(server.client_keys["ed25519"]),
+    )
+
+
 def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFigures:
     """One file of ``size_mb`` down and up, by each client, through a proxy of ``rtt_ms``."""
     folder = server.remote_dir / f"long-link-{rtt_ms}"
@@ -58,19 +76,8 @@ def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFig
         shutil.chown(folder, server.user)
         shutil.chown(source, server.user)
     with DelayProxy(server.port, rtt_ms) as proxy:
-        known_hosts = work / f"known_hosts_{proxy.port}"
-        known_hosts.write_text(
-            "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
-        )
-        common: dict[str, Any] = dict(
-            host="127.0.0.1",
-            port=proxy.port,
-            username=server.user,
-            known_hosts=str(known_hosts),
-            remote_dir=str(folder),
-            env_prefix="LINK",
-            private_key_path=str(server.client_keys["ed25519"]),
-        )
+        common = _client_settings(server, work, proxy.port, folder)
+        known_hosts = Path(common["known_hosts"])
         by_openssh, by_platform = work / f"openssh-{rtt_ms}.bin", work / f"platform-{rtt_ms}.bin"
         down_openssh = _openssh(server, proxy.port, known_hosts, f"get {source} {by_openssh}")
         started = time.perf_counter()
@@ -120,19 +127,7 @@ def measure_range(
         write_csv(folder / CONVERSIONS.file_name(day), CONVERSION_HEADER, rows)
     seconds = {}
     with DelayProxy(server.port, rtt_ms) as proxy:
-        known_hosts = work / f"known_hosts_range_{proxy.port}"
-        known_hosts.write_text(
-            "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
-        )
-        files = SFTPResource(
-            host="127.0.0.1",
-            port=proxy.port,
-            username=server.user,
-            known_hosts=str(known_hosts),
-            remote_dir=str(folder),
-            env_prefix="LINK",
-            private_key_path=str(server.client_keys["ed25519"]),
-        )
+        files = SFTPResource(**_client_settings(server, work, proxy.port, folder))
         for width in parallel:
             settings = LoaderSettings(work_dir=str(work / "range"), parallel_downloads=width)
             warehouse = str(work / f"range-{rtt_ms}-{width}.duckdb")
@@ -171,19 +166,7 @@ def measure_overlap(server: SshServer, work: Path, rtt_ms: int, rows: int) -> di
     path = write_notifications(folder / NOTIFICATIONS.file_name(day), day, rows)
     seconds: dict[str, float] = {}
     with DelayProxy(server.port, rtt_ms) as proxy:
-        known_hosts = work / f"known_hosts_overlap_{proxy.port}"
-        known_hosts.write_text(
-            "".join(f"[127.0.0.1]:{proxy.port} {key}\n" for key in server.host_public_keys)
-        )
-        common: dict[str, Any] = dict(
-            host="127.0.0.1",
-            port=proxy.port,
-            username=server.user,
-            known_hosts=str(known_hosts),
-            remote_dir=str(folder),
-            env_prefix="LINK",
-            private_key_path=str(server.client_keys["ed25519"]),
-        )
+        common = _client_settings(server, work, proxy.port, folder)
         for attempt in range(2):
             for name, files in (("followed", SFTPResource), ("whole", _WholeFileSFTP)):
                 warehouse = work / f"overlap-{rtt_ms}-{name}-{attempt}.duckdb"
