@@ -66,8 +66,12 @@ def _client_settings(server: SshServer, work: Path, port: int, folder: Path) -> 
     )
 
 
-def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFigures:
-    """One file of ``size_mb`` down and up, by each client, through a proxy of ``rtt_ms``."""
+def measure(
+    server: SshServer, work: Path, rtt_ms: int, size_mb: int, rounds: int = 1
+) -> LinkFigures:
+    """One file of ``size_mb`` down and up, by each client, through a proxy of ``rtt_ms``; the
+    clients take turns for ``rounds`` rounds and each keeps its best (a shared machine's load
+    then hits both alike)."""
     folder = server.remote_dir / f"long-link-{rtt_ms}"
     folder.mkdir(exist_ok=True)
     source = folder / "file.bin"
@@ -75,33 +79,39 @@ def measure(server: SshServer, work: Path, rtt_ms: int, size_mb: int) -> LinkFig
     if os.geteuid() == 0:  # the test user writes the uploads there
         shutil.chown(folder, server.user)
         shutil.chown(source, server.user)
+    best: dict[str, float] = {}
+
+    def timed(name: str, run: Any) -> None:
+        started = time.perf_counter()
+        run()
+        best[name] = min(best.get(name, float("inf")), time.perf_counter() - started)
+
     with DelayProxy(server.port, rtt_ms) as proxy:
         common = _client_settings(server, work, proxy.port, folder)
         known_hosts = Path(common["known_hosts"])
         by_openssh, by_platform = work / f"openssh-{rtt_ms}.bin", work / f"platform-{rtt_ms}.bin"
-        down_openssh = _openssh(server, proxy.port, known_hosts, f"get {source} {by_openssh}")
-        started = time.perf_counter()
-        SFTPResource(**common).download("file.bin", by_platform)
-        down_platform = time.perf_counter() - started
-        for got in (by_openssh, by_platform):
-            if got.read_bytes() != source.read_bytes():
-                raise AssertionError(f"{got} differs from the served file")
-        up_openssh = _openssh(
-            server, proxy.port, known_hosts, f"put {by_openssh} {folder}/up-openssh.bin"
-        )
-        started = time.perf_counter()
-        SFTPDeliveryResource(**common).upload(by_platform, "up-platform.bin")
-        up_platform = time.perf_counter() - started
-        if (folder / "up-platform.bin").read_bytes() != source.read_bytes():
-            raise AssertionError("the platform's upload differs from the file")
+        get, put = f"get {source} {by_openssh}", f"put {by_openssh} {folder}/up-openssh.bin"
+        for _ in range(rounds):
+            timed("down_openssh", lambda: _openssh(server, proxy.port, known_hosts, get))
+            timed("down_platform", lambda: SFTPResource(**common).download("file.bin", by_platform))
+            for got in (by_openssh, by_platform):
+                if got.read_bytes() != source.read_bytes():
+                    raise AssertionError(f"{got} differs from the served file")
+            timed("up_openssh", lambda: _openssh(server, proxy.port, known_hosts, put))
+            timed(
+                "up_platform",
+                lambda: SFTPDeliveryResource(**common).upload(by_platform, "up-platform.bin"),
+            )
+            if (folder / "up-platform.bin").read_bytes() != source.read_bytes():
+                raise AssertionError("the platform's upload differs from the file")
     shutil.rmtree(folder, ignore_errors=True)
     return LinkFigures(
         rtt_ms,
         size_mb,
-        round(size_mb / down_openssh, 1),
-        round(size_mb / down_platform, 1),
-        round(size_mb / up_openssh, 1),
-        round(size_mb / up_platform, 1),
+        *(
+            round(size_mb / best[name], 1)
+            for name in ("down_openssh", "down_platform", "up_openssh", "up_platform")
+        ),
     )
 
 
