@@ -164,8 +164,10 @@ def clear_staging(con: duckdb.DuckDBPyConnection) -> None:
         "UNION ALL SELECT 'VIEW', schema_name, view_name FROM duckdb_views() "
         "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
     ).fetchall()
-    for kind, schema, name in objects:
-        con.execute(f"DROP {kind} IF EXISTS {quote_ident(schema)}.{quote_ident(name)}")
+    if objects:  # one call for all of them (a statement each costs ~0.3 ms more)
+        con.execute(
+            "".join(f"DROP {k} IF EXISTS {quote_ident(s)}.{quote_ident(n)};" for k, s, n in objects)
+        )
 
 
 @contextmanager
@@ -175,13 +177,71 @@ def attached_warehouse(
     """Attach the warehouse file as :data:`WAREHOUSE` for writing, waiting (with a growing
     pause, at most ``wait_seconds``) while another process holds its lock; then
     :class:`WarehouseBusy` naming the holder (DuckDB's "Conflicting lock is held in ...")."""
+    _attach(con, path, wait_seconds)
+    try:
+        yield WAREHOUSE
+    finally:
+        con.execute(f"DETACH {WAREHOUSE}")
+
+
+KEEP_ATTACHED_SECONDS = 1.0
+"""How long a range run keeps the warehouse attached across its days (:class:`WarehouseLease`):
+another process waits at most about this long plus one day's write for the file's lock."""
+
+
+class WarehouseLease:
+    """The warehouse attached for the writes of a range's days, one transaction each. Attaching
+    and detaching (a checkpoint) cost ~8 ms: a 30-day backfill of 15 small tables paid ~4 s for
+    them. The file stays attached from one day's write to the next until it has been held
+    ``keep_seconds``; then it is detached after the write, so another writer (a run outside
+    Dagster, ``duckdb`` on the command line) gets the lock between days, as when each day
+    attached it alone. A failed write detaches it."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: str,
+        wait_seconds: float,
+        keep_seconds: float = KEEP_ATTACHED_SECONDS,
+    ) -> None:
+        self._con, self._path, self._wait = con, path, wait_seconds
+        self._keep = keep_seconds
+        self._since: float | None = None
+        self.attaches = 0
+        """How many times the file was attached (a figure for the tests)."""
+
+    @contextmanager
+    def writing(self) -> Iterator[str]:
+        """The warehouse's catalog name for one day's write (attached first if it is not)."""
+        if self._since is None:
+            _attach(self._con, self._path, self._wait)
+            self._since = time.monotonic()
+            self.attaches += 1
+        try:
+            yield WAREHOUSE
+        except BaseException:
+            with suppress(duckdb.Error):  # the write's own error is the one to report
+                self.release()
+            raise
+        if time.monotonic() - self._since >= self._keep:
+            self.release()
+
+    def release(self) -> None:
+        """Detach the file (a no-op when it is not attached)."""
+        if self._since is not None:
+            self._since = None
+            self._con.execute(f"DETACH {WAREHOUSE}")
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float) -> None:
+    """``ATTACH`` the file as :data:`WAREHOUSE`, waiting while another process holds its lock."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     delay = 0.2
     while True:
         try:
             con.execute(f"ATTACH {quote_literal(str(path))} AS {WAREHOUSE}")
-            break
+            return
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise
@@ -194,7 +254,3 @@ def attached_warehouse(
                 ) from None
             time.sleep(min(delay, max(deadline - time.monotonic(), 0.05)))
             delay = min(delay * 1.5, 5.0)
-    try:
-        yield WAREHOUSE
-    finally:
-        con.execute(f"DETACH {WAREHOUSE}")

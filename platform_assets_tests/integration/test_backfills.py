@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core import warehouse as warehouse_module
 from platform_assets.core.errors import RemoteFileMissing
 from platform_assets.core.settings import Settings
 from platform_assets.core.transport.files import DownloadResult, LocalFolderResource
@@ -196,10 +197,19 @@ def test_backfills_run_a_bounded_range_per_run(monkeypatch):
             assert policy is not None and policy.max_partitions_per_run == 10
 
 
-def test_a_range_on_one_staging_connection_loads_what_each_day_alone_loads(tmp_path):
-    """A range run keeps one staging DuckDB for its days (cleared between them): the table, the
+def test_a_range_on_one_staging_connection_loads_what_each_day_alone_loads(tmp_path, monkeypatch):
+    """A range run keeps one staging DuckDB for its days (cleared between them) and the
+    warehouse attached from one day's write to the next (for a second at most): the table, the
     rejects and every day's counts equal those of the days loaded one by one, each on a new
-    connection."""
+    connection and attachment."""
+    attaches: list[str] = []
+    attach = warehouse_module._attach  # noqa: SLF001 - counted, not replaced
+
+    def counted(con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float) -> None:
+        attaches.append(path)
+        attach(con, path, wait_seconds)
+
+    monkeypatch.setattr(warehouse_module, "_attach", counted)
     folder = tmp_path / "vendor"
     folder.mkdir()
     _write_days(folder, bad_day=DAYS[2])
@@ -217,6 +227,8 @@ def test_a_range_on_one_staging_connection_loads_what_each_day_alone_loads(tmp_p
         for r in load_partitions([request], files, alone, settings=settings)
     ]
     assert in_range == one_by_one
+    assert attaches.count(alone) == len(DAYS)
+    assert 1 <= attaches.count(ranged) < len(DAYS)  # 1 unless the days took over a second
     assert [n for _, n, _ in in_range] == [0, 0, 1, 0, 0]  # the bad day's rejected row
 
     def rows(path: str, table: str) -> list[tuple]:

@@ -175,3 +175,31 @@ def test_events_are_committed_in_wal_with_normal_sync(tmp_path: Path):
         sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
     assert (mode, sync) == ("wal", 1)  # 1: NORMAL (no fsync per commit; safe in WAL)
     storage.dispose()
+
+
+def test_a_table_found_in_the_index_is_not_asked_for_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Dagster asks whether the index has its check and tag tables before every asset event; a
+    table found is remembered, a missing one asked again (a migration may add it)."""
+    asked: list[str] = []
+    own = SqliteEventLogStorage.has_table
+
+    def counted(self: SqliteEventLogStorage, table_name: str) -> bool:
+        asked.append(table_name)
+        return own(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counted)
+    storage = PooledSqliteEventLogStorage(str(tmp_path / "runs"))
+    try:
+        assert storage.supports_asset_checks and storage.supports_asset_checks
+        assert storage.has_table("asset_event_tags") and storage.has_table("asset_event_tags")
+        assert not storage.has_table("no_such_table") and not storage.has_table("no_such_table")
+        assert sorted(asked) == [
+            "asset_check_executions", "asset_event_tags", "no_such_table", "no_such_table"
+        ]  # fmt: skip
+        storage.wipe()  # a wipe forgets them (its files are new)
+        assert storage.has_table("asset_event_tags")
+        assert asked.count("asset_event_tags") == 2
+    finally:
+        storage.dispose()

@@ -8,7 +8,9 @@ The stages, in the order they run (no per-row Python anywhere; the data is store
    name; DuckDB parses it (strict, no sniffing, every value as text).
 3. **validate**: every row through pandera, streamed; failures become located rejects.
 4. **keys**: the repeated keys and each one's winning row, before anything is written.
-5. **upsert**: one transaction on the warehouse, attached only now (see :mod:`.upsert`).
+5. **upsert**: one transaction on the warehouse, attached only now (see :mod:`.upsert`); a
+   range's next days write through the same attachment for up to a second
+   (:class:`~platform_assets.core.warehouse.WarehouseLease`), then it is let go between days.
 
 Stage 3 starts while stage 1 still writes the file (DuckDB follows the download and waits for
 bytes not yet arrived): a head start that falls back to the complete file on any trouble. A range
@@ -44,7 +46,7 @@ from platform_assets.core.transport.files import (
 from platform_assets.core.validation import rejects_message, summarize_rejects, validate
 from platform_assets.core.warehouse import (
     LoaderSettings,
-    attached_warehouse,
+    WarehouseLease,
     clear_staging,
     staging_connection,
 )
@@ -117,14 +119,17 @@ def load_partitions(
 
         waiting = iter(requests)
         ahead = deque(start(r) for r in itertools.islice(waiting, width))
+        lease = WarehouseLease(staging, warehouse_path, settings.lock_wait_seconds)
         try:
             while ahead:
                 pending = ahead.popleft()
                 following = next(waiting, None)
                 if following is not None:
                     ahead.append(start(following))
-                yield _load(pending, warehouse_path, settings, log, staging)
+                yield _load(pending, lease, settings, log, staging)
         finally:
+            with suppress(duckdb.Error):
+                lease.release()
             for pending in ahead:
                 if not pending.future.cancel():  # a download still running: wait, discard it
                     with suppress(Exception):
@@ -203,7 +208,7 @@ def _range_staging(settings: LoaderSettings) -> Iterator[duckdb.DuckDBPyConnecti
 
 def _load(
     pending: _Pending,
-    warehouse_path: str,
+    lease: WarehouseLease,
     settings: LoaderSettings,
     log: logging.Logger,
     staging: duckdb.DuckDBPyConnection,
@@ -217,6 +222,7 @@ def _load(
         fetched = pending.future.result()  # this day's download error, in order
         if early is not None and not (pending.arrival and pending.arrival.intact):
             early = None  # the download restarted: what was validated may not be the file
+            clear_staging(con)
         download, timings = fetched.download, fetched.timings
         log.info(  # here, not in the prefetch thread: a run's logger belongs to its thread
             "%s %s (%d bytes)%s",
@@ -242,7 +248,6 @@ def _load(
             result.extra_columns = csv.extra_columns
             with _timed(timings, "validate_s"):  # 3. validate
                 if early is None:
-                    clear_staging(con)  # what a broken early pass left
                     result.rows_read, result.formula_like_values = validate(con, spec, csv)
                 else:
                     (result.rows_read, result.formula_like_values), early_s = early
@@ -253,7 +258,7 @@ def _load(
             result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
             with _timed(timings, "keys_s"):  # 4. keys
                 stage_keys(con, spec, without_rejects=not result.passed)
-            with attached_warehouse(con, warehouse_path, settings.lock_wait_seconds) as wh:
+            with lease.writing() as wh:
                 write_partition(con, wh, request, csv, result, settings.volume_window)  # 5.
         finally:
             fetched.discard()
@@ -294,6 +299,7 @@ def _validate_arriving(
         )
         counts = validate(con, request.spec, csv)
     except Exception:  # noqa: BLE001 - a head start only: the complete file is read instead
+        clear_staging(con)  # what the broken pass left
         return None
     finally:
         _ARRIVING.remove(url)
