@@ -22,6 +22,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from platform_assets.core.errors import SettingsError
+from platform_assets.core.lake import LakeCatalog
 from platform_assets.core.pii_key import pii_key
 from platform_assets.core.specs import APP_ID
 from platform_assets.core.transport.sftp import SFTPResource
@@ -31,6 +32,7 @@ from platform_assets.core.warehouse import (
     MAX_LINE_BYTES,
     STAGING_MEMORY_LIMIT,
     LoaderSettings,
+    Warehouse,
 )
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
@@ -98,6 +100,8 @@ class Settings:
     """``PLATFORM_BACKFILL_PARTITIONS_PER_RUN``: the most partitions one backfill run loads."""
     sensor_interval_seconds: int = 300
     """``PLATFORM_SENSOR_INTERVAL_SECONDS``: how often the new-file sensors list the servers."""
+    warehouse_backend: str = "duckdb"
+    """``PLATFORM_WAREHOUSE``: ``duckdb`` (the file) or ``ducklake``."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +125,7 @@ class Settings:
             parallel_downloads=_int(env, "PLATFORM_PARALLEL_DOWNLOADS", 2),
             volume_window=_int(env, "PLATFORM_VOLUME_WINDOW", 7),
             volume_min_ratio=_ratio(env, "PLATFORM_VOLUME_MIN_RATIO", 0.5),
+            pool_per_table=_backend(env) == "ducklake",
         )
         asapp_hash = (env.get("ASAPP_CUSTOMER_ID_HASH") or "none").lower()
         if asapp_hash not in ASAPP_HASHES:
@@ -137,6 +142,7 @@ class Settings:
                 1, _int(env, "PLATFORM_BACKFILL_PARTITIONS_PER_RUN", 31)
             ),
             sensor_interval_seconds=max(5, _int(env, "PLATFORM_SENSOR_INTERVAL_SECONDS", 300)),
+            warehouse_backend=_backend(env),
         )
 
     # -- per source -------------------------------------------------------------------------
@@ -308,11 +314,83 @@ class Settings:
             export_dir=self.env.get("LOYALTY_EXPORT_DIR") or "data/exports",
         )
 
-    def warehouse(self) -> DuckDBResource:
-        """The DuckDB warehouse file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``)."""
-        if self.env.get("DUCKDB_PATH"):
-            return DuckDBResource(database=dg.EnvVar("DUCKDB_PATH"))
-        return DuckDBResource(database=DEFAULT_DUCKDB_PATH)
+    def warehouse(self) -> WarehouseResource:
+        """The warehouse: the DuckDB file (``DUCKDB_PATH``, default ``data/warehouse.duckdb``),
+        or with ``PLATFORM_WAREHOUSE=ducklake`` the lake (``PLATFORM_LAKE_*``; the catalog's
+        password a ``dg.EnvVar``)."""
+        database: str | dg.EnvVar = (
+            dg.EnvVar("DUCKDB_PATH") if self.env.get("DUCKDB_PATH") else DEFAULT_DUCKDB_PATH
+        )
+        if self.warehouse_backend != "ducklake":
+            return WarehouseResource(database=database)
+        missing = [v for v in LAKE_REQUIRED if not self.env.get(v)]
+        if missing:
+            raise SettingsError(f"PLATFORM_WAREHOUSE=ducklake needs {', '.join(missing)}")
+        return WarehouseResource(
+            database=database,
+            backend="ducklake",
+            lake_host=dg.EnvVar("PLATFORM_LAKE_CATALOG_HOST"),
+            lake_port=_int(self.env, "PLATFORM_LAKE_CATALOG_PORT", 5432),
+            lake_database=dg.EnvVar("PLATFORM_LAKE_CATALOG_DB"),
+            lake_user=dg.EnvVar("PLATFORM_LAKE_CATALOG_USER"),
+            lake_password=dg.EnvVar("PLATFORM_LAKE_CATALOG_PASSWORD"),
+            lake_data_path=dg.EnvVar("PLATFORM_LAKE_DATA_PATH"),
+        )
+
+
+LAKE_REQUIRED = (
+    "PLATFORM_LAKE_CATALOG_HOST",
+    "PLATFORM_LAKE_CATALOG_DB",
+    "PLATFORM_LAKE_CATALOG_USER",
+    "PLATFORM_LAKE_CATALOG_PASSWORD",
+    "PLATFORM_LAKE_DATA_PATH",
+)
+WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
+
+
+class WarehouseResource(DuckDBResource):
+    """The warehouse every flow writes: dagster-duckdb's resource (``database``: the DuckDB
+    file), and on ``backend="ducklake"`` the lake's catalog and data path instead."""
+
+    backend: str = "duckdb"
+    lake_host: str | None = None
+    lake_port: int = 5432
+    lake_database: str | None = None
+    lake_user: str | None = None
+    lake_password: str | None = None
+    lake_data_path: str | None = None
+
+    def target(self) -> Warehouse:
+        """Where the tables are, for the loaders and writers (:mod:`.warehouse`)."""
+        if self.backend != "ducklake":
+            return Warehouse(path=self.database)
+        return Warehouse(
+            lake=LakeCatalog(
+                host=self.lake_host or "",
+                port=self.lake_port,
+                database=self.lake_database or "",
+                user=self.lake_user or "",
+                password=self.lake_password or "",
+                data_path=self.lake_data_path or "",
+            )
+        )
+
+
+def warehouse_of(resource: DuckDBResource) -> Warehouse:
+    """Where ``resource``'s tables are: a :class:`WarehouseResource`'s target, or a plain
+    ``DuckDBResource``'s file."""
+    if isinstance(resource, WarehouseResource):
+        return resource.target()
+    return Warehouse(path=resource.database)
+
+
+def _backend(env: Mapping[str, str]) -> str:
+    backend = (env.get("PLATFORM_WAREHOUSE") or "duckdb").lower()
+    if backend not in WAREHOUSE_BACKENDS:
+        raise SettingsError(
+            f"PLATFORM_WAREHOUSE must be one of {WAREHOUSE_BACKENDS}, got {backend!r}"
+        )
+    return backend
 
 
 def _check_cron(variable: str, cron: str) -> str:

@@ -43,6 +43,34 @@ VARIABLES: tuple[Variable, ...] = (
         "`data/warehouse.duckdb`",
     ),
     Variable(
+        ("PLATFORM_WAREHOUSE",),
+        (
+            "`duckdb` (the DuckDB file `DUCKDB_PATH`: one writer at a time) or `ducklake` (a "
+            "DuckLake: catalog in PostgreSQL, Parquet files under `PLATFORM_LAKE_DATA_PATH`; a "
+            "writer per table; needs the `lake` extra)"
+        ),
+        "`duckdb`",
+    ),
+    Variable(
+        (
+            "PLATFORM_LAKE_CATALOG_HOST",
+            "PLATFORM_LAKE_CATALOG_PORT",
+            "PLATFORM_LAKE_CATALOG_DB",
+            "PLATFORM_LAKE_CATALOG_USER",
+            "PLATFORM_LAKE_CATALOG_PASSWORD",
+        ),
+        "the lake's PostgreSQL catalog (required with `ducklake`; the password a secret)",
+        "port `5432`",
+    ),
+    Variable(
+        ("PLATFORM_LAKE_DATA_PATH",),
+        (
+            "where the lake's Parquet files go: a folder every worker sees (or `s3://...` with "
+            "DuckDB's S3 settings); required with `ducklake`"
+        ),
+        "",
+    ),
+    Variable(
         ("PLATFORM_START_DATE",),
         "first daily partition, `YYYY-MM-DD`",
         "`2024-01-01`",

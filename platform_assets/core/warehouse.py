@@ -1,6 +1,6 @@
 """The warehouse side of a load: the columns every table and rejects table carries, their DDL,
-the private staging DuckDB, and attaching the warehouse file (waiting while another writer holds
-it)."""
+the private staging DuckDB, and attaching the warehouse: the DuckDB file (the embedded default,
+waiting while another writer holds it) or a DuckLake (:mod:`.lake`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+from platform_assets.core import lake
 from platform_assets.core.errors import WarehouseBusy
+from platform_assets.core.lake import LakeCatalog
 from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
 
 LOCK_WAIT_SECONDS = 300.0
@@ -50,12 +52,42 @@ class LoaderSettings:
     """A day's rows are compared with the average of this many previous loaded days."""
     volume_min_ratio: float = 0.5
     """A day with fewer rows than this share of that average warns."""
+    pool_per_table: bool = False
+    """Each table's writers take a pool of their own (a lake), not the warehouse's one."""
+
+
+def writer_pool(spec: TableSpec, loader: LoaderSettings) -> str:
+    """The Dagster pool a writer of ``spec``'s table takes: :data:`WAREHOUSE_POOL` (a DuckDB
+    file has one writer at a time), or on a lake the table's own (tables load in parallel, the
+    days of one table in turn: DuckLake aborts a second concurrent writer of a table)."""
+    if not loader.pool_per_table:
+        return WAREHOUSE_POOL
+    return f"{WAREHOUSE_POOL}_{spec.schema}_{spec.table}"
 
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 """The Dagster pool every writer of the warehouse file takes (one DuckDB writer at a time)."""
 WAREHOUSE_RESOURCE = "duckdb"
 """The resource key of the warehouse (a ``DuckDBResource``)."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the tables are: a DuckDB file (``path``), or a DuckLake (``lake``) when set."""
+
+    path: str = ""
+    lake: LakeCatalog | None = None
+
+    @property
+    def display(self) -> str:
+        """The warehouse as messages name it."""
+        return self.lake.display if self.lake else self.path
+
+
+def as_warehouse(target: str | Warehouse) -> Warehouse:
+    """A DuckDB file's path as a :class:`Warehouse`; a warehouse as it is."""
+    return target if isinstance(target, Warehouse) else Warehouse(path=str(target))
+
 
 WAREHOUSE = "wh"
 """The name the warehouse file is attached under in the staging connection."""
@@ -172,12 +204,13 @@ def clear_staging(con: duckdb.DuckDBPyConnection) -> None:
 
 @contextmanager
 def attached_warehouse(
-    con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float
+    con: duckdb.DuckDBPyConnection, target: str | Warehouse, wait_seconds: float
 ) -> Iterator[str]:
-    """Attach the warehouse file as :data:`WAREHOUSE` for writing, waiting (with a growing
-    pause, at most ``wait_seconds``) while another process holds its lock; then
-    :class:`WarehouseBusy` naming the holder (DuckDB's "Conflicting lock is held in ...")."""
-    _attach(con, path, wait_seconds)
+    """Attach the warehouse as :data:`WAREHOUSE` for writing: a DuckDB file waiting (with a
+    growing pause, at most ``wait_seconds``) while another process holds its lock, then
+    :class:`WarehouseBusy` naming the holder (DuckDB's "Conflicting lock is held in ..."); a
+    lake at once (it has no lock)."""
+    _attach(con, as_warehouse(target), wait_seconds)
     try:
         yield WAREHOUSE
     finally:
@@ -185,8 +218,9 @@ def attached_warehouse(
 
 
 KEEP_ATTACHED_SECONDS = 1.0
-"""How long a range run keeps the warehouse attached across its days (:class:`WarehouseLease`):
-another process waits at most about this long plus one day's write for the file's lock."""
+"""How long a range run keeps the warehouse file attached across its days
+(:class:`WarehouseLease`): another process waits at most about this long plus one day's write
+for the file's lock. A lake has no lock: it stays attached for the whole range."""
 
 
 class WarehouseLease:
@@ -200,12 +234,13 @@ class WarehouseLease:
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
-        path: str,
+        target: str | Warehouse,
         wait_seconds: float,
         keep_seconds: float = KEEP_ATTACHED_SECONDS,
     ) -> None:
-        self._con, self._path, self._wait = con, path, wait_seconds
-        self._keep = keep_seconds
+        self.warehouse = as_warehouse(target)
+        self._con, self._wait = con, wait_seconds
+        self._keep = float("inf") if self.warehouse.lake else keep_seconds
         self._since: float | None = None
         self.attaches = 0
         """How many times the file was attached (a figure for the tests)."""
@@ -214,7 +249,7 @@ class WarehouseLease:
     def writing(self) -> Iterator[str]:
         """The warehouse's catalog name for one day's write (attached first if it is not)."""
         if self._since is None:
-            _attach(self._con, self._path, self._wait)
+            _attach(self._con, self.warehouse, self._wait)
             self._since = time.monotonic()
             self.attaches += 1
         try:
@@ -233,8 +268,13 @@ class WarehouseLease:
             self._con.execute(f"DETACH {WAREHOUSE}")
 
 
-def _attach(con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float) -> None:
-    """``ATTACH`` the file as :data:`WAREHOUSE`, waiting while another process holds its lock."""
+def _attach(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, wait_seconds: float) -> None:
+    """``ATTACH`` the warehouse as :data:`WAREHOUSE`: a lake at once; a file waiting while
+    another process holds its lock."""
+    if warehouse.lake is not None:
+        lake.attach(con, warehouse.lake, WAREHOUSE)
+        return
+    path = warehouse.path
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     delay = 0.2

@@ -11,6 +11,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from platform_assets.core.partitions import parse_partition_key
+from platform_assets.core.settings import warehouse_of
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.specs import (
     APP_TOKEN,
@@ -18,7 +19,7 @@ from platform_assets.core.specs import (
     TableSpec,
 )
 from platform_assets.core.transport.files import FileSource
-from platform_assets.core.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCE, LoaderSettings
+from platform_assets.core.warehouse import WAREHOUSE_RESOURCE, LoaderSettings, writer_pool
 from platform_assets.ingest.arrival import arrival_check_spec
 from platform_assets.ingest.loader.model import LoadRequest
 from platform_assets.ingest.loader.partition import load_partitions
@@ -123,7 +124,7 @@ def _table_asset(source: ConfiguredSource, spec: TableSpec) -> dg.AssetsDefiniti
             **({"column_names_by_app": dg.MetadataValue.json(renames)} if renames else {}),
             **_document(spec),
         },
-        pool=WAREHOUSE_POOL,
+        pool=writer_pool(spec, source.loader),  # the warehouse's one; a lake: the table's
         # a backfill runs as few runs: each loads a range of days, day after day (see _load_range)
         backfill_policy=dg.BackfillPolicy.multi_run(source.backfill_partitions_per_run),
         output_required=False,  # each day's materialization is reported as it commits
@@ -179,7 +180,7 @@ def _load_range(
     materialization and checks as it commits. A day that fails ends the run: the days before it
     stay committed, and a retry of the run (or of its step) resumes from the failed day."""
     done = committed_partitions(
-        warehouse.database,
+        warehouse_of(warehouse),
         spec.qualified_name,
         _earlier_attempts(context),
         settings.lock_wait_seconds,
@@ -192,7 +193,9 @@ def _load_range(
             len(requests),
             todo[0].label if todo else "nothing (all committed)",
         )
-    results = load_partitions(todo, files, warehouse.database, settings=settings, log=context.log)
+    results = load_partitions(
+        todo, files, warehouse_of(warehouse), settings=settings, log=context.log
+    )
     yield from report_loads(context, source, spec, todo, results)
     # the checks' outputs, once per step (their results were reported per partition above)
     for name, check_spec in context.assets_def.check_specs_by_output_name.items():

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from platform_assets.core.errors import LoadError
 from platform_assets.core.partitions import date_partitions
+from platform_assets.core.settings import warehouse_of
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.transport.failures import SFTPError
 from platform_assets.core.transport.files import FileSource, LocalFolderResource
@@ -98,7 +99,7 @@ def build_history_job(source: ConfiguredSource) -> dg.JobDefinition | None:
                 results = load_partitions(
                     requests,
                     LocalFolderResource(remote_dir=str(history.folder)),
-                    warehouse.database,
+                    warehouse_of(warehouse),
                     # the days are parts of the archived historical file, not vendor files
                     settings=dataclasses.replace(source.loader, archive_dir=None),
                     log=context.log,

@@ -75,6 +75,7 @@ def _materialization_metadata(
         if result.from_archive
         else "vendor",
         **({"archive_path": result.archive_path} if result.archive_path else {}),
+        **({"commit_retries": result.commit_retries} if result.commit_retries else {}),
         **{f"seconds_{k.removesuffix('_s')}": round(v, 3) for k, v in result.timings.items()},
     }
 

@@ -21,7 +21,7 @@ from platform_assets.core.errors import RemoteFileMissing
 from platform_assets.core.settings import Settings
 from platform_assets.core.transport.files import DownloadResult, LocalFolderResource
 from platform_assets.core.transport.sftp import SFTPResource
-from platform_assets.core.warehouse import LoaderSettings
+from platform_assets.core.warehouse import LoaderSettings, Warehouse
 from platform_assets.defs import attentive
 from platform_assets.defs.attentive import CONVERSIONS
 from platform_assets.ingest.arrival import ARRIVAL_CHECK
@@ -205,9 +205,9 @@ def test_a_range_on_one_staging_connection_loads_what_each_day_alone_loads(tmp_p
     attaches: list[str] = []
     attach = warehouse_module._attach  # noqa: SLF001 - counted, not replaced
 
-    def counted(con: duckdb.DuckDBPyConnection, path: str, wait_seconds: float) -> None:
-        attaches.append(path)
-        attach(con, path, wait_seconds)
+    def counted(con: duckdb.DuckDBPyConnection, target: Warehouse, wait_seconds: float) -> None:
+        attaches.append(target.path)
+        attach(con, target, wait_seconds)
 
     monkeypatch.setattr(warehouse_module, "_attach", counted)
     folder = tmp_path / "vendor"

@@ -82,6 +82,21 @@ def test_every_variable_the_platform_reads_is_documented():
     defs = build_definitions(VENDOR_SOURCES, settings)
     assert settings.pii_key() == b"k" * 16  # read by the dbt process (models/pii.py)
     bound = {name for r in (defs.resources or {}).values() for name in _env_vars(r)}
+    # and the warehouse on a lake (its catalog and data path)
+    lake_env = Recording(
+        {
+            "PLATFORM_WAREHOUSE": "ducklake",
+            "PLATFORM_LAKE_CATALOG_HOST": "catalog.internal",
+            "PLATFORM_LAKE_CATALOG_PORT": "5433",
+            "PLATFORM_LAKE_CATALOG_DB": "lake",
+            "PLATFORM_LAKE_CATALOG_USER": "platform",
+            "PLATFORM_LAKE_CATALOG_PASSWORD": "p" * 12,
+            "PLATFORM_LAKE_DATA_PATH": "/shared/lake",
+        }
+    )
+    on_lake = Settings.from_env(lake_env)
+    bound |= set(_env_vars(on_lake.warehouse()))
+    env.read |= lake_env.read
     prefixes = tuple(s.prefix for s in VENDOR_SOURCES)
     documented = [v.pattern(prefixes) for v in VARIABLES]
     names = env.read | bound

@@ -79,6 +79,8 @@ class LoadResult:
     failure_summary: list[dict] = field(default_factory=list)
     failure_samples: list[dict] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    commit_retries: int = 0
+    """Writes tried again after a lake's commit conflict (:mod:`platform_assets.core.lake`)."""
 
     def record_rejects(
         self, rows: int, failures: int, summary: list[dict], samples: list[dict]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from pathlib import Path
 import duckdb
 
 from platform_assets.core.csvfile import CsvFile
+from platform_assets.core.lake import COMMIT_ATTEMPTS, CommitConflict
 from platform_assets.core.specs import TableSpec
 from platform_assets.core.transport.arrival import Arrival, ArrivingFiles
 from platform_assets.core.transport.files import (
@@ -46,6 +48,7 @@ from platform_assets.core.transport.files import (
 from platform_assets.core.validation import rejects_message, summarize_rejects, validate
 from platform_assets.core.warehouse import (
     LoaderSettings,
+    Warehouse,
     WarehouseLease,
     clear_staging,
     staging_connection,
@@ -65,7 +68,7 @@ def load_partition(
     spec: TableSpec,
     day: dt.date,
     files: FileSource,
-    warehouse_path: str,
+    warehouse: str | Warehouse,
     *,
     settings: LoaderSettings | None = None,
     app_id: str | None = None,
@@ -79,14 +82,14 @@ def load_partition(
     rejects) when more rows failed than ``reject_tolerance`` (default: the spec's) allows."""
     tolerance = spec.reject_tolerance if reject_tolerance is None else reject_tolerance
     request = LoadRequest(spec, day, app_id, dict(column_sources or {}), tolerance, run_id)
-    (result,) = load_partitions([request], files, warehouse_path, settings=settings, log=log)
+    (result,) = load_partitions([request], files, warehouse, settings=settings, log=log)
     return result
 
 
 def load_partitions(
     requests: Sequence[LoadRequest],
     files: FileSource,
-    warehouse_path: str,
+    warehouse: str | Warehouse,
     *,
     settings: LoaderSettings | None = None,
     log: logging.Logger | None = None,
@@ -119,7 +122,7 @@ def load_partitions(
 
         waiting = iter(requests)
         ahead = deque(start(r) for r in itertools.islice(waiting, width))
-        lease = WarehouseLease(staging, warehouse_path, settings.lock_wait_seconds)
+        lease = WarehouseLease(staging, warehouse, settings.lock_wait_seconds)
         try:
             while ahead:
                 pending = ahead.popleft()
@@ -258,8 +261,7 @@ def _load(
             result.record_rejects(rejects.rows, rejects.failures, rejects.summary, rejects.samples)
             with _timed(timings, "keys_s"):  # 4. keys
                 stage_keys(con, spec, without_rejects=not result.passed)
-            with lease.writing() as wh:
-                write_partition(con, wh, request, csv, result, settings.volume_window)  # 5.
+            _write(con, lease, request, csv, result, settings, log)  # 5.
         finally:
             fetched.discard()
     if not result.accepted:
@@ -268,6 +270,30 @@ def _load(
         )
         raise RejectsExceeded(message, result)
     return result
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    lease: WarehouseLease,
+    request: LoadRequest,
+    csv: CsvFile,
+    result: LoadResult,
+    settings: LoaderSettings,
+    log: logging.Logger,
+) -> None:
+    """5. upsert, in one transaction; on a lake, tried again (decided anew on the table as the
+    other writer left it) while its commit conflicts, :data:`COMMIT_ATTEMPTS` times in all."""
+    for attempt in itertools.count(1):
+        try:
+            with lease.writing() as wh:
+                write_partition(con, wh, request, csv, result, settings.volume_window)
+            return
+        except CommitConflict as exc:
+            if attempt >= COMMIT_ATTEMPTS:
+                raise CommitConflict(f"{exc}; gave up after {attempt} attempts") from None
+            result.commit_retries += 1
+            log.warning("%s; writing again (attempt %d of %d)", exc, attempt + 1, COMMIT_ATTEMPTS)
+            time.sleep(random.uniform(0.05, 0.2) * attempt)  # noqa: S311 - jitter, not secrets
 
 
 def _validate_arriving(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from platform_assets.core.warehouse import attached_warehouse
+from platform_assets.core.warehouse import Warehouse, as_warehouse, attached_warehouse
 from platform_assets.ingest.loader.model import LoadRequest, LoadResult
 
 PLATFORM_DDL = (
@@ -96,15 +96,16 @@ def trailing_rows(
 
 
 def committed_partitions(
-    warehouse_path: str, table: str, run_ids: list[str], wait_seconds: float
+    warehouse: str | Warehouse, table: str, run_ids: list[str], wait_seconds: float
 ) -> set[tuple[dt.date, str | None]]:
     """The (day, app) partitions of ``table`` whose rows runs ``run_ids`` committed (a retried
     range run resumes after them)."""
-    if not run_ids or not Path(warehouse_path).exists():
+    target = as_warehouse(warehouse)
+    if not run_ids or (target.lake is None and not Path(target.path).exists()):
         return set()
     con = duckdb.connect(":memory:")
     try:
-        with attached_warehouse(con, warehouse_path, wait_seconds) as wh:
+        with attached_warehouse(con, target, wait_seconds) as wh:
             exists = con.execute(
                 "SELECT 1 FROM duckdb_tables() WHERE database_name = $wh "
                 "AND schema_name = 'platform' AND table_name = 'loads'",

@@ -24,12 +24,14 @@ and they live in the staging one); we hold the warehouse's write lock, so nothin
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 
 import duckdb
 
 from platform_assets.core.csvfile import CsvFile, parse_error
 from platform_assets.core.errors import LoadError
+from platform_assets.core.lake import CommitConflict, is_conflict
 from platform_assets.core.specs import quote_ident
 from platform_assets.core.warehouse import (
     rejects_table_name,
@@ -98,7 +100,8 @@ def write_partition(
             con.execute("COMMIT")
             result.timings["commit_s"] = time.perf_counter() - commit_started
         except BaseException:
-            con.execute("ROLLBACK")
+            with suppress(duckdb.TransactionException):  # a failed COMMIT rolled back already
+                con.execute("ROLLBACK")
             raise
     except duckdb.ConversionException as exc:
         raise LoadError(
@@ -106,6 +109,10 @@ def write_partition(
             f"to its column type (the spec's rules are too loose): {exc}"
         ) from None
     except duckdb.Error as exc:
+        if is_conflict(exc):
+            raise CommitConflict(
+                f"{csv.display}: another writer of {spec.qualified_name} committed first ({exc})"
+            ) from None
         raise parse_error(exc, csv) from None
     result.partition_rows = scalar(
         con, f"SELECT count(*) FROM {target.table} WHERE {request.partition_filter}"

@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 from platform_assets.core.deliveries import ConfiguredDelivery, DeviceUpdates
 from platform_assets.core.masking import shown
 from platform_assets.core.metadata import table_metadata
+from platform_assets.core.settings import warehouse_of
 from platform_assets.core.transport.failures import SFTPError, SFTPTransientError
 from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadResult, sha256_of
 from platform_assets.core.validation import Rejects
@@ -224,7 +225,7 @@ def _write_files(
     name = delivery_key(delivery).to_user_string()
     with (
         staging_connection(loader, folder) as con,
-        attached_warehouse(con, warehouse.database, loader.lock_wait_seconds) as wh,
+        attached_warehouse(con, warehouse_of(warehouse), loader.lock_wait_seconds) as wh,
     ):
         for app in apps:
             file_plan = plan(con, delivery, f"{wh}.{delivery.relation}", day, app)
@@ -265,7 +266,7 @@ def _preview(
     try:
         with (
             staging_connection(loader, folder.path) as con,
-            attached_warehouse(con, warehouse.database, loader.lock_wait_seconds) as wh,
+            attached_warehouse(con, warehouse_of(warehouse), loader.lock_wait_seconds) as wh,
         ):
             record_preview(con, wh, run_id, key, partition, items)
     finally:
@@ -329,7 +330,7 @@ def _record(
     try:
         with (
             staging_connection(loader, folder.path) as con,
-            attached_warehouse(con, warehouse.database, loader.lock_wait_seconds) as wh,
+            attached_warehouse(con, warehouse_of(warehouse), loader.lock_wait_seconds) as wh,
         ):
             for f, u in zip(files, uploads, strict=True):
                 record_delivery(con, wh, delivery, day, f.app, f.rows, u, run_id)

@@ -16,6 +16,7 @@ import phonenumbers
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from platform_assets.core.settings import warehouse_of
 from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, staging_connection
 from platform_assets.core.workdir import new_work_folder
 from platform_assets.outbound.loyalty.http import FAILED, IN_DOUBT, SUCCEEDED, Outcome
@@ -80,7 +81,7 @@ def journaled(
         with staging_connection(loader, folder.path) as con:
             journal = Journal(
                 con,
-                partial(attached_warehouse, con, warehouse.database, loader.lock_wait_seconds),
+                partial(attached_warehouse, con, warehouse_of(warehouse), loader.lock_wait_seconds),
                 context.run.run_id,
             )
             alive = {
