@@ -13,6 +13,7 @@ import pytest
 from platform_assets.core.transport.sftp import SFTPResource
 from platform_assets_tests.deliveries import delivery_env, inbox  # noqa: F401  (fixtures)
 from platform_assets_tests.loyalty import api, loyalty_env  # noqa: F401  (fixtures)
+from platform_assets_tests.postgres import PostgresServer, postgres_server
 from platform_assets_tests.sshd import SshServer, start_sshd
 
 
@@ -73,6 +74,13 @@ def raw_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> str:
     return str(tmp_path / "warehouse.duckdb")
+
+
+@pytest.fixture(scope="session")
+def lake_postgres() -> Iterator[PostgresServer]:
+    """The lakes' catalog server of this test worker (``warehouses.py``)."""
+    with postgres_server() as server:
+        yield server
 
 
 def vendor_env(monkeypatch, sshd, remote_dir, prefix: str, auth: str) -> None:

@@ -28,7 +28,7 @@ from platform_assets.core.errors import (
     WarehouseBusy,
 )
 from platform_assets.core.transport.files import LocalFolderResource
-from platform_assets.core.warehouse import LoaderSettings
+from platform_assets.core.warehouse import LoaderSettings, Warehouse
 from platform_assets.defs.attentive import CONVERSIONS, NOTIFICATIONS
 from platform_assets.ingest.loader.model import RejectsExceeded
 from platform_assets.ingest.loader.partition import load_partition
@@ -42,9 +42,24 @@ from platform_assets_tests.csvfiles import (
     write_csv,
     ymd,
 )
+from platform_assets_tests.warehouses import BACKENDS, new_warehouse, reading, untouched, writing
 
 D1 = dt.date(2026, 10, 1)
 D2 = dt.date(2026, 10, 2)
+
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(params=BACKENDS)
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str | Warehouse:
+    """The DuckDB file, and a DuckLake under ``make test-lake`` (``warehouses.py``)."""
+    return new_warehouse(request, tmp_path)
+
+
+@pytest.fixture
+def warehouse_file(tmp_path: Path) -> str:
+    """A DuckDB file, for what only a file has (its write lock)."""
+    return str(tmp_path / "warehouse.duckdb")
 
 
 @pytest.fixture
@@ -71,7 +86,7 @@ def put_notifications(folder, day, rows, header=NOTIFICATION_HEADER, **kw):
 
 
 def query(warehouse, sql, params=None):
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with reading(warehouse) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -345,13 +360,16 @@ def test_notifications_need_a_type_and_a_phone_or_email(files, folder, warehouse
 
 
 def test_a_failure_inside_the_write_rolls_everything_back(files, folder, warehouse):
-    # The table exists with an extra CHECK constraint: the write deletes the old row, then the
-    # insert of its new version violates the constraint. Nothing of the partition may remain.
-    with duckdb.connect(warehouse) as con:
+    # The table exists with an extra CHECK constraint (a lake has none: a NOT NULL one there):
+    # the write deletes the old row, then the insert of its new version violates the
+    # constraint. Nothing of the partition may remain.
+    lake = not isinstance(warehouse, str)
+    constraint = "NOT NULL" if lake else "CHECK (amount < 1000)"
+    with writing(warehouse) as con:
         con.execute("CREATE SCHEMA attentive_mobile")
         con.execute(
             "CREATE TABLE attentive_mobile.conversions (conversion_id VARCHAR, phone VARCHAR, "
-            "client_id VARCHAR, amount DECIMAL(18,4) CHECK (amount < 1000), "
+            f"client_id VARCHAR, amount DECIMAL(18,4) {constraint}, "
             "conversion_at TIMESTAMP, message_id VARCHAR, message_name VARCHAR, "
             "message_text VARCHAR, message_type VARCHAR, message_subtype VARCHAR, "
             "__sync_key VARCHAR, __file_date DATE, __source_file VARCHAR, __loaded_at TIMESTAMP)"
@@ -359,7 +377,8 @@ def test_a_failure_inside_the_write_rolls_everything_back(files, folder, warehou
     put_conversions(folder, D1, [conversion(amount="10")])
     load_partition(CONVERSIONS, D1, files, warehouse)
     before = dump(warehouse, "attentive_mobile.conversions")
-    put_conversions(folder, D2, [conversion(amount="5000"), conversion("+15550000009")])
+    bad = "" if lake else "5000"  # an amount the constraint refuses
+    put_conversions(folder, D2, [conversion(amount=bad), conversion("+15550000009")])
     with pytest.raises(duckdb.ConstraintException):
         load_partition(CONVERSIONS, D2, files, warehouse)
     assert dump(warehouse, "attentive_mobile.conversions") == before
@@ -394,7 +413,7 @@ def test_parse_errors_name_the_physical_line_past_quoted_newlines(files, folder,
     with pytest.raises(BadFileError) as info:
         load_partition(CONVERSIONS, D1, files, warehouse)
     assert str(info.value).startswith(f"{path}: line {line} cannot be parsed: ")
-    assert not Path(warehouse).exists()  # refused before the warehouse was opened
+    assert untouched(warehouse)  # refused before the warehouse was opened
 
 
 def test_a_latin1_byte_is_named_at_its_own_line_not_the_header(files, folder, warehouse):
@@ -491,9 +510,10 @@ def test_identical_and_returning_rows_of_a_key_leave_exactly_the_last(files, fol
     )
 
 
-def test_a_held_write_lock_is_waited_for_then_named(files, folder, warehouse):
+def test_a_held_write_lock_is_waited_for_then_named(files, folder, warehouse_file):
     """Another process holds the warehouse open for writing: the loader waits (bounded), then
-    fails retryably naming the holder; nothing is written."""
+    fails retryably naming the holder; nothing is written. (A lake has no such lock.)"""
+    warehouse = warehouse_file
     import subprocess
     import sys
 
@@ -537,7 +557,7 @@ def test_a_file_rewritten_during_the_download_fails_retryably_and_writes_nothing
     files = _RewrittenDuringDownload(remote_dir=str(folder))
     with pytest.raises(RemoteFileChanged, match="changed while it was downloaded"):
         load_partition(CONVERSIONS, D1, files, warehouse)
-    assert not Path(warehouse).exists()
+    assert untouched(warehouse)
     settled = LocalFolderResource(remote_dir=str(folder))  # the next try finds it settled
     load_partition(CONVERSIONS, D1, settled, warehouse)
     assert query(warehouse, "SELECT amount FROM attentive_mobile.conversions") == [
@@ -638,4 +658,4 @@ def test_bad_input_fails_naming_file_and_line_or_loads_exactly(files, folder, wa
     with pytest.raises(BadFileError) as info:
         load_partition(CONVERSIONS, D1, files, warehouse)
     assert str(info.value).startswith(f"{path}: {error}")
-    assert not Path(warehouse).exists()  # refused before the warehouse was opened
+    assert untouched(warehouse)  # refused before the warehouse was opened

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from platform_assets.core.errors import BadFileError, LoadError, RemoteFileMissing
 from platform_assets.core.specs import TableSpec
 from platform_assets.core.transport.files import LocalFolderResource
-from platform_assets.core.warehouse import LoaderSettings
+from platform_assets.core.warehouse import LoaderSettings, Warehouse
 from platform_assets.defs.accengage import TABLES as ACCENGAGE
 from platform_assets.defs.asapp import TABLES as ASAPP
 from platform_assets.defs.postscript import TABLES as POSTSCRIPT
@@ -40,6 +39,7 @@ from platform_assets_tests.vendorfiles import (
     postscript_row,
     write_rows,
 )
+from platform_assets_tests.warehouses import BACKENDS, new_warehouse, reading, untouched
 
 D1 = dt.date(2026, 10, 1)
 D2 = dt.date(2026, 10, 2)
@@ -162,8 +162,17 @@ FREE_TEXT = {  # a free-text column per table, for quoting tests
 IDS = [t.name for t in ALL]
 
 
-def query(warehouse: str, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(warehouse, read_only=True) as con:
+pytestmark = pytest.mark.backends
+
+
+@pytest.fixture(params=BACKENDS)
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str | Warehouse:
+    """The DuckDB file, and a DuckLake under ``make test-lake`` (``warehouses.py``)."""
+    return new_warehouse(request, tmp_path)
+
+
+def query(warehouse: str | Warehouse, sql: str, params: list | None = None) -> list[tuple]:
+    with reading(warehouse) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -480,7 +489,7 @@ def test_accengage_gzip_bomb_is_refused(sftp, remote_dir, warehouse):
     settings = LoaderSettings(max_inflated_bytes=1024 * 1024)
     with pytest.raises(BadFileError, match="inflates past the limit of 1048576 bytes"):
         STATS.load(sftp, warehouse, D1, settings=settings)
-    assert not Path(warehouse).exists() or query(
+    assert untouched(warehouse) or query(
         warehouse, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'accengage'"
     ) == [(0,)]
 

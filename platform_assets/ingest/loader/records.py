@@ -16,13 +16,15 @@ PLATFORM_DDL = (
     "CREATE TABLE IF NOT EXISTS {wh}.platform.raw_files (source VARCHAR, table_name VARCHAR, "
     "file_date DATE, app_id VARCHAR, file_name VARCHAR, remote_path VARCHAR, "
     "archive_path VARCHAR, size BIGINT, mtime BIGINT, sha256 VARCHAR, archived_at TIMESTAMP)",
+    # loaded: whether the rows were written (a load refused for its rejects wrote only those)
     "CREATE TABLE IF NOT EXISTS {wh}.platform.loads (source VARCHAR, table_name VARCHAR, "
     "file_date DATE, app_id VARCHAR, rows_read BIGINT, rows_rejected BIGINT, "
     "source_path VARCHAR, sha256 VARCHAR, from_archive BOOLEAN, run_id VARCHAR, "
-    "loaded_at TIMESTAMP)",
-    # whether the rows were written (a load refused for its rejects wrote only the rejects)
-    "ALTER TABLE {wh}.platform.loads ADD COLUMN IF NOT EXISTS loaded BOOLEAN DEFAULT true",
+    "loaded_at TIMESTAMP, loaded BOOLEAN)",
 )
+LOADED_COLUMN = "ALTER TABLE {wh}.platform.loads ADD COLUMN loaded BOOLEAN DEFAULT true"
+"""A warehouse from before the ``loaded`` column gets it (its rows were all loaded). Only when it
+is missing: DuckLake refuses this statement even as ``IF NOT EXISTS`` (a column default)."""
 
 
 def record(
@@ -31,6 +33,12 @@ def record(
     """This load (and the archived file, once per version), in the open transaction."""
     for ddl in PLATFORM_DDL:
         con.execute(ddl.format(wh=wh))
+    if not con.execute(
+        "SELECT 1 FROM duckdb_columns() WHERE database_name = $wh AND schema_name = 'platform' "
+        "AND table_name = 'loads' AND column_name = 'loaded'",
+        {"wh": wh},
+    ).fetchall():
+        con.execute(LOADED_COLUMN.format(wh=wh))
     remote = result.download.remote
     partition = {
         "source": request.spec.source,
