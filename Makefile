@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries ui-screenshots postgres
+.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries ui-screenshots postgres redis install-lake test-lake workers bench-scale
 
 # dbt's parse at install uses the vars `make demo` passes (its warehouse, its ASAPP hash), so the
 # demo's first dbt invocation finds the kept parse state valid (a run with other vars parses once)
@@ -18,6 +18,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## make install-lake: the lake's own virtualenv (.venv-lake): DuckDB 1.5.5 with the DuckLake and
+## PostgreSQL extension wheels, dagster-celery and Redis's client (pyproject's `lake`, `scale`)
+LAKE_VENV ?= .venv-lake
+LAKE_BIN  := $(LAKE_VENV)/bin
+$(LAKE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LAKE_VENV)
+	$(LAKE_BIN)/pip install --quiet --upgrade pip
+	$(LAKE_BIN)/pip install --quiet -e '.[test,scale]'
+	touch $@
+
+install-lake: $(LAKE_VENV)/.installed
 
 ## make demo: embedded SFTP server + sample files of every vendor -> every partition -> DuckDB
 ## -> the dbt models (staging, identity, marts) and a summary of the marts
@@ -47,6 +59,16 @@ browser:
 	  fi; \
 	fi
 
+## Debian's redis-server: the Celery workers' broker (the scale-out test's fixture starts its own)
+redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	  else \
+	    echo "The scale-out tests need Redis: apt-get install redis-server (or run as root)"; exit 1; \
+	  fi; \
+	fi
+
 ## Debian's postgresql for the instance test on PostgreSQL storage (the fixture starts its own)
 postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
@@ -62,12 +84,19 @@ postgres:
 ## the browser, kills, the demo on more days) on two workers, a file's tests on one, the longest
 ## files first; make test-all: both (CI)
 test: install sshd browser postgres
-	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadfile
+	$(BIN)/python -m pytest -m "not slow and not lake" -n auto --dist loadfile
 
 test-slow: install sshd browser postgres
-	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -m "slow and not lake" -n 2 --dist loadfile --no-loadscope-reorder
 
-test-all: test test-slow
+## make test-lake: in .venv-lake, the backend-parametrized tests on the DuckDB file and on a
+## DuckLake (its catalog in a PostgreSQL the fixtures start), and the scale-out test (Celery
+## workers, Redis, the lake); CI runs it after test-all
+test-lake: install-lake sshd postgres redis
+	PLATFORM_TEST_WAREHOUSES=duckdb,ducklake $(LAKE_BIN)/python -m pytest -m "backends or lake" \
+	  -n 2 --dist loadfile
+
+test-all: test test-slow test-lake
 
 ## make ui-screenshots: the browser test, saving its screenshots to docs/ui (docs/operations.md's)
 ui-screenshots: install sshd browser

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,17 @@ LAKE_DUCKDB_VERSION = "1.5.5"
 """The DuckDB whose extension wheels PyPI has (the ``lake`` extra pins it)."""
 COMMIT_ATTEMPTS = 5
 """A write that conflicts at commit is tried at most this many times in all."""
+DBT_ALIAS = "lake"
+"""The lake's name in dbt's connections (the profile's ``lake`` target attaches it so)."""
+
+CATALOG_HOST = "PLATFORM_LAKE_CATALOG_HOST"
+CATALOG_PORT = "PLATFORM_LAKE_CATALOG_PORT"
+CATALOG_DB = "PLATFORM_LAKE_CATALOG_DB"
+CATALOG_USER = "PLATFORM_LAKE_CATALOG_USER"
+CATALOG_PASSWORD = "PLATFORM_LAKE_CATALOG_PASSWORD"
+DATA_PATH = "PLATFORM_LAKE_DATA_PATH"
+REQUIRED = (CATALOG_HOST, CATALOG_DB, CATALOG_USER, CATALOG_PASSWORD, DATA_PATH)
+"""The variables a lake needs (the port defaults to 5432)."""
 
 
 class LakeUnavailable(LoadError):
@@ -64,6 +76,30 @@ class LakeCatalog:
             f"DuckLake postgres://{self.user}@{self.host}:{self.port}/{self.database} "
             f"(data {self.data_path})"
         )
+
+
+def catalog_from_env(env: Mapping[str, str]) -> LakeCatalog:
+    """The lake the ``PLATFORM_LAKE_*`` variables of ``env`` name (dbt's plugin reads them so;
+    the code location through ``dg.EnvVar``)."""
+    missing = [name for name in REQUIRED if not env.get(name)]
+    if missing:
+        raise LakeUnavailable(f"PLATFORM_WAREHOUSE=ducklake needs {', '.join(missing)}")
+    return LakeCatalog(
+        host=env[CATALOG_HOST],
+        port=int(env.get(CATALOG_PORT) or 5432),
+        database=env[CATALOG_DB],
+        user=env[CATALOG_USER],
+        password=env[CATALOG_PASSWORD],
+        data_path=absolute_data_path(env[DATA_PATH]),
+    )
+
+
+def absolute_data_path(data_path: str) -> str:
+    """``data_path`` when it is a URL or an absolute path: dbt runs in its project's folder and
+    the loads wherever the code location does, so a relative folder would be two lakes."""
+    if "://" in data_path or Path(data_path).is_absolute():
+        return data_path
+    raise LakeUnavailable(f"{DATA_PATH} must be an absolute path or a URL, got {data_path!r}")
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:

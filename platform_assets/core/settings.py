@@ -21,6 +21,7 @@ from typing import TypeVar
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from platform_assets.core import lake
 from platform_assets.core.errors import SettingsError
 from platform_assets.core.lake import LakeCatalog
 from platform_assets.core.pii_key import pii_key
@@ -323,28 +324,25 @@ class Settings:
         )
         if self.warehouse_backend != "ducklake":
             return WarehouseResource(database=database)
-        missing = [v for v in LAKE_REQUIRED if not self.env.get(v)]
+        missing = [v for v in lake.REQUIRED if not self.env.get(v)]
         if missing:
             raise SettingsError(f"PLATFORM_WAREHOUSE=ducklake needs {', '.join(missing)}")
+        try:
+            lake.absolute_data_path(self.env[lake.DATA_PATH])
+        except lake.LakeUnavailable as exc:
+            raise SettingsError(str(exc)) from None
         return WarehouseResource(
             database=database,
             backend="ducklake",
-            lake_host=dg.EnvVar("PLATFORM_LAKE_CATALOG_HOST"),
-            lake_port=_int(self.env, "PLATFORM_LAKE_CATALOG_PORT", 5432),
-            lake_database=dg.EnvVar("PLATFORM_LAKE_CATALOG_DB"),
-            lake_user=dg.EnvVar("PLATFORM_LAKE_CATALOG_USER"),
-            lake_password=dg.EnvVar("PLATFORM_LAKE_CATALOG_PASSWORD"),
-            lake_data_path=dg.EnvVar("PLATFORM_LAKE_DATA_PATH"),
+            lake_host=dg.EnvVar(lake.CATALOG_HOST),
+            lake_port=_int(self.env, lake.CATALOG_PORT, 5432),
+            lake_database=dg.EnvVar(lake.CATALOG_DB),
+            lake_user=dg.EnvVar(lake.CATALOG_USER),
+            lake_password=dg.EnvVar(lake.CATALOG_PASSWORD),
+            lake_data_path=dg.EnvVar(lake.DATA_PATH),
         )
 
 
-LAKE_REQUIRED = (
-    "PLATFORM_LAKE_CATALOG_HOST",
-    "PLATFORM_LAKE_CATALOG_DB",
-    "PLATFORM_LAKE_CATALOG_USER",
-    "PLATFORM_LAKE_CATALOG_PASSWORD",
-    "PLATFORM_LAKE_DATA_PATH",
-)
 WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
 
 

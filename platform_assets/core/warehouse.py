@@ -65,6 +65,12 @@ def writer_pool(spec: TableSpec, loader: LoaderSettings) -> str:
     return f"{WAREHOUSE_POOL}_{spec.schema}_{spec.table}"
 
 
+def models_pool(loader: LoaderSettings) -> str:
+    """The Dagster pool of dbt's builds: the warehouse's on a DuckDB file; on a lake the models'
+    own (a build writes only the models' tables: the loads go on beside it, two builds do not)."""
+    return f"{WAREHOUSE_POOL}_models" if loader.pool_per_table else WAREHOUSE_POOL
+
+
 WAREHOUSE_POOL = "duckdb_warehouse"
 """The Dagster pool every writer of the warehouse file takes (one DuckDB writer at a time)."""
 WAREHOUSE_RESOURCE = "duckdb"

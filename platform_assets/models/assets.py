@@ -16,10 +16,13 @@ Models are built in three groups, each as partitioned as the vendor tables it fo
   ``contact_center_outcomes``): full rebuilds, on a cron after the vendors' delivery windows.
 
 Every dbt run takes the DuckDB writer pool, as the loaders do: a mart build and a partition load
-never fight over the file's write lock. A run's days travel as dbt's event-time window, never as
-vars, and the vars and profile are the same on every run, so dbt's partial parsing holds: each
-invocation leaves its ``partial_parse.msgpack`` as the project's, which dagster-dbt hands to the
-next one (no re-parse of the project per run).
+never fight over the file's write lock. On a lake (``PLATFORM_WAREHOUSE=ducklake``) dbt runs the
+profile's ``lake`` target and takes the models' own pool: the loads go on beside a build.
+
+A run's days travel as dbt's event-time window, never as vars, and the vars and profile are the
+same on every run (per backend), so dbt's partial parsing holds: each invocation leaves its
+``partial_parse.msgpack`` as the project's, which dagster-dbt hands to the next one (no re-parse
+of the project per run).
 """
 
 import importlib.metadata
@@ -40,7 +43,7 @@ from packaging import version
 from platform_assets.core.partitions import DATE_DIMENSION
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource
-from platform_assets.core.warehouse import WAREHOUSE_POOL
+from platform_assets.core.warehouse import models_pool
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
 DBT_RESOURCE = "dbt"
@@ -49,6 +52,9 @@ APP_DAILY_TAG = "app_daily"
 FULL_REBUILD_CRON = "0 8 * * *"
 """Full rebuilds at 08:00 UTC: after the daily loads (07:00 UTC; Accengage 06:00 GMT+1)."""
 PARTIAL_PARSE = "partial_parse.msgpack"
+LAKE_TARGET = "lake"
+"""The profile's target on a lake (``PLATFORM_WAREHOUSE=ducklake``): dbt-duckdb in memory with
+the lake attached by the ``platform_assets.models.lake`` plugin, the models written into it."""
 WAREHOUSE_PATH_VAR = "warehouse_path"
 """The dbt var the profile reads the warehouse file from: its absolute path (dbt runs inside
 the project folder), the same on every run, handed over as an argument (``--vars``)."""
@@ -94,12 +100,14 @@ class PlatformDbtCli(DbtCliResource):
 
 
 @cache
-def _dbt_cli(project: DbtProject) -> DbtCliResource:
-    """dbt of this Python environment (whether or not its bin folder is on PATH)."""
+def _dbt_cli(project: DbtProject, target: str | None = None) -> DbtCliResource:
+    """dbt of this Python environment (whether or not its bin folder is on PATH), on the
+    profile's default target (the DuckDB file) or ``target``."""
     return PlatformDbtCli(
         project_dir=project,  # type: ignore[arg-type]  # DbtCliResource.__init__ takes a DbtProject; its subclass is typed by its fields
         profiles_dir=str(PROJECT_DIR),
         dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        target=target,
     )
 
 
@@ -231,7 +239,7 @@ def build_model_definitions(
         "dagster_dbt_translator": PlatformDbtTranslator(
             settings.owners("PLATFORM_MODELS_OWNERS") or ("team:data",)
         ),
-        "pool": WAREHOUSE_POOL,
+        "pool": models_pool(settings.loader),
     }
     daily, app_days = _partitions(sources)
     common = {"asapp_customer_id_hash": settings.asapp_customer_id_hash}
@@ -289,5 +297,9 @@ def build_model_definitions(
         assets=[models_daily, models_app_daily, models_full],
         sensors=[automation],
         jobs=jobs,
-        resources={DBT_RESOURCE: _dbt_cli(project)},
+        resources={
+            DBT_RESOURCE: _dbt_cli(
+                project, LAKE_TARGET if settings.warehouse_backend == "ducklake" else None
+            )
+        },
     )

@@ -4,6 +4,8 @@ no personal identifier in clear, and automation rebuilding exactly one mart day.
 A small world of six people is written as vendor files (real sshd), loaded through the vendor
 jobs and modelled by the dbt jobs, all in one Dagster instance. Every expected figure is computed
 here in Python from the rows written (``hashlib``/``hmac`` for keys), not read from the models.
+The world is built on every warehouse backend of ``PLATFORM_TEST_WAREHOUSES`` (``make
+test-lake``: the DuckDB file and a DuckLake, dbt on the profile's ``lake`` target there).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from platform_assets.compose import build_definitions
+from platform_assets.core import lake
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.settings import Settings
+from platform_assets.core.warehouse import Warehouse
 from platform_assets.defs import VENDOR_SOURCES
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
@@ -46,6 +49,9 @@ from platform_assets_tests.vendorfiles import (
     postscript_row,
     write_rows,
 )
+from platform_assets_tests.warehouses import BACKENDS, new_lake, reading
+
+pytestmark = pytest.mark.backends
 
 KEY = "test-pii-key-0123456789"
 D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
@@ -343,21 +349,39 @@ def write_day(folder: Path, day: dt.date) -> None:
         write_rows(path, ACCENGAGE_HEADERS[table], rows, delimiter=";")
 
 
-@pytest.fixture(scope="module")
-def world(sshd, tmp_path_factory):
-    """The world loaded for D1 and D2 and every model built, in one instance."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request, sshd, tmp_path_factory):
+    """The world loaded for D1 and D2 and every model built, in one instance, on the
+    parametrized warehouse backend."""
     folder = sshd.remote_dir / f"models_world_{os.getpid()}"
     folder.mkdir()
     folder.chmod(0o755)
     for day in (D1, D2):
         write_day(folder, day)
-    warehouse = str(tmp_path_factory.mktemp("models") / "warehouse.duckdb")
+    warehouse: str | Warehouse = str(tmp_path_factory.mktemp("models") / "warehouse.duckdb")
     mp = pytest.MonkeyPatch()
+    if request.param == "ducklake":
+        catalog = new_lake(
+            request.getfixturevalue("lake_postgres"), tmp_path_factory.mktemp("lake")
+        )
+        warehouse = Warehouse(lake=catalog)
+        for name, value in {
+            "PLATFORM_WAREHOUSE": "ducklake",
+            lake.CATALOG_HOST: catalog.host,
+            lake.CATALOG_PORT: str(catalog.port),
+            lake.CATALOG_DB: catalog.database,
+            lake.CATALOG_USER: catalog.user,
+            lake.CATALOG_PASSWORD: catalog.password,
+            lake.DATA_PATH: catalog.data_path,
+        }.items():
+            mp.setenv(name, value)
     auth = "password" if sshd.password else "ed25519"
     for prefix in ("ATTENTIVE", "POSTSCRIPT", "ASAPP", "ACCENGAGE"):
         vendor_env(mp, sshd, folder, prefix, auth)
     env = {
-        "DUCKDB_PATH": warehouse,
+        "DUCKDB_PATH": str(tmp_path_factory.mktemp("file") / "warehouse.duckdb")
+        if isinstance(warehouse, Warehouse)
+        else warehouse,
         "PLATFORM_START_DATE": "2026-09-01",
         "ACCENGAGE_APP_IDS": APP,
         "ASAPP_CUSTOMER_ID_HASH": "md5",
@@ -396,8 +420,8 @@ def run(defs, instance, job, partition_key, tags=None):
     return result
 
 
-def query(warehouse: str, sql: str) -> list[tuple]:
-    with duckdb.connect(warehouse, read_only=True) as con:
+def query(warehouse: str | Warehouse, sql: str) -> list[tuple]:
+    with reading(warehouse) as con:
         return con.execute(sql).fetchall()
 
 
@@ -628,7 +652,7 @@ def test_no_personal_identifier_in_clear_in_any_mart(world):
         "WHERE table_schema = 'marts' OR (table_schema, table_name) = ('identity', 'customer_identity')",
     )
     assert len(tables) == 5
-    with duckdb.connect(warehouse, read_only=True) as con:
+    with reading(warehouse) as con:
         for schema, table in tables:
             columns = [c[0] for c in con.execute(f'DESCRIBE "{schema}"."{table}"').fetchall()]
             for column in columns:
