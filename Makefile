@@ -98,6 +98,12 @@ test-lake: install-lake sshd postgres redis
 
 test-all: test test-slow test-lake
 
+## make workers [WORKERS=2]: Celery workers for PLATFORM_EXECUTOR=celery runs (dagster-celery's
+## worker; docs/deploy.md): the broker, instance and lake of this environment; logs in data/workers
+WORKERS ?= 2
+workers: install-lake
+	$(LAKE_BIN)/python -m platform_assets.workers --count $(WORKERS)
+
 ## make ui-screenshots: the browser test, saving its screenshots to docs/ui (docs/operations.md's)
 ui-screenshots: install sshd browser
 	PLATFORM_UI_SCREENSHOTS=docs/ui $(BIN)/python -m pytest platform_assets_tests/system/test_ui.py

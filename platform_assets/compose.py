@@ -114,12 +114,13 @@ def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg
         *(build_source_definitions(s, settings) for s in configured),
         *extra,
         build_model_definitions(configured, settings),
-        # a run's steps share the warehouse's single writer anyway: running them in the run's
-        # own process saves a process start (and a code load) per step
+        # by default a run's steps share the warehouse's single writer anyway: running them in
+        # the run's own process saves a process start (and a code load) per step; on a lake,
+        # PLATFORM_EXECUTOR spreads them over processes or Celery workers
         dg.Definitions(
             sensors=automation if deliveries else [],
             resources={WAREHOUSE_RESOURCE: settings.warehouse()},
-            executor=dg.in_process_executor,
+            executor=settings.execution.executor_def(),
         ),
     )
 

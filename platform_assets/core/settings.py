@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 
 from platform_assets.core import lake
 from platform_assets.core.errors import SettingsError
+from platform_assets.core.execution import ExecutionSettings
 from platform_assets.core.lake import LakeCatalog
 from platform_assets.core.pii_key import pii_key
 from platform_assets.core.specs import APP_ID
@@ -103,6 +104,8 @@ class Settings:
     """``PLATFORM_SENSOR_INTERVAL_SECONDS``: how often the new-file sensors list the servers."""
     warehouse_backend: str = "duckdb"
     """``PLATFORM_WAREHOUSE``: ``duckdb`` (the file) or ``ducklake``."""
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
+    """``PLATFORM_EXECUTOR`` and the Celery workers' settings (:mod:`.execution`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +147,7 @@ class Settings:
             ),
             sensor_interval_seconds=max(5, _int(env, "PLATFORM_SENSOR_INTERVAL_SECONDS", 300)),
             warehouse_backend=_backend(env),
+            execution=ExecutionSettings.from_env(env),
         )
 
     # -- per source -------------------------------------------------------------------------

@@ -65,10 +65,36 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         ("PLATFORM_LAKE_DATA_PATH",),
         (
-            "where the lake's Parquet files go: a folder every worker sees (or `s3://...` with "
-            "DuckDB's S3 settings); required with `ducklake`"
+            "where the lake's Parquet files go: an absolute folder every worker sees (or "
+            "`s3://...` with DuckDB's S3 settings); required with `ducklake`"
         ),
         "",
+    ),
+    Variable(
+        ("PLATFORM_EXECUTOR",),
+        (
+            "where a run's steps execute: `in_process` (the run's own process), `multiprocess` "
+            "(a process per step, steps of different tables at once on a lake) or `celery` "
+            "(Celery workers: `make workers`; needs the `scale` extra)"
+        ),
+        "`in_process`",
+    ),
+    Variable(
+        ("PLATFORM_CELERY_BROKER", "PLATFORM_CELERY_BACKEND"),
+        (
+            "the Celery broker and result backend of `celery` runs and of `make workers`, e.g. "
+            "`redis://:password@host:6379/0` (read through `dg.EnvVar`: the password stays in "
+            "the environment); the backend defaults to the broker"
+        ),
+        "",
+    ),
+    Variable(
+        ("PLATFORM_CELERY_VISIBILITY_TIMEOUT",),
+        (
+            "seconds after which Redis hands the step of a worker that died to another worker: "
+            "longer than the longest step (a step still running then would run twice)"
+        ),
+        "`7200`",
     ),
     Variable(
         ("PLATFORM_START_DATE",),

@@ -1,0 +1,336 @@
+"""The platform deployed as it scales out, on one machine, for the scale-out test and ``make
+bench-scale``: a Dagster instance (PostgreSQL storage, or the shipped SQLite one), its daemon
+(the queued run coordinator, pools, run monitoring of the shipped ``dagster.yaml``), the
+warehouse (a DuckDB file or a DuckLake with its catalog in PostgreSQL), and, for
+``PLATFORM_EXECUTOR=celery``, Redis and N workers started by ``platform_assets.workers`` (the
+``make workers`` code). Runs are launched as a user launches them from a shell (``dagster job
+launch``): queued, dequeued by the daemon, their steps sent to the workers.
+
+The vendor files are the demo generator's, one day of every table written once and moved to
+each date (every day has its own keys and timestamps), served by the real sshd.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from platform_assets.core import lake
+from platform_assets.core.partitions import partition_key_for
+from platform_assets.core.warehouse import Warehouse
+from platform_assets.workers import start_worker, stop, write_config
+from platform_assets_tests.postgres import PostgresServer
+from platform_assets_tests.redis import RedisServer
+from platform_assets_tests.sshd import SshServer
+from platform_assets_tests.warehouses import new_lake
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+APPS = {"ios": "member_id", "android": "client_ref"}
+VENDOR_FOLDERS = {
+    "ATTENTIVE": "attentive",
+    "POSTSCRIPT": "postscript",
+    "ASAPP": "asapp/out",
+    "ACCENGAGE": "accengage",
+}
+LOAD_JOBS = [
+    ("attentive_daily_job", None),
+    ("postscript_daily_job", None),
+    ("asapp_daily_job", None),
+    *(("accengage_daily_job", app) for app in APPS),
+]
+"""One run per source (Accengage: per app) loads every table of it over the days."""
+MODEL_JOBS = ["models_daily_job", "models_app_daily_job", "models_full_job"]
+
+
+def generate(remote: Path, first: dt.date, days: int, rows: int) -> dict[str, int]:
+    """Day one from the demo's generator, the other days copied with their dates moved."""
+    from platform_assets.demo.samples import write_attentive_day
+    from platform_assets.demo.vendor_samples import write_vendor_day
+
+    template = remote / "template"
+    written = write_vendor_day(template, first, first, rows=rows)
+    written += write_attentive_day(template / "attentive", first, rows, rows)
+    total = 0
+    for n in range(days):
+        day = first + dt.timedelta(days=n)
+        for path in written:
+            folder = remote / path.parent.relative_to(template)
+            folder.mkdir(parents=True, exist_ok=True)
+            data = path.read_bytes()
+            for fmt in ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y"):
+                data = data.replace(first.strftime(fmt).encode(), day.strftime(fmt).encode())
+            target = folder / path.name.replace(first.strftime("%Y%m%d"), day.strftime("%Y%m%d"))
+            target.write_bytes(data)
+            total += len(data)
+    shutil.rmtree(template)
+    for folder in [remote, *remote.rglob("*")]:
+        if folder.is_dir():
+            folder.chmod(0o755)
+    return {"files_per_day": len(written), "bytes": total}
+
+
+def vendor_env(sshd: SshServer, remote: Path, first: dt.date) -> dict[str, str]:
+    """The settings of every vendor source on ``remote`` (the generator's folders)."""
+    env: dict[str, str] = {}
+    auth = "password" if sshd.password else "ed25519"
+    for prefix, folder in VENDOR_FOLDERS.items():
+        env.update(sshd.env(prefix, auth))
+        env[f"{prefix}_SFTP_REMOTE_DIR"] = str(remote / folder)
+    env.update(
+        PLATFORM_START_DATE=first.isoformat(),
+        ACCENGAGE_APP_IDS=",".join(APPS),
+        ACCENGAGE_MEMBER_ID_COLUMNS=",".join(f"{a}={c}" for a, c in APPS.items()),
+        ASAPP_CUSTOMER_ID_HASH="md5",
+        PLATFORM_PII_KEY="scale-out-test-key-0123456789abcdef",
+    )
+    return env
+
+
+def range_tags(first: dt.date, last: dt.date, app: str | None) -> dict[str, str]:
+    """The tags of one run over ``first`` to ``last`` (of ``app``'s partitions)."""
+    return {
+        "dagster/asset_partition_range_start": str(partition_key_for(first, app)),
+        "dagster/asset_partition_range_end": str(partition_key_for(last, app)),
+    }
+
+
+def lake_env(catalog: lake.LakeCatalog) -> dict[str, str]:
+    """``PLATFORM_WAREHOUSE=ducklake`` and the ``PLATFORM_LAKE_*`` variables of ``catalog``."""
+    return {
+        "PLATFORM_WAREHOUSE": "ducklake",
+        lake.CATALOG_HOST: catalog.host,
+        lake.CATALOG_PORT: str(catalog.port),
+        lake.CATALOG_DB: catalog.database,
+        lake.CATALOG_USER: catalog.user,
+        lake.CATALOG_PASSWORD: catalog.password,
+        lake.DATA_PATH: catalog.data_path,
+    }
+
+
+@dataclass
+class Cluster:
+    """A running deployment: its environment, instance folder, daemon and workers."""
+
+    env: dict[str, str]
+    home: Path
+    workspace: Path
+    warehouse: str | Warehouse
+    workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    worker_logs: Path | None = None
+
+    def launch(self, job: str, tags: dict[str, str]) -> str:
+        """Queue a run of ``job`` (``dagster job launch``); its id."""
+        run_id = str(uuid.uuid4())
+        self._cli(["job", "launch", "-w", str(self.workspace), "-j", job,
+                   "--tags", json.dumps(tags), "--run-id", run_id])  # fmt: skip
+        return run_id
+
+    def launch_all(self, runs: list[tuple[str, dict[str, str]]]) -> list[str]:
+        """Queue several runs at once (one CLI process each, side by side)."""
+        ids = [str(uuid.uuid4()) for _ in runs]
+        procs = [
+            subprocess.Popen(
+                [
+                    str(BIN / "dagster"),
+                    "job",
+                    "launch",
+                    "-w",
+                    str(self.workspace),
+                    "-j",
+                    job,
+                    "--tags",
+                    json.dumps(tags),
+                    "--run-id",
+                    run_id,
+                ],
+                env=self.env,
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            for (job, tags), run_id in zip(runs, ids, strict=True)
+        ]
+        for proc in procs:
+            out, _ = proc.communicate(timeout=300)
+            if proc.returncode:
+                raise RuntimeError(f"dagster job launch failed: {out.decode()[-3000:]}")
+        return ids
+
+    def wait(
+        self, instance: dg.DagsterInstance, run_ids: list[str], timeout: float
+    ) -> list[dg.DagsterRun]:
+        """The runs once all have finished (success, failure or canceled)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            runs = [instance.get_run_by_id(r) for r in run_ids]
+            if all(r is not None and r.is_finished for r in runs):
+                return [r for r in runs if r is not None]
+            if time.monotonic() > deadline:
+                states = [(r.job_name, str(r.status)) for r in runs if r is not None]
+                raise TimeoutError(f"runs did not finish in {timeout:.0f} s: {states}")
+            time.sleep(0.5)
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL to the worker's whole process group: no warm shutdown, no goodbye."""
+        worker = self.workers[name]
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+
+    @contextmanager
+    def instance(self) -> Iterator[dg.DagsterInstance]:
+        """The deployment's instance, read from this process."""
+        saved = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        try:
+            with dg.DagsterInstance.get() as instance:
+                yield instance
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _cli(self, args: list[str]) -> None:
+        done = subprocess.run(
+            [str(BIN / "dagster"), *args], env=self.env, cwd=REPO,
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"dagster {args[:2]} failed: {(done.stdout + done.stderr)[-3000:]}")
+
+
+@contextmanager
+def cluster(
+    work: Path,
+    base_env: dict[str, str],
+    postgres: PostgresServer | None,
+    redis: RedisServer | None = None,
+    workers: int = 0,
+    backend: str = "ducklake",
+    executor: str = "celery",
+    visibility_timeout: int = 7200,
+) -> Iterator[Cluster]:
+    """The deployment in ``work``: instance on ``postgres`` (None: the shipped SQLite storage),
+    the warehouse ``backend``, ``executor`` with ``workers`` Celery workers on ``redis``."""
+    home = work / "dagster_home"
+    home.mkdir(parents=True)
+    shipped = REPO / "dagster_home"
+    config = yaml.safe_load((shipped / "dagster.yaml").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "PLATFORM_"))}
+    env.update(base_env)
+    if postgres is not None:
+        storage = yaml.safe_load((shipped / "storage-postgres.yaml").read_text())
+        config["storage"] = storage["storage"]
+        env.update(postgres.env())
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    workspace = work / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n  - python_module:\n      module_name: platform_assets.definitions\n"
+        f"      location_name: platform_assets\n      working_directory: {REPO}\n"
+    )
+    warehouse: str | Warehouse = str(work / "warehouse.duckdb")
+    env.update(
+        DAGSTER_HOME=str(home),
+        DUCKDB_PATH=str(warehouse),
+        RAW_ARCHIVE_DIR=str(work / "raw"),
+        PLATFORM_WORK_DIR=str(work / "staging"),
+        PLATFORM_EXECUTOR=executor,
+        PLATFORM_CELERY_VISIBILITY_TIMEOUT=str(visibility_timeout),
+    )
+    if backend == "ducklake":
+        assert postgres is not None, "the lake's catalog is in PostgreSQL"
+        catalog = new_lake(postgres, work / "lake")
+        env.update(lake_env(catalog))
+        warehouse = Warehouse(lake=catalog)
+    if redis is not None:
+        env["PLATFORM_CELERY_BROKER"] = redis.url
+    deployment = Cluster(env=env, home=home, workspace=workspace, warehouse=warehouse)
+    # the instance is migrated once, before any run; the models' automation (running by
+    # default) would add runs of its own: only the launched runs here
+    deployment._cli(["instance", "migrate"])
+    deployment._cli(["sensor", "stop", "-w", str(workspace), "models_automation_sensor"])
+    with ExitStack() as stack:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        stack.callback(_end, daemon)
+        if workers:
+            yaml_path = _worker_config(env, work / "workers" / "celery.yaml")
+            deployment.worker_logs = work / "workers" / "logs"
+            for n in range(1, workers + 1):
+                name = f"worker{n}"
+                deployment.workers[name] = _start_worker(env, yaml_path, name, deployment)
+                stack.callback(stop, deployment.workers[name], 30)
+            _wait_for_workers(deployment, workers)
+        yield deployment
+
+
+def _worker_config(env: dict[str, str], path: Path) -> Path:
+    """The workers' YAML, written by ``make workers``'s code from the deployment's settings."""
+    from platform_assets.core.settings import Settings
+
+    return write_config(Settings.from_env(env), path)
+
+
+def _start_worker(
+    env: dict[str, str], config: Path, name: str, deployment: Cluster
+) -> subprocess.Popen[bytes]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)  # the worker inherits the deployment's environment
+    try:
+        assert deployment.worker_logs is not None
+        return start_worker(config, name, deployment.worker_logs)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _wait_for_workers(deployment: Cluster, count: int, timeout: float = 120) -> None:
+    """Until every worker says it is ready (Celery's ``ready.`` line in its log)."""
+    assert deployment.worker_logs is not None
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = [
+            name
+            for name in deployment.workers
+            if (deployment.worker_logs / f"{name}.log").exists()
+            and " ready." in (deployment.worker_logs / f"{name}.log").read_text(errors="replace")
+        ]
+        if len(ready) == count:
+            return
+        for name, worker in deployment.workers.items():
+            if worker.poll() is not None:
+                log = (deployment.worker_logs / f"{name}.log").read_text(errors="replace")
+                raise RuntimeError(f"{name} ended: {log[-3000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"workers not ready in {timeout:.0f} s: {ready}")
+        time.sleep(0.5)
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)

@@ -1,0 +1,228 @@
+"""The platform scaled out, for real: PostgreSQL (the instance and the lake's catalog), Redis (the
+broker), the daemon's run queue, two Celery workers started by ``make workers``'s code, and the
+warehouse on DuckLake. Ten days of every table are loaded through them (one run per source,
+its tables as steps on the workers) and the models built, while one worker is killed mid-step.
+
+Checked: every table and model equals the same load done on the embedded default (in-process
+runs into a DuckDB file), row for row; loads of different tables overlapped in time (their
+steps' events); the killed worker's table was, right after the kill, either as before or fully
+loaded; its step ran again on the other worker and the run succeeded; no pool slot is held.
+
+Needs the lake's install (``make test-lake``); slow (a deployment of six kinds of process).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from platform_assets.compose import build_definitions
+from platform_assets.core.settings import Settings
+from platform_assets.core.warehouse import Warehouse
+from platform_assets.defs import VENDOR_SOURCES
+from platform_assets_tests import scaleout
+from platform_assets_tests.postgres import postgres_server
+from platform_assets_tests.redis import redis_server
+from platform_assets_tests.warehouses import reading
+
+pytestmark = [pytest.mark.slow, pytest.mark.lake]
+
+FIRST = dt.date(2026, 9, 1)
+DAYS = 10
+LAST = FIRST + dt.timedelta(days=DAYS - 1)
+ROWS = 200
+VISIBILITY_TIMEOUT = 20
+"""Seconds before Redis gives the killed worker's step to the other (every step here is
+shorter: a step still running then would be handed out twice)."""
+PER_LOAD = {"__loaded_at", "loaded_at"}
+"""Columns that differ between two loads of the same file: when it was written (the vendor
+tables' lineage column, and the staging views' name for it)."""
+
+
+def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
+    sshd, tmp_path, monkeypatch
+):
+    remote = sshd.remote_dir / f"scale_out_{os.getpid()}"
+    remote.mkdir()
+    scaleout.generate(remote, FIRST, DAYS, ROWS)
+    env = scaleout.vendor_env(sshd, remote, FIRST)
+    reference = _embedded_default(tmp_path / "default", env, monkeypatch)
+
+    with (
+        postgres_server() as postgres,
+        redis_server() as redis,
+        scaleout.cluster(
+            tmp_path / "scaled", env, postgres, redis, workers=2,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+        ) as deployment,
+        deployment.instance() as instance,
+    ):  # fmt: skip
+        loads = deployment.launch_all(
+            [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS]
+        )
+        victim, step = _kill_the_worker_of_a_step(deployment, instance, loads[1])
+        table = _table_of(step)
+        right_after = _rows(deployment.warehouse, table)
+        load_runs = deployment.wait(instance, loads, timeout=900)
+        # the day groups, then the full rebuilds over them (as their automation orders them)
+        days = deployment.launch_all(
+            [(job, scaleout.range_tags(FIRST, LAST, None)) for job in scaleout.MODEL_JOBS[:2]]
+        )
+        model_runs = deployment.wait(instance, days, timeout=900)
+        full = deployment.launch_all([(scaleout.MODEL_JOBS[2], {})])
+        model_runs += deployment.wait(instance, full, timeout=900)
+
+        assert [r.status for r in load_runs + model_runs] == [dg.DagsterRunStatus.SUCCESS] * 8, (
+            _failures(instance, load_runs + model_runs)
+        )
+        # the killed step: sent again, to the other worker, after the broker's timeout
+        workers = _workers_of(instance, loads[1], step)
+        assert len(workers) == 2 and workers[0].startswith(victim) != workers[1].startswith(victim)
+        # every pool slot given back: the killed step's included
+        storage = instance.event_log_storage
+        for pool in storage.get_concurrency_keys():
+            info = storage.get_concurrency_info(pool)
+            assert info.active_slot_count == 0 and info.pending_step_count == 0, pool
+        # loads of different tables ran at once, on the two workers
+        spans = _step_spans(instance, loads)
+        assert any(
+            a != b and sa < eb and sb < ea
+            for a, (sa, ea) in spans.items()
+            for b, (sb, eb) in spans.items()
+        ), spans
+        # the lake equals the embedded default: every table (rejects included) and every model
+        names = _relations(reference)
+        assert len([n for n in names if n.startswith(("marts.", "identity."))]) >= 6
+        assert len(names) >= 15 + 10
+        differ = [n for n in names if _rows(deployment.warehouse, n) != _rows(reference, n)]
+        assert differ == []
+    # right after the kill, the table was as before (nothing) or fully loaded
+    assert right_after in (Counter(), _rows(reference, table))
+
+
+def _embedded_default(work: Path, env: dict[str, str], monkeypatch) -> str:
+    """Every load job over the days and the models, in this process, into a DuckDB file: the
+    embedded default's result, the reference."""
+    warehouse = str(work / "warehouse.duckdb")
+    for name in [n for n in os.environ if n.startswith("PLATFORM_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        **env,
+        "DUCKDB_PATH": warehouse,
+        "RAW_ARCHIVE_DIR": str(work / "raw"),
+        "PLATFORM_WORK_DIR": str(work / "staging"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
+    with dg.DagsterInstance.ephemeral() as instance:
+        runs = [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS]
+        runs += [
+            (job, scaleout.range_tags(FIRST, LAST, None) if job != "models_full_job" else {})
+            for job in scaleout.MODEL_JOBS
+        ]
+        for job, tags in runs:
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance, tags=tags, raise_on_error=False
+            )
+            assert result.success, job
+    monkeypatch.undo()
+    return warehouse
+
+
+def _failures(instance: dg.DagsterInstance, runs: list[dg.DagsterRun]) -> list[str]:
+    """What failed in ``runs``: each failed step's or run's error."""
+    failed = []
+    for run in runs:
+        for event in instance.all_logs(run.run_id):
+            if event.dagster_event is not None and event.dagster_event.is_failure:
+                data = event.dagster_event.event_specific_data
+                error = getattr(data, "error", None)
+                failed.append(f"{run.job_name} {event.step_key}: {error or event.message}"[:3000])
+    return failed
+
+
+def _kill_the_worker_of_a_step(
+    deployment: scaleout.Cluster, instance: dg.DagsterInstance, run_id: str
+) -> tuple[str, str]:
+    """Kill the worker as soon as it starts a step of ``run_id``: (its name, the step)."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+            metadata = event.dagster_event.engine_event_data.metadata if event.dagster_event else {}
+            worker = metadata.get("Celery worker")
+            if worker is None or event.step_key is None:
+                continue
+            name = str(worker.value).split("@")[0]
+            deployment.kill_worker(name)
+            return name, event.step_key
+        time.sleep(0.05)
+    raise TimeoutError("no step of the run reached a worker")
+
+
+def _workers_of(instance: dg.DagsterInstance, run_id: str, step: str) -> list[str]:
+    """The workers that started ``step``, in order."""
+    return [
+        str(e.dagster_event.engine_event_data.metadata["Celery worker"].value)
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+        if e.step_key == step
+        and e.dagster_event is not None
+        and "Celery worker" in e.dagster_event.engine_event_data.metadata
+    ]
+
+
+def _step_spans(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, tuple[float, float]]:
+    """Each step's last start and its success, from the runs' events."""
+    spans: dict[str, tuple[float, float]] = {}
+    for run_id in run_ids:
+        starts: dict[str, float] = {}
+        for event in instance.all_logs(run_id):
+            kind = event.dagster_event.event_type if event.dagster_event else None
+            if kind == dg.DagsterEventType.STEP_START and event.step_key:
+                starts[event.step_key] = event.timestamp
+            elif kind == dg.DagsterEventType.STEP_SUCCESS and event.step_key:
+                spans[event.step_key] = (starts[event.step_key], event.timestamp)
+    return spans
+
+
+def _table_of(step: str) -> str:
+    """The table a load step writes (its asset key, ``schema__table``)."""
+    schema, table = step.split("__", 1)
+    return f"{schema}.{table}"
+
+
+def _relations(warehouse: str) -> list[str]:
+    """The reference's tables and views, but the platform's journals and the brand's own."""
+    with duckdb.connect(warehouse, read_only=True) as con:
+        return [
+            f"{s}.{t}"
+            for s, t in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() "
+                "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+                "WHERE NOT internal AND schema_name NOT IN ('information_schema', 'pg_catalog') "
+                "ORDER BY ALL"
+            ).fetchall()
+            if s not in ("platform", "main")
+        ]
+
+
+def _rows(warehouse: str | Warehouse, name: str) -> Counter:
+    """The relation's rows as a multiset, without the per-load columns (none if missing)."""
+    schema, table = name.split(".")
+    with reading(warehouse) as con:
+        found = con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = $s AND table_name = $t ORDER BY column_index",
+            {"s": schema, "t": table},
+        ).fetchall()
+        columns = [c for (c,) in found if c not in PER_LOAD]
+        if not columns:
+            return Counter()
+        select = ", ".join(f'"{c}"' for c in columns)
+        return Counter(con.execute(f'SELECT {select} FROM "{schema}"."{table}"').fetchall())
