@@ -150,6 +150,11 @@ bench-overhead: install
 	$(BIN)/python benchmarks/overhead.py --days 7
 	$(BIN)/python benchmarks/overhead.py --days 30
 
+## make bench-scale: a 30-day backfill of every table: the embedded default vs DuckLake in-process
+## and on 1, 2, 4 Celery workers (wall, rows/s, peak memory per worker, conflict retries)
+bench-scale: install-lake sshd postgres redis
+	$(LAKE_BIN)/python benchmarks/scale.py
+
 ## make bench-backfill: 90 days x every demo table at 100k rows: range runs vs one run per day
 bench-backfill: install
 	$(BIN)/python benchmarks/backfill.py

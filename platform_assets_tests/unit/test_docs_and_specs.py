@@ -92,6 +92,9 @@ def test_every_variable_the_platform_reads_is_documented():
             "PLATFORM_LAKE_CATALOG_USER": "platform",
             "PLATFORM_LAKE_CATALOG_PASSWORD": "p" * 12,
             "PLATFORM_LAKE_DATA_PATH": "/shared/lake",
+            # and its runs on Celery workers
+            "PLATFORM_EXECUTOR": "celery",
+            "PLATFORM_CELERY_BROKER": "redis://:secret@redis.internal:6379/0",
         }
     )
     on_lake = Settings.from_env(lake_env)
