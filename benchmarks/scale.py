@@ -121,7 +121,9 @@ def run_mode(mode: str, sshd, remote: Path, days: int, work: Path) -> dict:
                 read = metadata.get("rows_read")
                 rows += read.value if read is not None and isinstance(read.value, int) else 0
                 retried = metadata.get("commit_retries")
-                retries += retried.value if retried is not None else 0  # type: ignore[operator]
+                retries += (
+                    retried.value if retried is not None and isinstance(retried.value, int) else 0
+                )
         wall = max(ends) - min(starts)
         peaks = memory.peaks
     return {

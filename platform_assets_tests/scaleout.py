@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import yaml
+import yaml  # type: ignore[import-untyped]  # (PyYAML: Dagster's; no stubs here)
 
 from platform_assets.core import lake
 from platform_assets.core.partitions import partition_key_for
