@@ -353,7 +353,7 @@ def write_day(folder: Path, day: dt.date) -> None:
 def world(request, sshd, tmp_path_factory):
     """The world loaded for D1 and D2 and every model built, in one instance, on the
     parametrized warehouse backend."""
-    folder = sshd.remote_dir / f"models_world_{os.getpid()}"
+    folder = sshd.remote_dir / f"models_world_{request.param}_{os.getpid()}"
     folder.mkdir()
     folder.chmod(0o755)
     for day in (D1, D2):
