@@ -41,26 +41,9 @@ FIRST = dt.date(2026, 6, 1)
 
 def generate(remote: Path, days: int, rows: int) -> dict:
     """Day one from the demo's generator, the other days copied with their dates moved."""
-    from platform_assets.demo.samples import write_attentive_day
-    from platform_assets.demo.vendor_samples import write_vendor_day
+    from platform_assets_tests.scaleout import generate as generate_days
 
-    template = remote / "template"
-    written = write_vendor_day(template, FIRST, FIRST, rows=rows)
-    written += write_attentive_day(template / "attentive", FIRST, rows, rows)
-    total = 0
-    for n in range(days):
-        day = FIRST + dt.timedelta(days=n)
-        for path in written:
-            folder = remote / path.parent.relative_to(template)
-            folder.mkdir(parents=True, exist_ok=True)
-            data = path.read_bytes()
-            for fmt in ("%Y-%m-%d", "%Y%m%d", "%d/%m/%Y"):
-                data = data.replace(FIRST.strftime(fmt).encode(), day.strftime(fmt).encode())
-            target = folder / path.name.replace(FIRST.strftime("%Y%m%d"), day.strftime("%Y%m%d"))
-            target.write_bytes(data)
-            total += len(data)
-    shutil.rmtree(template)
-    return {"files_per_day": len(written), "bytes": total}
+    return generate_days(remote, FIRST, days, rows)
 
 
 def measure(mode: str, days: int) -> dict:

@@ -29,14 +29,13 @@ from pathlib import Path
 import dagster as dg
 import yaml  # type: ignore[import-untyped]  # (PyYAML: Dagster's; no stubs here)
 
-from platform_assets.core import lake
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.warehouse import Warehouse
 from platform_assets.workers import start_worker, stop, write_config
 from platform_assets_tests.postgres import PostgresServer
 from platform_assets_tests.redis import RedisServer
 from platform_assets_tests.sshd import SshServer
-from platform_assets_tests.warehouses import new_lake
+from platform_assets_tests.warehouses import lake_env, new_lake
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -106,19 +105,6 @@ def range_tags(first: dt.date, last: dt.date, app: str | None) -> dict[str, str]
     return {
         "dagster/asset_partition_range_start": str(partition_key_for(first, app)),
         "dagster/asset_partition_range_end": str(partition_key_for(last, app)),
-    }
-
-
-def lake_env(catalog: lake.LakeCatalog) -> dict[str, str]:
-    """``PLATFORM_WAREHOUSE=ducklake`` and the ``PLATFORM_LAKE_*`` variables of ``catalog``."""
-    return {
-        "PLATFORM_WAREHOUSE": "ducklake",
-        lake.CATALOG_HOST: catalog.host,
-        lake.CATALOG_PORT: str(catalog.port),
-        lake.CATALOG_DB: catalog.database,
-        lake.CATALOG_USER: catalog.user,
-        lake.CATALOG_PASSWORD: catalog.password,
-        lake.DATA_PATH: catalog.data_path,
     }
 
 

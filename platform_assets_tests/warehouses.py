@@ -65,6 +65,19 @@ def new_lake(server: PostgresServer, data_path: Path) -> LakeCatalog:
     )
 
 
+def lake_env(catalog: lake.LakeCatalog) -> dict[str, str]:
+    """``PLATFORM_WAREHOUSE=ducklake`` and the ``PLATFORM_LAKE_*`` variables of ``catalog``."""
+    return {
+        "PLATFORM_WAREHOUSE": "ducklake",
+        lake.CATALOG_HOST: catalog.host,
+        lake.CATALOG_PORT: str(catalog.port),
+        lake.CATALOG_DB: catalog.database,
+        lake.CATALOG_USER: catalog.user,
+        lake.CATALOG_PASSWORD: catalog.password,
+        lake.DATA_PATH: catalog.data_path,
+    }
+
+
 @contextmanager
 def reading(target: str | Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection on which the warehouse's tables are ``schema.table``: the file opened

@@ -22,7 +22,6 @@ import dagster as dg
 import pytest
 
 from platform_assets.compose import build_definitions
-from platform_assets.core import lake
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.settings import Settings
 from platform_assets.core.warehouse import Warehouse
@@ -49,7 +48,7 @@ from platform_assets_tests.vendorfiles import (
     postscript_row,
     write_rows,
 )
-from platform_assets_tests.warehouses import BACKENDS, new_lake, reading
+from platform_assets_tests.warehouses import BACKENDS, lake_env, new_lake, reading
 
 pytestmark = pytest.mark.backends
 
@@ -365,15 +364,7 @@ def world(request, sshd, tmp_path_factory):
             request.getfixturevalue("lake_postgres"), tmp_path_factory.mktemp("lake")
         )
         warehouse = Warehouse(lake=catalog)
-        for name, value in {
-            "PLATFORM_WAREHOUSE": "ducklake",
-            lake.CATALOG_HOST: catalog.host,
-            lake.CATALOG_PORT: str(catalog.port),
-            lake.CATALOG_DB: catalog.database,
-            lake.CATALOG_USER: catalog.user,
-            lake.CATALOG_PASSWORD: catalog.password,
-            lake.DATA_PATH: catalog.data_path,
-        }.items():
+        for name, value in lake_env(catalog).items():
             mp.setenv(name, value)
     auth = "password" if sshd.password else "ed25519"
     for prefix in ("ATTENTIVE", "POSTSCRIPT", "ASAPP", "ACCENGAGE"):
