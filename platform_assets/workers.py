@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from platform_assets.core.settings import Settings
@@ -46,12 +47,16 @@ def worker_command(config: Path, name: str) -> list[str]:
     ]  # fmt: skip
 
 
-def start_worker(config: Path, name: str, logs: Path) -> subprocess.Popen[bytes]:
-    """One worker in its own process group (stopped as a whole), its output to its log; this
-    environment's ``celery`` first on its PATH (dagster-celery runs it by name)."""
+def start_worker(
+    config: Path, name: str, logs: Path, base_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """One worker in its own process group (stopped as a whole), its output to its log, in
+    ``base_env`` (default: this process's environment) with this environment's ``celery`` first
+    on its PATH (dagster-celery runs it by name)."""
     logs.mkdir(parents=True, exist_ok=True)
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    base = dict(os.environ if base_env is None else base_env)
+    env = {**base, "PATH": os.pathsep.join([bin_dir, base.get("PATH", "")])}
     with open(logs / f"{name}.log", "ab") as out:
         return subprocess.Popen(
             worker_command(config, name),

@@ -263,7 +263,9 @@ def cluster(
             deployment.worker_logs = work / "workers" / "logs"
             for n in range(1, workers + 1):
                 name = f"worker{n}"
-                deployment.workers[name] = _start_worker(env, yaml_path, name, deployment)
+                deployment.workers[name] = start_worker(
+                    yaml_path, name, deployment.worker_logs, env
+                )
                 stack.callback(stop, deployment.workers[name], 30)
             _wait_for_workers(deployment, workers)
         yield deployment
@@ -274,20 +276,6 @@ def _worker_config(env: dict[str, str], path: Path) -> Path:
     from platform_assets.core.settings import Settings
 
     return write_config(Settings.from_env(env), path)
-
-
-def _start_worker(
-    env: dict[str, str], config: Path, name: str, deployment: Cluster
-) -> subprocess.Popen[bytes]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)  # the worker inherits the deployment's environment
-    try:
-        assert deployment.worker_logs is not None
-        return start_worker(config, name, deployment.worker_logs)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def _wait_for_workers(deployment: Cluster, count: int, timeout: float = 120) -> None:
