@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries ui-screenshots postgres redis install-lake test-lake workers bench-scale
+.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries bench-ui ui-screenshots postgres redis install-lake test-lake workers bench-scale
 
 # dbt's parse at install uses the vars `make demo` passes (its warehouse, its ASAPP hash), so the
 # demo's first dbt invocation finds the kept parse state valid (a run with other vars parses once)
@@ -154,6 +154,10 @@ bench-overhead: install
 ## and on 1, 2, 4 Celery workers (wall, rows/s, peak memory per worker, conflict retries)
 bench-scale: install-lake sshd postgres redis
 	$(LAKE_BIN)/python benchmarks/scale.py
+
+## make bench-ui: click-to-done on make dev: one partition (5 launches) and a 3-day backfill
+bench-ui: install
+	$(BIN)/python benchmarks/ui_launch.py
 
 ## make bench-backfill: 90 days x every demo table at 100k rows: range runs vs one run per day
 bench-backfill: install
