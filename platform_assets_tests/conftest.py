@@ -111,10 +111,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 
 
 LAYERS = ("unit", "integration", "system")
-LONGEST = ("test_ui.py", "test_instance.py", "test_killed_run.py")
-"""The slow lane's longest files (2.6, 4.8 and 2 min on 2 cores; the outbound trials, 3.5 min,
-fill the other worker meanwhile), started first, in this order, so its two workers end together
-(``make test-slow``: 8 min, 2026-12-02)."""
+LONGEST = (
+    # the slow lane's (2.6, 4.8 and 2 min on 2 cores; the outbound trials, 3.5 min, fill the
+    # other worker meanwhile: `make test-slow` 8 min, 2026-12-02)
+    "test_ui.py",
+    "test_instance.py",
+    "test_killed_run.py",
+    # the fast lane's (70, 42, 37, 34 and 24 s of its ~320 s on 2 cores, 2026-12-03): with them
+    # last, the worker that drew two of them ran 55 s after the other had finished
+    "test_cli_and_demo.py",
+    "test_models.py",
+    "test_vendor_tables.py",
+    "test_loyalty_promises.py",
+    "test_loyalty.py",
+)
+"""Each lane's longest files, started first and in this order (pytest-xdist hands a worker the
+next file when it is free), so that the workers end together: the many short files fill in."""
 
 
 def _longest(item: pytest.Item) -> int:
@@ -124,8 +136,8 @@ def _longest(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each test is marked with its layer, its folder (``pytest -m unit``: the seconds lane);
-    the longest layers run first (system, integration, unit), so parallel workers end together
-    (the many short unit tests fill the gaps)."""
+    the :data:`LONGEST` files run first, then the longest layers (system, integration, unit), so
+    parallel workers end together (the many short unit tests fill the gaps)."""
     layers: dict[str, str] = {}
     for item in items:
         layer = next((p for p in Path(item.path).parts if p in LAYERS), None)
@@ -133,6 +145,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid}: tests live in unit/, integration/, system/")
         item.add_marker(layer)
         layers[item.nodeid] = layer
-    items.sort(  # stable within a layer, but for its longest files
-        key=lambda item: (-LAYERS.index(layers[item.nodeid]), _longest(item))
+    items.sort(  # the longest files first, then by layer; stable within a layer
+        key=lambda item: (_longest(item), -LAYERS.index(layers[item.nodeid]))
     )
