@@ -27,20 +27,12 @@ sys.path.insert(0, str(REPO))
 
 from dagster_graphql import DagsterGraphQLClient  # noqa: E402
 
-from platform_assets_tests.ui import dev_server  # noqa: E402
+from platform_assets_tests.ui import LAUNCH_BACKFILL, dev_server  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 ASSET = ["attentive_mobile", "conversions"]
 DAYS = 7
 
-BACKFILL = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
 BACKFILL_STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -78,7 +70,7 @@ def _backfill(client: DagsterGraphQLClient, first: dt.date, last: dt.date) -> fl
         "tags": [],
     }
     started = time.monotonic()
-    answer = client._execute(BACKFILL, {"params": params})["launchPartitionBackfill"]
+    answer = client._execute(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     if answer["__typename"] != "LaunchBackfillSuccess":
         raise SystemExit(f"backfill not launched: {answer}")
     while True:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from platform_assets.demo.serve import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("PLATFORM_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("PLATFORM_UI_SCREENSHOTS", REPO / "build" / "ui"))
@@ -23,10 +24,16 @@ SCREENSHOTS = Path(os.environ.get("PLATFORM_UI_SCREENSHOTS", REPO / "build" / "u
 ``docs/ui``); a failing step's go to ``failures/`` there."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LAUNCH_BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+"""Dagster's GraphQL mutation behind the UI's *Launch backfill* (its id, or Python's error)."""
 
 
 @dataclass

@@ -17,7 +17,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from platform_assets.demo.brand_samples import RELATIONS as CONTACT_CENTER_RELAT
 from platform_assets.demo.brand_samples import write_contact_center
 from platform_assets.demo.console import Console, StageFailed, check
 from platform_assets.demo.loyalty_samples import start_api, write_loyalty
+from platform_assets.demo.serve import serve
 from platform_assets.demo.server import EmbeddedSFTPServer
 
 SHIPPED_INSTANCE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
@@ -329,107 +329,10 @@ def dev(data_dir: Path, days: int, rows: int, today: dt.date, port: int) -> int:
                     _deliver(defs, instance, dates[-1])
                     _loyalty(defs, instance)
         print(f"Embedded SFTP server on 127.0.0.1:{server.port}; Dagster's UI on :{port}")
-        return _serve(port, env, data_dir)
+        return serve(port, env, data_dir)
     finally:
         server.stop()
         api.stop()
-
-
-def _serve(port: int, env: dict[str, str], data_dir: Path) -> int:
-    """Dagster's webserver and daemon (what ``dg dev`` starts, with the daemon of
-    platform_assets/demo/daemon.py: backfills looked at every 2 s) on one code server of
-    platform_assets/demo/code_server.py (runs forked from a warm process), until one of them ends
-    or Ctrl-C; the others are then stopped. The code location reads the demo's settings when it
-    loads."""
-    import signal
-    import time
-
-    grpc_port = _free_port()
-    workspace = data_dir / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
-        f"      port: {grpc_port}\n      location_name: platform_assets\n",
-        encoding="utf-8",
-    )
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "platform_assets.demo.code_server",
-                "-m",
-                "platform_assets.definitions",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(grpc_port),
-                "--location-name",
-                "platform_assets",
-                "-d",
-                str(Path.cwd()),
-            ],
-            env=env,
-        ),  # fmt: skip
-    ]
-    try:
-        _wait_for_port(grpc_port, procs[0])
-        procs += [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "dagster_webserver",
-                    "-w",
-                    str(workspace),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                ],
-                env=env,
-            ),  # fmt: skip
-            subprocess.Popen(
-                [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
-                env=env,
-            ),  # fmt: skip
-        ]
-        while all(p.poll() is None for p in procs):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return max(p.returncode or 0 for p in procs)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 300) -> None:
-    """Until the code server listens (it binds once the definitions have loaded)."""
-    import socket
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the code server exited with {proc.returncode} while loading")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the code server did not listen on port {port} in {timeout:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_assets.demo.__main__ import _free_port, _wait_for_port
+from platform_assets.demo.serve import free_port, wait_for_port
 
 pytestmark = pytest.mark.system
 
@@ -32,14 +32,14 @@ def test_a_run_is_forked_from_the_warm_code_server(tmp_path: Path):
     )
     out = tmp_path / "probe.json"
     env = {**os.environ, "DAGSTER_HOME": str(home), "PROBE_OUT": str(out)}
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "platform_assets.demo.code_server", "-m",
          "platform_assets_tests.probe_job", "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        _wait_for_port(port, server, timeout=120)
+        wait_for_port(port, server, timeout=120)
         subprocess.run(
             [sys.executable, "-m", "dagster", "job", "launch", "-j", "probe",
              "--grpc-host", "127.0.0.1", "--grpc-port", str(port)],

@@ -31,21 +31,13 @@ from platform_assets_tests.csvfiles import (
     write_csv,
 )
 from platform_assets_tests.postgres import postgres_server
+from platform_assets_tests.ui import LAUNCH_BACKFILL
 from platform_assets_tests.vendorfiles import POSTSCRIPT_HEADERS, postscript_row, write_rows
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=n) for n in range(6)]
 BACKFILL_DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=n) for n in range(10)]
-LAUNCH_BACKFILL = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}
-"""
 
 
 @pytest.fixture
