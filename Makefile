@@ -89,11 +89,13 @@ test: install sshd browser postgres
 test-slow: install sshd browser postgres
 	$(BIN)/python -m pytest -m "slow and not lake" -n 2 --dist loadfile --no-loadscope-reorder
 
-## make test-lake: in .venv-lake, the backend-parametrized tests on the DuckDB file and on a
-## DuckLake (its catalog in a PostgreSQL the fixtures start), and the scale-out test (Celery
-## workers, Redis, the lake); CI runs it after test-all
+## make test-lake [LAKE_WAREHOUSES=ducklake]: in .venv-lake, the backend-parametrized tests on a
+## DuckLake (its catalog in a PostgreSQL the fixtures start; `make test` runs them on the DuckDB
+## file: LAKE_WAREHOUSES=duckdb,ducklake runs both here) and the scale-out test (Celery workers,
+## Redis, the lake, started first: the lane's longest); CI runs it after test-slow
+LAKE_WAREHOUSES ?= ducklake
 test-lake: install-lake sshd postgres redis
-	PLATFORM_TEST_WAREHOUSES=duckdb,ducklake $(LAKE_BIN)/python -m pytest -m "backends or lake" \
+	PLATFORM_TEST_WAREHOUSES=$(LAKE_WAREHOUSES) $(LAKE_BIN)/python -m pytest -m "backends or lake" \
 	  -n 2 --dist loadfile
 
 test-all: test test-slow test-lake

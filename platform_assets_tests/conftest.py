@@ -112,6 +112,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 
 LAYERS = ("unit", "integration", "system")
 LONGEST = (
+    # the lake lane's (6.5 min of its ~10 on 2 cores, 2026-12-03: last, the lane waited for it)
+    "test_scale_out.py",
     # the slow lane's (2.6, 4.8 and 2 min on 2 cores; the outbound trials, 3.5 min, fill the
     # other worker meanwhile: `make test-slow` 8 min, 2026-12-02)
     "test_ui.py",

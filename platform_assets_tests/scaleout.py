@@ -31,6 +31,7 @@ import yaml  # type: ignore[import-untyped]  # (PyYAML: Dagster's; no stubs here
 
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.warehouse import Warehouse
+from platform_assets.demo.serve import code_server
 from platform_assets.workers import start_worker, stop, write_config
 from platform_assets_tests.postgres import PostgresServer
 from platform_assets_tests.redis import RedisServer
@@ -225,11 +226,6 @@ def cluster(
         config["storage"] = storage["storage"]
         env.update(postgres.env())
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    workspace = work / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: platform_assets.definitions\n"
-        f"      location_name: platform_assets\n      working_directory: {REPO}\n"
-    )
     warehouse: str | Warehouse = str(work / "warehouse.duckdb")
     env.update(
         DAGSTER_HOME=str(home),
@@ -246,12 +242,23 @@ def cluster(
         warehouse = Warehouse(lake=catalog)
     if redis is not None:
         env["PLATFORM_CELERY_BROKER"] = redis.url
-    deployment = Cluster(env=env, home=home, workspace=workspace, warehouse=warehouse)
-    # the instance is migrated once, before any run; the models' automation (running by
-    # default) would add runs of its own: only the launched runs here
-    deployment._cli(["instance", "migrate"])
-    deployment._cli(["sensor", "stop", "-w", str(workspace), "models_automation_sensor"])
+    # the instance is migrated once, before any run
+    migrated = subprocess.run(
+        [str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if migrated.returncode:
+        raise RuntimeError(f"dagster instance migrate failed: {migrated.stdout[-3000:]}")
     with ExitStack() as stack:
+        # one code server, Dagster's own (`dagster api grpc`, as the Helm chart's user code
+        # deployment runs it), for the daemon and every CLI call: the code loads once
+        _, workspace = stack.enter_context(
+            code_server(env, work / "workspace.yaml", cwd=REPO, warm=False)
+        )
+        deployment = Cluster(env=env, home=home, workspace=workspace, warehouse=warehouse)
+        # the models' automation (running by default) would add runs of its own: only the
+        # launched runs here
+        deployment._cli(["sensor", "stop", "-w", str(workspace), "models_automation_sensor"])
         daemon = subprocess.Popen(
             [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -19,36 +20,8 @@ def serve(port: int, env: dict[str, str], data_dir: Path) -> int:
     platform_assets/demo/code_server.py (runs forked from a warm process), until one of them ends
     or Ctrl-C; the others are then stopped. The code location reads the demo's settings when it
     loads."""
-    grpc_port = free_port()
-    workspace = data_dir / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
-        f"      port: {grpc_port}\n      location_name: platform_assets\n",
-        encoding="utf-8",
-    )
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "platform_assets.demo.code_server",
-                "-m",
-                "platform_assets.definitions",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(grpc_port),
-                "--location-name",
-                "platform_assets",
-                "-d",
-                str(Path.cwd()),
-            ],
-            env=env,
-        ),  # fmt: skip
-    ]
-    try:
-        wait_for_port(grpc_port, procs[0])
-        procs += [
+    with code_server(env, data_dir / "workspace.yaml") as (server, workspace):
+        procs = [
             subprocess.Popen(
                 [
                     sys.executable,
@@ -68,20 +41,62 @@ def serve(port: int, env: dict[str, str], data_dir: Path) -> int:
                 env=env,
             ),  # fmt: skip
         ]
-        while all(p.poll() is None for p in procs):
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+        try:
+            while server.poll() is None and all(p.poll() is None for p in procs):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            _stop(procs)
+    return max(p.returncode or 0 for p in (server, *procs))
+
+
+@contextlib.contextmanager
+def code_server(
+    env: dict[str, str],
+    workspace: Path,
+    module: str = "platform_assets.definitions",
+    cwd: Path | None = None,
+    timeout: float = 300,
+    warm: bool = True,
+) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """``make dev``'s code server (platform_assets/demo/code_server.py: runs forked from a warm
+    process; ``warm=False``: Dagster's own ``dagster api grpc``, as a deployment runs it, each run
+    spawned) of ``module`` on a free port, with ``env`` (the settings the location reads when it
+    loads), and ``workspace`` written to point at it (a ``grpc_server`` entry, location
+    ``platform_assets``): every process given that workspace (webserver, daemon, ``dagster``
+    CLI) uses this one server instead of loading the code itself. Stopped on leaving."""
+    port = free_port()
+    workspace.write_text(
+        "load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+        f"      port: {port}\n      location_name: platform_assets\n",
+        encoding="utf-8",
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m",
+         *(["platform_assets.demo.code_server"] if warm else ["dagster", "api", "grpc"]),
+         "-m", module, "-h", "127.0.0.1", "-p", str(port), "--location-name", "platform_assets",
+         "-d", str(cwd or Path.cwd())],
+        env=env, cwd=cwd,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, server, timeout)
+        yield server, workspace
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return max(p.returncode or 0 for p in procs)
+        _stop([server])
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Ctrl-C to each process still running (the last started first), then a kill after 30 s."""
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in reversed(procs):
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def free_port() -> int:

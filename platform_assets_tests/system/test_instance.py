@@ -1,7 +1,9 @@
 """The instance config that ships with the code, run for real: a fresh ``DAGSTER_HOME`` with the
 shipped ``dagster_home/dagster.yaml`` (its SQLite storage, and PostgreSQL on a real server with
 the shipped ``storage-postgres.yaml``), migrated once, the daemon's run queue, and 12 partition
-runs of several tables submitted at once. All succeed; the tables equal the files exactly.
+runs of several tables submitted at once. All succeed; the tables equal the files exactly. The
+code location is served as ``make dev`` serves it (platform_assets/demo/serve.py: one code server
+for the daemon and the CLI, each run forked from it warm).
 
 Slow (a daemon and a process per run): marked ``slow``; CI runs it.
 """
@@ -23,6 +25,7 @@ import duckdb
 import pytest
 import yaml
 
+from platform_assets.demo.serve import code_server
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,
@@ -65,11 +68,6 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path, s
         ]
         config = yaml.safe_dump(instance)
     (home / "dagster.yaml").write_text(config)
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: platform_assets.definitions\n"
-        f"      location_name: platform_assets\n      working_directory: {REPO}\n"
-    )
     warehouse = tmp_path / "warehouse.duckdb"
     expected: dict[str, set[str]] = {"conversions": set(), "shops": set()}
     for n, day in enumerate(DAYS):
@@ -104,46 +102,48 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path, s
     env.update(storage)
     # the instance is migrated once, before any run (no first-run race on its storage)
     subprocess.run([BIN / "dagster", "instance", "migrate"], env=env, check=True, timeout=120)
-    # only the loads here: the models' automation (running by default) would add its own runs
-    subprocess.run(
-        [BIN / "dagster", "sensor", "stop", "-w", str(workspace), "models_automation_sensor"],
-        env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
-    )  # fmt: skip
-    # Dagster's daemon, with its backfill loop ticking every 2 s instead of 30 s as `make dev`'s
-    # does (platform_assets/demo/daemon.py): the queue, pools and retries are the shipped config's
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        partitions = ",".join(d.isoformat() for d in DAYS)
-        for job in ("attentive_daily_job", "postscript_daily_job"):
-            subprocess.run(
-                [BIN / "dagster", "job", "backfill", "-w", str(workspace), "-j", job,
-                 "--partitions", partitions, "--noprompt"],
-                env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
-            )  # fmt: skip
-        os.environ["DAGSTER_HOME"] = str(home)  # this process reads the same instance
-        os.environ.update(storage)
+    # `make dev`'s code server (runs forked from it warm): the daemon, the CLI and the runs use it
+    with code_server(env, tmp_path / "workspace.yaml", cwd=REPO) as (_, workspace):
+        # only the loads here: the models' automation (running by default) would add its own runs
+        subprocess.run(
+            [BIN / "dagster", "sensor", "stop", "-w", str(workspace), "models_automation_sensor"],
+            env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
+        )  # fmt: skip
+        # Dagster's daemon, its backfill loop ticking every 2 s instead of 30 s as `make dev`'s
+        # does (platform_assets/demo/daemon.py): the queue, pools and retries are the shipped ones
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
-            with dg.DagsterInstance.get() as instance:
-                runs = _wait_for_runs(instance, 12, deadline=time.monotonic() + 900)
-                # an asset backfill of 10 days, launched as the UI launches it: the daemon runs
-                # it as range runs of at most PLATFORM_BACKFILL_PARTITIONS_PER_RUN (4) days
-                backfill_id = _launch_backfill(env, workspace, BACKFILL_DAYS)
-                backfill_runs = _wait_for_runs(
-                    instance, 15, deadline=time.monotonic() + 900, backfill_id=backfill_id
-                )
+            partitions = ",".join(d.isoformat() for d in DAYS)
+            for job in ("attentive_daily_job", "postscript_daily_job"):
+                subprocess.run(
+                    [BIN / "dagster", "job", "backfill", "-w", str(workspace), "-j", job,
+                     "--partitions", partitions, "--noprompt"],
+                    env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
+                )  # fmt: skip
+            os.environ["DAGSTER_HOME"] = str(home)  # this process reads the same instance
+            os.environ.update(storage)
+            try:
+                with dg.DagsterInstance.get() as instance:
+                    runs = _wait_for_runs(instance, 12, deadline=time.monotonic() + 900)
+                    # an asset backfill of 10 days, launched as the UI launches it: the daemon runs
+                    # it as range runs of at most PLATFORM_BACKFILL_PARTITIONS_PER_RUN (4) days
+                    backfill_id = _launch_backfill(env, workspace, BACKFILL_DAYS)
+                    backfill_runs = _wait_for_runs(
+                        instance, 15, deadline=time.monotonic() + 900, backfill_id=backfill_id
+                    )
+            finally:
+                for name in ("DAGSTER_HOME", *storage):
+                    del os.environ[name]
         finally:
-            for name in ("DAGSTER_HOME", *storage):
-                del os.environ[name]
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(timeout=60)
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 12
     assert len({r.tags["dagster/partition"] for r in runs}) == 6
     assert [r.status for r in backfill_runs] == [dg.DagsterRunStatus.SUCCESS] * 3

@@ -1,6 +1,7 @@
 """A run SIGKILLed while it holds the warehouse's writer pool, on the shipped instance config (a
 fresh ``DAGSTER_HOME``, the daemon's run queue and run monitoring): marked failed, its pool slot
 freed within the stated bound, the queued run after it succeeds, and the killed day retried whole.
+The code location is served as ``make dev`` serves it (platform_assets/demo/serve.py).
 
 Slow (a daemon and a process per run): marked ``slow``; CI runs it. A file of its own, so the slow
 lane's two workers can run it beside ``test_instance.py``.
@@ -22,6 +23,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from platform_assets.demo.serve import code_server
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,
@@ -43,11 +45,6 @@ def test_a_killed_run_frees_the_writer_pool_within_the_stated_bound(sshd, remote
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text((REPO / "dagster_home" / "dagster.yaml").read_text())
-    workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_module:\n      module_name: platform_assets.definitions\n"
-        f"      location_name: platform_assets\n      working_directory: {REPO}\n"
-    )
     warehouse = tmp_path / "warehouse.duckdb"
     killed_day, next_day = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
     rows = {}
@@ -66,43 +63,49 @@ def test_a_killed_run_frees_the_writer_pool_within_the_stated_bound(sshd, remote
         RAW_ARCHIVE_DIR=str(tmp_path / "raw"),
     )
     subprocess.run([BIN / "dagster", "instance", "migrate"], env=env, check=True, timeout=120)
-    for sensor in ("models_automation_sensor", "attentive_new_files_sensor"):  # only our runs
-        subprocess.run(
-            [BIN / "dagster", "sensor", "stop", "-w", str(workspace), sensor],
-            env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
+    # `make dev`'s code server (runs forked from it warm): the daemon, the CLI and the runs use it
+    with code_server(env, tmp_path / "workspace.yaml", cwd=REPO) as (_, workspace):
+        for sensor in ("models_automation_sensor", "attentive_new_files_sensor"):  # only our runs
+            subprocess.run(
+                [BIN / "dagster", "sensor", "stop", "-w", str(workspace), sensor],
+                env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
+            )  # fmt: skip
+        daemon = subprocess.Popen(
+            [BIN / "dagster-daemon", "run", "-w", str(workspace)],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )  # fmt: skip
-    daemon = subprocess.Popen(
-        [BIN / "dagster-daemon", "run", "-w", str(workspace)],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    holder = duckdb.connect(str(warehouse))  # another writer: the run's step waits for it
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        with dg.DagsterInstance.get() as instance:
-            killed = _launch(env, workspace, killed_day, {"dagster/max_runtime_seconds": "20"})
-            _wait_until(lambda: killed in _slot_holders(instance), 300, "the slot to be claimed")
-            pid = _worker_pid(instance, killed)
-            os.kill(pid, signal.SIGKILL)
-            killed_at = time.monotonic()
+        holder = duckdb.connect(str(warehouse))  # another writer: the run's step waits for it
+        os.environ["DAGSTER_HOME"] = str(home)
+        try:
+            with dg.DagsterInstance.get() as instance:
+                killed = _launch(env, workspace, killed_day, {"dagster/max_runtime_seconds": "20"})
+                _wait_until(
+                    lambda: killed in _slot_holders(instance), 300, "the slot to be claimed"
+                )
+                pid = _worker_pid(instance, killed)
+                os.kill(pid, signal.SIGKILL)
+                killed_at = time.monotonic()
+                holder.close()
+                queued = _launch(env, workspace, next_day, {})
+                _wait_until(
+                    lambda: instance.get_run_by_id(killed).status in FINISHED, 600, "the killed run"
+                )
+                ended = time.monotonic() - killed_at
+                _wait_until(
+                    lambda: instance.get_run_by_id(queued).status in FINISHED, 600, "the queued run"
+                )
+                waited = time.monotonic() - killed_at
+                # the shipped run_retries re-run the killed run: wait for every run to finish
+                _wait_until(
+                    lambda: all(r.status in FINISHED for r in instance.get_runs()), 600, "all"
+                )
+                runs = {r.run_id: r for r in instance.get_runs()}
+        finally:
+            del os.environ["DAGSTER_HOME"]
             holder.close()
-            queued = _launch(env, workspace, next_day, {})
-            _wait_until(
-                lambda: instance.get_run_by_id(killed).status in FINISHED, 600, "the killed run"
-            )
-            ended = time.monotonic() - killed_at
-            _wait_until(
-                lambda: instance.get_run_by_id(queued).status in FINISHED, 600, "the queued run"
-            )
-            waited = time.monotonic() - killed_at
-            # the shipped run_retries re-run the killed run: wait for every run to finish
-            _wait_until(lambda: all(r.status in FINISHED for r in instance.get_runs()), 600, "all")
-            runs = {r.run_id: r for r in instance.get_runs()}
-    finally:
-        del os.environ["DAGSTER_HOME"]
-        holder.close()
-        os.killpg(daemon.pid, signal.SIGTERM)
-        daemon.wait(timeout=60)
+            os.killpg(daemon.pid, signal.SIGTERM)
+            daemon.wait(timeout=60)
     assert runs[killed].status == dg.DagsterRunStatus.FAILURE
     assert runs[queued].status == dg.DagsterRunStatus.SUCCESS
     bound = 20 + 30 + 180 + 60  # max runtime (tag) + poll + cancel time-out + slot release
