@@ -92,11 +92,12 @@ test-slow: install sshd browser postgres
 ## make test-lake [LAKE_WAREHOUSES=ducklake]: in .venv-lake, the backend-parametrized tests on a
 ## DuckLake (its catalog in a PostgreSQL the fixtures start; `make test` runs them on the DuckDB
 ## file: LAKE_WAREHOUSES=duckdb,ducklake runs both here) and the scale-out test (Celery workers,
-## Redis, the lake, started first: the lane's longest); CI runs it after test-slow
+## Redis, the lake, started first: the lane's longest) on three workers (a lake test waits on its
+## catalog's round trips: 499 s on 2 cores, 629 s on two workers); CI runs it after test-slow
 LAKE_WAREHOUSES ?= ducklake
 test-lake: install-lake sshd postgres redis
 	PLATFORM_TEST_WAREHOUSES=$(LAKE_WAREHOUSES) $(LAKE_BIN)/python -m pytest -m "backends or lake" \
-	  -n 2 --dist loadfile
+	  -n 3 --dist loadfile
 
 test-all: test test-slow test-lake
 

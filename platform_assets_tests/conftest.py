@@ -114,8 +114,9 @@ LAYERS = ("unit", "integration", "system")
 LONGEST = (
     # the lake lane's (6.5 min of its ~10 on 2 cores, 2026-12-03: last, the lane waited for it)
     "test_scale_out.py",
-    # the slow lane's (2.6, 4.8 and 2 min on 2 cores; the outbound trials, 3.5 min, fill the
-    # other worker meanwhile: `make test-slow` 8 min, 2026-12-02)
+    # the slow lane's (5.1, 3, 2.9 and 1.9 min on 2 cores, 2026-12-03; test_instance.py's two
+    # runs 7.5 min before they shared make dev's code server)
+    "test_outbound_trials.py",
     "test_ui.py",
     "test_instance.py",
     "test_killed_run.py",
