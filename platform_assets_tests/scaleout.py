@@ -242,25 +242,18 @@ def cluster(
         warehouse = Warehouse(lake=catalog)
     if redis is not None:
         env["PLATFORM_CELERY_BROKER"] = redis.url
-    # the instance is migrated once, before any run
-    migrated = subprocess.run(
-        [str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    if migrated.returncode:
-        raise RuntimeError(f"dagster instance migrate failed: {migrated.stdout[-3000:]}")
+    deployment = Cluster(env=env, home=home, workspace=work / "workspace.yaml", warehouse=warehouse)
+    deployment._cli(["instance", "migrate"])  # once, before any run
     with ExitStack() as stack:
         # one code server, Dagster's own (`dagster api grpc`, as the Helm chart's user code
         # deployment runs it), for the daemon and every CLI call: the code loads once
-        _, workspace = stack.enter_context(
-            code_server(env, work / "workspace.yaml", cwd=REPO, warm=False)
-        )
-        deployment = Cluster(env=env, home=home, workspace=workspace, warehouse=warehouse)
+        stack.enter_context(code_server(env, deployment.workspace, cwd=REPO, warm=False))
         # the models' automation (running by default) would add runs of its own: only the
         # launched runs here
-        deployment._cli(["sensor", "stop", "-w", str(workspace), "models_automation_sensor"])
+        workspace = str(deployment.workspace)
+        deployment._cli(["sensor", "stop", "-w", workspace, "models_automation_sensor"])
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
+            [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", workspace],
             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
