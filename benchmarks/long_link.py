@@ -40,6 +40,7 @@ def main() -> int:
     server = start_sshd()
     rows = []
     ranged: dict[int, float] = {}
+    gzipped: dict[int, float] = {}
     overlaps: list[dict] = []
     try:
         with tempfile.TemporaryDirectory(prefix="long_link_") as work:
@@ -56,6 +57,9 @@ def main() -> int:
                   "downloaded at once (PLATFORM_PARALLEL_DOWNLOADS)")  # fmt: skip
             ranged = measure_range(server, Path(work), 100, RANGE_DAYS, RANGE_WIDTHS)
             print("  ".join(f"{width}: {s} s" for width, s in ranged.items()), flush=True)
+            gzipped = measure_range(server, Path(work), 100, RANGE_DAYS, (2,), gzipped=True)
+            print(f"the same files gzipped (only <name>.gz on the server, as Accengage's): "
+                  f"{gzipped[2]} s at 2", flush=True)  # fmt: skip
             print("One file's load, validated while it arrives vs read whole after its download")
             for rtt in (0, 50):
                 o = measure_overlap(server, Path(work), rtt, OVERLAP_ROWS)
@@ -67,6 +71,7 @@ def main() -> int:
     out = {
         "files": rows,
         "range_100ms_seconds_by_parallel_downloads": ranged,
+        "range_100ms_gzipped_seconds_at_2": gzipped.get(2),
         "validated_while_arriving": overlaps,
     }
     (RESULTS / "long_link.json").write_text(json.dumps(out, indent=2) + "\n")

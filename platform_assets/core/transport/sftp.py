@@ -246,7 +246,8 @@ class SFTPResource(dg.ConfigurableResource):
         run's downloads and stats: one SSH handshake, not two per file). An operation takes an
         idle kept connection, or opens one when all are busy (a range run downloading several
         files at once holds one per download); one that fails is dropped, and its retry
-        connects anew. Closed on leaving."""
+        connects anew (a file not found is an answer: its connection is kept). Closed on
+        leaving."""
         with self._kept_lock:
             self._sessions[0] += 1
         try:
@@ -269,16 +270,15 @@ class SFTPResource(dg.ConfigurableResource):
             client, sftp = pair or self._open_sftp()
             try:
                 yield sftp
+            except SFTPFileNotFound:
+                # the server's answer, not a failure: the connection is sound (a table whose file
+                # may be gzipped asks for the plain name first, every day of a range)
+                self._give_back(client, sftp)
+                raise
             except BaseException:
                 _drop(client)
                 raise
-            with self._kept_lock:
-                kept = bool(self._sessions[0])
-                if kept:
-                    self._kept.append((client, sftp))
-            if not kept:  # the session ended while this operation ran
-                sftp.close()
-                client.close()
+            self._give_back(client, sftp)
             return
         client, sftp = self._open_sftp()
         try:
@@ -287,6 +287,16 @@ class SFTPResource(dg.ConfigurableResource):
             _drop(client)  # no polite close: a stalled server would hold it another time-out
             raise
         finally:
+            sftp.close()
+            client.close()
+
+    def _give_back(self, client: paramiko.SSHClient, sftp: paramiko.SFTPClient) -> None:
+        """An idle connection back to the session's (closed if the session ended meanwhile)."""
+        with self._kept_lock:
+            kept = bool(self._sessions[0])
+            if kept:
+                self._kept.append((client, sftp))
+        if not kept:
             sftp.close()
             client.close()
 
