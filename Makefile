@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries bench-ui ui-screenshots postgres redis install-lake test-lake workers bench-scale
+.PHONY: install demo dev test test-slow test-all lint format sshd browser clean docs bench bench-scaling bench-backfill bench-overhead bench-deliveries bench-ui ui-screenshots postgres redis services install-lake test-lake workers bench-scale
 
 # dbt's parse at install uses the vars `make demo` passes (its warehouse, its ASAPP hash), so the
 # demo's first dbt invocation finds the kept parse state valid (a run with other vars parses once)
@@ -40,44 +40,43 @@ demo: install
 dev: install
 	$(BIN)/python -m platform_assets.demo dev
 
-sshd:
-	@if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then \
+# Debian's packages the tests start on loopback, each with how to tell it is there; missing ones
+# are installed with apt-get as root (CI), else named. `make services` installs every missing one
+# with one apt-get (CI runs it beside `make lint`: apt and pip share nothing).
+HAS_openssh-server = command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]
+HAS_chromium       = [ -x /usr/bin/chromium ]
+HAS_postgresql     = ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+HAS_redis-server   = command -v redis-server >/dev/null 2>&1
+define apt_install
+	@missing=""; \
+	$(foreach pkg,$(1),if ! { $(HAS_$(pkg)); }; then missing="$$missing $(pkg)"; fi;) \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else \
-	    echo "The tests need OpenSSH's sshd: install openssh-server (or run as root)"; exit 1; \
+	    echo "$(2) need Debian's$$missing: apt-get install$$missing (or run as root)"; exit 1; \
 	  fi; \
 	fi
+endef
+
+## OpenSSH's sshd: every SFTP test's server
+sshd:
+	$(call apt_install,openssh-server,The tests)
 
 ## Debian's chromium for the browser tests (Playwright drives it; its own download is never used)
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else \
-	    echo "The browser tests need Debian's chromium: apt-get install chromium (or run as root)"; exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,chromium,The browser tests)
 
 ## Debian's redis-server: the Celery workers' broker (the scale-out test's fixture starts its own)
 redis:
-	@if ! command -v redis-server >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
-	  else \
-	    echo "The scale-out tests need Redis: apt-get install redis-server (or run as root)"; exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,redis-server,The scale-out tests)
 
 ## Debian's postgresql for the instance test on PostgreSQL storage (the fixture starts its own)
 postgres:
-	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
-	  else \
-	    echo "The tests need PostgreSQL: apt-get install postgresql (or run as root)"; exit 1; \
-	  fi; \
-	fi
+	$(call apt_install,postgresql,The tests)
+
+services:
+	$(call apt_install,openssh-server chromium postgresql redis-server,The tests)
 
 ## make test: the fast lane (every test not marked slow) on every core, against real sshds on
 ## 127.0.0.1 (one per worker) and real DuckDB files; make test-slow: the slow lane (the daemon,
