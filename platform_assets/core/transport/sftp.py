@@ -35,6 +35,7 @@ from platform_assets.core.transport.failures import (
     is_transient,
 )
 from platform_assets.core.transport.files import DownloadResult, RemoteFile, StreamHasher
+from platform_assets.core.transport.host_keys import RejectUnknownHostKey, TrustOnFirstUse
 
 logger = logging.getLogger(__name__)
 
@@ -54,34 +55,6 @@ READ_BLOCK = 1024 * 1024
 CHANNEL_WINDOW = 4 * 1024 * 1024
 # AES-GCM is the fastest cipher paramiko speaks; keep the others as fallbacks.
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
-
-
-class _RejectUnknownHostKey(paramiko.MissingHostKeyPolicy):
-    def missing_host_key(self, client, hostname, key):  # noqa: ANN001 - paramiko's signature
-        raise SFTPHostKeyError(
-            f"host key of {hostname} ({key.get_name()} {key.fingerprint}) is not in the "
-            "known_hosts file; add it (ssh-keyscan) after checking the fingerprint with the vendor"
-        )
-
-
-class _TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
-    """Dev only: accept an unknown host key and append it to the known_hosts file."""
-
-    def __init__(self, known_hosts: Path):
-        self.known_hosts = known_hosts
-
-    def missing_host_key(self, client, hostname, key):  # noqa: ANN001 - paramiko's signature
-        logger.warning(
-            "trust_on_first_use: accepting new host key %s %s for %s and saving it to %s",
-            key.get_name(),
-            key.fingerprint,
-            hostname,
-            self.known_hosts,
-        )
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-        with self.known_hosts.open("a", encoding="utf-8") as fh:
-            fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
 
 
 def _drop(client: paramiko.SSHClient) -> None:
@@ -200,9 +173,9 @@ class SFTPResource(dg.ConfigurableResource):
                     f"{self.env_prefix}_SFTP_KNOWN_HOSTS must name the file that "
                     "trust_on_first_use records keys in"
                 )
-            client.set_missing_host_key_policy(_TrustOnFirstUse(Path(self.known_hosts)))
+            client.set_missing_host_key_policy(TrustOnFirstUse(Path(self.known_hosts)))
         else:
-            client.set_missing_host_key_policy(_RejectUnknownHostKey())
+            client.set_missing_host_key_policy(RejectUnknownHostKey())
         try:
             client.connect(
                 self.host,
