@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,12 +54,10 @@ print("done", flush=True)
 """
 
 
-def _version(remote_dir: Path, rows: int, amount: str) -> None:
-    """The day's file: ``rows`` conversions, each of amount ``amount``, written aside and moved
-    in whole."""
-    staged = remote_dir / ("." + NAME)
+def _write_version(path: Path, rows: int, amount: str) -> Path:
+    """A version of the day's file: ``rows`` conversions, each of amount ``amount``."""
     write_csv(
-        staged,
+        path,
         CONVERSION_HEADER,
         [
             conversion(f"+1555{i:07d}", ts=f"2026-10-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:"
@@ -66,6 +65,14 @@ def _version(remote_dir: Path, rows: int, amount: str) -> None:
             for i in range(rows)
         ],
     )  # fmt: skip
+    return path
+
+
+def _serve(remote_dir: Path, version: Path) -> None:
+    """``version`` as the day's file on the server, copied aside and moved in whole (a new file,
+    modified now)."""
+    staged = remote_dir / ("." + NAME)
+    shutil.copyfile(version, staged)
     os.replace(staged, remote_dir / NAME)
 
 
@@ -88,7 +95,7 @@ def test_sigkill_at_20_moments_leaves_old_or_new_and_no_leftovers(sshd, remote_d
     work.mkdir()
     sftp = make_sftp(sshd, remote_dir)
     settings = LoaderSettings(work_dir=str(work), threads=1)
-    rows = 100_000  # the same keys in both versions (UPSERT): a mix shows as two amounts
+    rows = 100_000
     old, new = (rows, ("10.0000",)), (rows, ("20.0000",))
     args = {
         "sftp": sftp.model_dump(exclude={"password"}),
@@ -98,14 +105,17 @@ def test_sigkill_at_20_moments_leaves_old_or_new_and_no_leftovers(sshd, remote_d
     }
     env = {**os.environ, "FAULT_SFTP_PASSWORD": sftp.password or ""}
 
-    def load_in_a_child(kill_after: float | None) -> float:
-        child = subprocess.Popen(
+    def start_a_child() -> subprocess.Popen[str]:
+        """A load in a process of its own, importing until it says it is ready."""
+        return subprocess.Popen(
             [sys.executable, "-c", CHILD, json.dumps(args)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
+
+    def load_in(child: subprocess.Popen[str], kill_after: float | None) -> float:
         assert child.stdin and child.stdout
         assert child.stdout.readline().strip() == "ready"
         started = time.monotonic()
@@ -120,27 +130,34 @@ def test_sigkill_at_20_moments_leaves_old_or_new_and_no_leftovers(sshd, remote_d
         child.wait(timeout=30)
         return time.monotonic() - started
 
+    # each version written once (the same keys in both: UPSERT, so a mix shows as two amounts)
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    old_file = _write_version(versions / "old.csv", rows, "10")
+    new_file = _write_version(versions / "new.csv", rows, "20")
+
     def back_to_old() -> None:
-        _version(remote_dir, old[0], "10")
+        _serve(remote_dir, old_file)
         load_partition(CONVERSIONS, DAY, sftp, warehouse, settings=settings)
         assert _state(warehouse) == old
 
     back_to_old()
-    _version(remote_dir, new[0], "20")
-    duration = load_in_a_child(kill_after=None)  # how long the new file's load takes
+    _serve(remote_dir, new_file)
+    duration = load_in(start_a_child(), kill_after=None)  # how long the new file's load takes
     assert _state(warehouse) == new
     outcomes = {"old": 0, "new": 0}
     left_behind = 0
     for i in range(KILLS):
+        child = start_a_child()  # it imports while the table goes back to the old version
         back_to_old()  # (its own load sweeps what the previous kill left)
-        _version(remote_dir, new[0], "20")
-        load_in_a_child(kill_after=duration * (i + 0.5) / KILLS)
+        _serve(remote_dir, new_file)
+        load_in(child, kill_after=duration * (i + 0.5) / KILLS)
         state = _state(warehouse)
         assert state in (old, new), f"kill {i + 1}: a mix: {state}"
         outcomes["old" if state == old else "new"] += 1
         left_behind += bool(_leftovers(work))
     # the next load succeeds, and sweeps the dead loads' folders
-    _version(remote_dir, rows, "30")
+    _serve(remote_dir, _write_version(versions / "next.csv", rows, "30"))
     load_partition(CONVERSIONS, DAY, sftp, warehouse, settings=settings)
     assert _state(warehouse) == (rows, ("30.0000",))
     assert _leftovers(work) == []
