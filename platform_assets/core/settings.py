@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from platform_assets.core import lake
 from platform_assets.core.errors import SettingsError
 from platform_assets.core.execution import ExecutionSettings
-from platform_assets.core.lake import LakeCatalog
 from platform_assets.core.pii_key import pii_key
 from platform_assets.core.specs import APP_ID
 from platform_assets.core.transport.sftp import SFTPResource
@@ -34,8 +32,8 @@ from platform_assets.core.warehouse import (
     MAX_LINE_BYTES,
     STAGING_MEMORY_LIMIT,
     LoaderSettings,
-    Warehouse,
 )
+from platform_assets.core.warehouse_resource import WarehouseResource
 
 DEFAULT_DUCKDB_PATH = "data/warehouse.duckdb"
 DEFAULT_START_DATE = "2024-01-01"
@@ -348,42 +346,6 @@ class Settings:
 
 
 WAREHOUSE_BACKENDS = ("duckdb", "ducklake")
-
-
-class WarehouseResource(DuckDBResource):
-    """The warehouse every flow writes: dagster-duckdb's resource (``database``: the DuckDB
-    file), and on ``backend="ducklake"`` the lake's catalog and data path instead."""
-
-    backend: str = "duckdb"
-    lake_host: str | None = None
-    lake_port: int = 5432
-    lake_database: str | None = None
-    lake_user: str | None = None
-    lake_password: str | None = None
-    lake_data_path: str | None = None
-
-    def target(self) -> Warehouse:
-        """Where the tables are, for the loaders and writers (:mod:`.warehouse`)."""
-        if self.backend != "ducklake":
-            return Warehouse(path=self.database)
-        return Warehouse(
-            lake=LakeCatalog(
-                host=self.lake_host or "",
-                port=self.lake_port,
-                database=self.lake_database or "",
-                user=self.lake_user or "",
-                password=self.lake_password or "",
-                data_path=self.lake_data_path or "",
-            )
-        )
-
-
-def warehouse_of(resource: DuckDBResource) -> Warehouse:
-    """Where ``resource``'s tables are: a :class:`WarehouseResource`'s target, or a plain
-    ``DuckDBResource``'s file."""
-    if isinstance(resource, WarehouseResource):
-        return resource.target()
-    return Warehouse(path=resource.database)
 
 
 def _backend(env: Mapping[str, str]) -> str:

@@ -11,7 +11,6 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from platform_assets.core.partitions import parse_partition_key
-from platform_assets.core.settings import warehouse_of
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.specs import (
     APP_TOKEN,
@@ -20,6 +19,7 @@ from platform_assets.core.specs import (
 )
 from platform_assets.core.transport.files import FileSource
 from platform_assets.core.warehouse import WAREHOUSE_RESOURCE, LoaderSettings, writer_pool
+from platform_assets.core.warehouse_resource import warehouse_of
 from platform_assets.ingest.arrival import arrival_check_spec
 from platform_assets.ingest.loader.model import LoadRequest
 from platform_assets.ingest.loader.partition import load_partitions

@@ -18,11 +18,11 @@ from pydantic import Field
 
 from platform_assets.core.errors import LoadError
 from platform_assets.core.partitions import date_partitions
-from platform_assets.core.settings import warehouse_of
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.transport.failures import SFTPError
 from platform_assets.core.transport.files import FileSource, LocalFolderResource
 from platform_assets.core.warehouse import WAREHOUSE_POOL, WAREHOUSE_RESOURCE
+from platform_assets.core.warehouse_resource import warehouse_of
 from platform_assets.ingest.loader.history import prepared_history
 from platform_assets.ingest.loader.model import LoadRequest
 from platform_assets.ingest.loader.partition import load_partitions
