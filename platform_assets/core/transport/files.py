@@ -15,10 +15,11 @@ import queue
 import stat
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 import dagster as dg
 from pydantic import Field
@@ -118,6 +119,57 @@ class StreamHasher:
             self._thread.join()
 
 
+class PartFile:
+    """A download on its way to its local path (:func:`part_file`): the bytes written to
+    ``<local path>.part``, hashed on the way, each block told to the arrival."""
+
+    def __init__(
+        self, path: Path, out: BinaryIO, hasher: StreamHasher, arrival: Arrival | None
+    ) -> None:
+        self.path, self._out, self._hasher, self._arrival = path, out, hasher, arrival
+        self.received = 0
+        """Bytes written so far."""
+        self.sha256 = ""
+        """The SHA-256 of the whole file, once it is in place."""
+
+    def begin(self, size: int) -> None:
+        """The download starts; ``size``: the bytes the source says the file has."""
+        if self._arrival is not None:
+            self._arrival.begin(self.path, size)
+
+    def write(self, block: bytes) -> None:
+        self._out.write(block)
+        self._hasher.update(block)
+        self.received += len(block)
+        if self._arrival is not None:
+            self._out.flush()  # a reader following the part file sees the block
+            self._arrival.advance(len(block))
+
+
+@contextmanager
+def part_file(local_path: Path, arrival: Arrival | None) -> Iterator[PartFile]:
+    """Where every source downloads to: ``local_path`` appears, whole, only when the block ends
+    normally (the part file renamed); an error inside removes the part file and fails the
+    arrival (a reader following it is freed with the error)."""
+    path = local_path.with_name(local_path.name + ".part")
+    hasher = StreamHasher()
+    try:
+        with path.open("wb") as out:
+            part = PartFile(path, out, hasher, arrival)
+            yield part
+        part.sha256 = hasher.result()
+        os.replace(path, local_path)
+    except BaseException:
+        if arrival is not None:
+            arrival.fail()
+        raise
+    finally:
+        hasher.close()
+        path.unlink(missing_ok=True)
+    if arrival is not None:
+        arrival.finish()
+
+
 class LocalFolderResource(dg.ConfigurableResource):
     """A local folder as a file source (same contract as the SFTP resource, no network)."""
 
@@ -152,27 +204,8 @@ class LocalFolderResource(dg.ConfigurableResource):
     ) -> DownloadResult:
         started = time.perf_counter()
         remote = self.stat(name)
-        part = local_path.with_name(local_path.name + ".part")
-        hasher = StreamHasher()
-        try:
-            with open(remote.path, "rb") as src, part.open("wb") as out:
-                if arrival is not None:
-                    arrival.begin(part, remote.size)
-                while block := src.read(COPY_BLOCK):
-                    hasher.update(block)
-                    out.write(block)
-                    if arrival is not None:
-                        out.flush()
-                        arrival.advance(len(block))
-            digest = hasher.result()
-            os.replace(part, local_path)
-        except BaseException:
-            if arrival is not None:
-                arrival.fail()
-            raise
-        finally:
-            hasher.close()
-            part.unlink(missing_ok=True)
-        if arrival is not None:
-            arrival.finish()
-        return DownloadResult(remote, local_path, digest, time.perf_counter() - started)
+        with part_file(local_path, arrival) as part, open(remote.path, "rb") as src:
+            part.begin(remote.size)
+            while block := src.read(COPY_BLOCK):
+                part.write(block)
+        return DownloadResult(remote, local_path, part.sha256, time.perf_counter() - started)

@@ -8,7 +8,6 @@ arrive through ``dg.EnvVar`` and are never logged or put in exception messages.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import stat
 import threading
@@ -34,7 +33,7 @@ from platform_assets.core.transport.failures import (
     is_timeout,
     is_transient,
 )
-from platform_assets.core.transport.files import DownloadResult, RemoteFile, StreamHasher
+from platform_assets.core.transport.files import DownloadResult, RemoteFile, part_file
 from platform_assets.core.transport.host_keys import RejectUnknownHostKey, TrustOnFirstUse
 
 logger = logging.getLogger(__name__)
@@ -390,56 +389,32 @@ class SFTPResource(dg.ConfigurableResource):
         """
         path = self.remote_path(name)
         local_path = Path(local_path)
-        part = local_path.with_name(local_path.name + ".part")
 
         def _get(sftp: paramiko.SFTPClient) -> DownloadResult:
             started = time.perf_counter()
             remote_file = self._stat(sftp, name)
             size = remote_file.size
-            hasher = StreamHasher()
-            received = 0
-            try:
-                with sftp.open(path, "rb") as remote, part.open("wb") as out:
-                    remote.MAX_REQUEST_SIZE = self.max_request_size
-                    remote.prefetch(size)
-                    if arrival is not None:
-                        arrival.begin(part, size)
-                    try:
-                        while True:
-                            block = remote.read(READ_BLOCK)
-                            if not block:
-                                break
-                            out.write(block)
-                            hasher.update(block)
-                            received += len(block)
-                            if arrival is not None:
-                                out.flush()
-                                arrival.advance(len(block))
-                    except BaseException:
-                        # before the file's close: a stalled server would hold it a time-out more
-                        channel = sftp.get_channel()
-                        if channel is not None:
-                            channel.get_transport().close()
-                        raise
-                digest = hasher.result()
-                if received != size:
+            with part_file(local_path, arrival) as part, sftp.open(path, "rb") as remote:
+                remote.MAX_REQUEST_SIZE = self.max_request_size
+                remote.prefetch(size)
+                part.begin(size)
+                try:
+                    while block := remote.read(READ_BLOCK):
+                        part.write(block)
+                except BaseException:
+                    # before the file's close: a stalled server would hold it a time-out more
+                    channel = sftp.get_channel()
+                    if channel is not None:
+                        channel.get_transport().close()
+                    raise
+                if part.received != size:
                     raise DownloadIncompleteError(
-                        f"download of {path} got {received} bytes, server reported {size}"
+                        f"download of {path} got {part.received} bytes, server reported {size}"
                     )
-                os.replace(part, local_path)
-            except BaseException:
-                if arrival is not None:
-                    arrival.fail()
-                raise
-            finally:
-                hasher.close()
-                part.unlink(missing_ok=True)
-            if arrival is not None:
-                arrival.finish()
             return DownloadResult(
                 remote=remote_file,
                 local_path=local_path,
-                sha256=digest,
+                sha256=part.sha256,
                 seconds=time.perf_counter() - started,
             )
 
