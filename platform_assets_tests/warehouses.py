@@ -6,6 +6,7 @@ worker), its Parquet files in the test's folder."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import secrets
@@ -79,19 +80,17 @@ def lake_env(catalog: lake.LakeCatalog) -> dict[str, str]:
     }
 
 
-_readers: list[duckdb.DuckDBPyConnection] = []
 _aliases = itertools.count()
 
 
+@functools.cache
 def _reader() -> duckdb.DuckDBPyConnection:
-    """A new connection (a cursor) to this process's one in-memory DuckDB for reading lakes, its
+    """This process's one in-memory DuckDB for reading lakes (a cursor of it per read), its
     extensions loaded once: a new DuckDB checks their signatures again (~0.15 s of CPU each
     time, most of what a lake test's reads cost)."""
-    if not _readers:
-        base = duckdb.connect(":memory:")
-        lake.load_extensions(base)
-        _readers.append(base)
-    return _readers[0].cursor()
+    base = duckdb.connect(":memory:")
+    lake.load_extensions(base)
+    return base
 
 
 @contextmanager
@@ -104,7 +103,7 @@ def reading(target: str | Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
         return
     assert target.lake is not None
     alias = f"lake_{next(_aliases)}"
-    with _reader() as con:
+    with _reader().cursor() as con:
         lake.attach(con, target.lake, alias)
         try:
             con.execute(f"USE {alias}")
@@ -112,7 +111,6 @@ def reading(target: str | Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
         finally:
             con.execute("USE memory")
             con.execute(f"DETACH {alias}")
-            con.execute(f"DROP TEMPORARY SECRET IF EXISTS {alias}_catalog")
 
 
 @contextmanager
