@@ -77,6 +77,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: dict[str, Engine] = {}
         self._tables: set[str] = set()
+        self._asset_key_columns: set[str] = set()
         super().__init__(base_dir, inst_data)
 
     def has_table(self, table_name: str) -> bool:
@@ -89,6 +90,17 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         found = super().has_table(table_name)
         if found:
             self._tables.add(table_name)
+        return found
+
+    def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
+        """Whether the index's ``asset_keys`` table has ``column_name``. Dagster asks before
+        storing every asset event, by reflecting the table's columns (~0.25 ms, a tenth of the
+        event's cost); a column, once there, stays (migrations add columns, never drop them)."""
+        if column_name in self._asset_key_columns:
+            return True
+        found = super()._has_asset_key_col_on_connection(conn, column_name)
+        if found:
+            self._asset_key_columns.add(column_name)
         return found
 
     @contextmanager
@@ -115,6 +127,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         connection kept to a deleted file would take the next writes with it)."""
         self._close_engines()
         self._tables.clear()
+        self._asset_key_columns.clear()
         super().wipe()
 
     def dispose(self) -> None:

@@ -31,6 +31,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,11 @@ APP_DAILY_TAG = "app_daily"
 FULL_REBUILD_CRON = "0 8 * * *"
 """Full rebuilds at 08:00 UTC: after the daily loads (07:00 UTC; Accengage 06:00 GMT+1)."""
 PARTIAL_PARSE = "partial_parse.msgpack"
+KEPT_INVOCATIONS = 5
+"""dbt invocation folders (artifacts, ``dbt.log``) kept per group under the project's target."""
 LAKE_TARGET = "lake"
 """The profile's target on a lake (``PLATFORM_WAREHOUSE=ducklake``): dbt-duckdb in memory with
 the lake attached by the ``platform_assets.models.lake`` plugin, the models written into it."""
-WAREHOUSE_PATH_VAR = "warehouse_path"
-"""The dbt var the profile reads the warehouse file from: its absolute path (dbt runs inside
-the project folder), the same on every run, handed over as an argument (``--vars``)."""
 
 
 @cache
@@ -196,23 +196,62 @@ def _dbt_build(
     window: Sequence[str] = (),
 ) -> Iterator[Any]:
     """``dbt build`` of the run's selection over its event-time ``window``, with the settings'
-    ``variables`` and the warehouse's absolute path (the profile's ``path``): the same on every
-    run, so the project is not parsed again. The invocation's partial-parse state is kept as
-    the project's for the next one."""
+    ``variables`` (the same on every run, so the project is not parsed again) and the warehouse
+    file's absolute path in the dbt process's environment (:mod:`.warehouse_file`). The
+    invocation's partial-parse state is kept as the project's for the next one."""
+    from platform_assets.models.warehouse_file import WAREHOUSE_ENV  # dbt-duckdb's: at run time
+
     path = Path(warehouse.database).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)  # at run time, as the loads do
-    args = [
-        "build",
-        *window,
-        "--vars",
-        json.dumps({**variables, WAREHOUSE_PATH_VAR: str(path)}, sort_keys=True),
-    ]
-    invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    args = ["build", *window, "--vars", json.dumps(dict(variables), sort_keys=True)]
+    with _environment({WAREHOUSE_ENV: str(path)}):  # dagster-dbt copies it when it starts dbt
+        invocation = dbt.cli(args, context=context)
     try:
-        _keep_partial_parse(invocation.target_path)
-    except OSError as exc:  # a cache: the next invocation parses the project again
-        context.log.warning(f"dbt's partial-parse state was not kept: {exc}")
+        yield from invocation.stream()
+        try:
+            _keep_partial_parse(invocation.target_path)
+        except OSError as exc:  # a cache: the next invocation parses the project again
+            context.log.warning(f"dbt's partial-parse state was not kept: {exc}")
+    finally:
+        _prune_invocations(invocation.target_path)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` in the process environment while dagster-dbt starts a dbt process (it hands
+    dbt a copy of it, and takes no environment of its own); restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _prune_invocations(invocation_target: Path, keep: int = KEPT_INVOCATIONS) -> None:
+    """Remove all but the newest ``keep`` of this group's invocation folders (dagster-dbt gives
+    each invocation its own, ``<group>-<run>-<id>``: its artifacts and ``dbt.log``, 3-4 MB that
+    nothing removes: a year of daily runs would fill gigabytes inside the package)."""
+    group = invocation_target.name.rsplit("-", 2)[0]
+    folders = sorted(
+        (p for p in invocation_target.parent.glob(f"{group}-*-*") if p.is_dir()),
+        key=_modified,
+        reverse=True,
+    )
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _modified(folder: Path) -> float:
+    """A folder's mtime; 0 for one another process has just removed."""
+    try:
+        return folder.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _keep_partial_parse(invocation_target: Path) -> None:

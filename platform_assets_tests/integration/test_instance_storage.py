@@ -203,3 +203,24 @@ def test_a_table_found_in_the_index_is_not_asked_for_again(
         assert asked.count("asset_event_tags") == 2
     finally:
         storage.dispose()
+
+
+def test_an_asset_key_column_found_is_not_reflected_again(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Dagster reflects the ``asset_keys`` table's columns before storing every asset event; a
+    column found is remembered (migrations never drop one), so three materializations reflect
+    once, and the history they leave is the same."""
+    reflected: list[str] = []
+    own = SqliteEventLogStorage._has_asset_key_col_on_connection
+
+    def counted(self: SqliteEventLogStorage, conn: object, column_name: str) -> bool:
+        reflected.append(column_name)
+        return own(self, conn, column_name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_has_asset_key_col_on_connection", counted)
+    with dg.DagsterInstance.get() as instance:
+        for key in ("a", "b", "c"):
+            _materialize(instance, key)
+        assert _partitions(instance) == ["a", "b", "c"]
+    assert reflected.count("last_materialization_timestamp") == 1

@@ -194,6 +194,9 @@ def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path,
     log = (tmp_path / "data" / "demo.log").read_text()
     assert f"full log: {tmp_path / 'data' / 'demo.log'}" in done.stdout
     assert log.count("Running with dbt=") == 3 and "Running with dbt=" not in done.stdout
+    # this data folder is new, yet dbt's profile is the one every warehouse has (the file's path
+    # is in the dbt process's environment): no invocation parses the project for a new profile
+    assert "profile has changed" not in log
     key = (tmp_path / "data" / "demo" / "pii_key").read_text().strip()
     assert len(key) == 64 and key not in done.stdout + done.stderr
     for secret_var in ("ATTENTIVE_SFTP_PASSWORD",):

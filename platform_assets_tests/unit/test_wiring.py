@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -281,3 +282,24 @@ def test_owners_are_configuration():
     assert graph.get(dg.AssetKey(["marts", "customer_timeline"])).owners == ["team:bi"]
     with pytest.raises(SettingsError, match="ATTENTIVE_OWNERS"):
         Settings.from_env({"ATTENTIVE_OWNERS": "the sms people"}).source("ATTENTIVE", [])
+
+
+def test_only_the_newest_invocation_folders_of_a_group_are_kept(tmp_path: Path):
+    """dagster-dbt leaves each dbt invocation's artifacts in a folder of its own under the
+    project's target; after each build the group keeps its newest five, other groups' untouched."""
+    from platform_assets.models.assets import KEPT_INVOCATIONS, _prune_invocations
+
+    def folder(name: str, age: int) -> Path:
+        path = tmp_path / name
+        (path / "run").mkdir(parents=True)
+        (path / "dbt.log").write_text("log")
+        os.utime(path, (1_800_000_000 - age, 1_800_000_000 - age))
+        return path
+
+    daily = [folder(f"models_daily-{n:07d}-abcdef{n}", age=n) for n in range(8)]
+    other = [folder(f"models_app_daily-{n:07d}-abcdef{n}", age=n) for n in range(8)]
+    kept = tmp_path / "partial_parse.msgpack"
+    kept.write_bytes(b"state")
+    _prune_invocations(daily[0])
+    assert [p.exists() for p in daily] == [n < KEPT_INVOCATIONS for n in range(8)]
+    assert all(p.exists() for p in other) and kept.exists()
