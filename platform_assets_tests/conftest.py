@@ -83,6 +83,18 @@ def lake_postgres() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def warm_dbt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A warm dbt of this test worker (``platform_assets/models/dbt_server.py``, as ``make demo``
+    starts it): its socket, and its log (a line per command it ran)."""
+    from platform_assets.models import dbt_server
+
+    log = tmp_path_factory.mktemp("warm_dbt") / "server.log"
+    with dbt_server.started(log) as socket_path:
+        assert dbt_server.ready(socket_path, timeout=120), log.read_text()
+        yield str(socket_path), log
+
+
 def vendor_env(monkeypatch, sshd, remote_dir, prefix: str, auth: str) -> None:
     """``<prefix>_SFTP_*`` in the environment: the real sshd, this test's folder, ``auth``."""
     for name in [n for n in os.environ if n.startswith(f"{prefix}_SFTP_")]:

@@ -104,6 +104,8 @@ class Settings:
     """``PLATFORM_WAREHOUSE``: ``duckdb`` (the file) or ``ducklake``."""
     execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     """``PLATFORM_EXECUTOR`` and the Celery workers' settings (:mod:`.execution`)."""
+    dbt_server: str | None = None
+    """``PLATFORM_DBT_SERVER``: a warm dbt's socket (:mod:`platform_assets.models.dbt_server`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +148,7 @@ class Settings:
             sensor_interval_seconds=max(5, _int(env, "PLATFORM_SENSOR_INTERVAL_SECONDS", 300)),
             warehouse_backend=_backend(env),
             execution=ExecutionSettings.from_env(env),
+            dbt_server=env.get("PLATFORM_DBT_SERVER") or None,
         )
 
     # -- per source -------------------------------------------------------------------------

@@ -42,7 +42,9 @@ class Console:
 
     def __post_init__(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("w", encoding="utf-8")
+        self.log_path.write_text("", encoding="utf-8")
+        # appending: the warm dbt's server writes its lines into the same file
+        self._log = self.log_path.open("a", encoding="utf-8")
         sys.stdout.flush()
         self.terminal = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
 

@@ -45,6 +45,7 @@ from platform_assets.core.partitions import DATE_DIMENSION
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource
 from platform_assets.core.warehouse import models_pool
+from platform_assets.models.dbt_server import SERVER_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parent / "dbt_project"
 DBT_RESOURCE = "dbt"
@@ -95,19 +96,28 @@ class PlatformDbtCli(DbtCliResource):
     def _cli_version(self) -> version.Version:
         return version.parse(importlib.metadata.version("dbt-core"))
 
+    warm_server: str | None = None
+    """A warm dbt's socket (``PLATFORM_DBT_SERVER``): dbt then runs as ``platform-dbt``, a fork
+    of that server (:mod:`.dbt_server`), instead of a new ``dbt`` process."""
+
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
         return None
 
 
 @cache
-def _dbt_cli(project: DbtProject, target: str | None = None) -> DbtCliResource:
+def _dbt_cli(
+    project: DbtProject, target: str | None = None, warm_server: str | None = None
+) -> DbtCliResource:
     """dbt of this Python environment (whether or not its bin folder is on PATH), on the
-    profile's default target (the DuckDB file) or ``target``."""
+    profile's default target (the DuckDB file) or ``target``; through the warm dbt at
+    ``warm_server`` when one is set."""
+    executable = "platform-dbt" if warm_server else "dbt"
     return PlatformDbtCli(
         project_dir=project,  # type: ignore[arg-type]  # DbtCliResource.__init__ takes a DbtProject; its subclass is typed by its fields
         profiles_dir=str(PROJECT_DIR),
-        dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        dbt_executable=str(Path(sys.executable).with_name(executable)),
         target=target,
+        warm_server=warm_server,
     )
 
 
@@ -204,7 +214,10 @@ def _dbt_build(
     path = Path(warehouse.database).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)  # at run time, as the loads do
     args = ["build", *window, "--vars", json.dumps(dict(variables), sort_keys=True)]
-    with _environment({WAREHOUSE_ENV: str(path)}):  # dagster-dbt copies it when it starts dbt
+    environment = {WAREHOUSE_ENV: str(path)}
+    if isinstance(dbt, PlatformDbtCli) and dbt.warm_server:
+        environment[SERVER_ENV] = dbt.warm_server
+    with _environment(environment):  # dagster-dbt copies it when it starts dbt
         invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
@@ -338,7 +351,9 @@ def build_model_definitions(
         jobs=jobs,
         resources={
             DBT_RESOURCE: _dbt_cli(
-                project, LAKE_TARGET if settings.warehouse_backend == "ducklake" else None
+                project,
+                LAKE_TARGET if settings.warehouse_backend == "ducklake" else None,
+                settings.dbt_server,
             )
         },
     )

@@ -348,10 +348,15 @@ def write_day(folder: Path, day: dt.date) -> None:
         write_rows(path, ACCENGAGE_HEADERS[table], rows, delimiter=";")
 
 
+WARM_BUILDS: dict[str, list[str]] = {}
+"""Per backend: the commands the warm dbt logged while the world's models were built."""
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def world(request, sshd, tmp_path_factory):
+def world(request, sshd, tmp_path_factory, warm_dbt):
     """The world loaded for D1 and D2 and every model built, in one instance, on the
-    parametrized warehouse backend."""
+    parametrized warehouse backend; dbt run by the worker's warm dbt (``PLATFORM_DBT_SERVER``),
+    as ``make demo`` and ``make dev`` run it."""
     folder = sshd.remote_dir / f"models_world_{request.param}_{os.getpid()}"
     folder.mkdir()
     folder.chmod(0o755)
@@ -378,6 +383,7 @@ def world(request, sshd, tmp_path_factory):
         "ASAPP_CUSTOMER_ID_HASH": "md5",
         "PLATFORM_PII_KEY": KEY,
         "RAW_ARCHIVE_DIR": str(tmp_path_factory.mktemp("raw")),
+        "PLATFORM_DBT_SERVER": warm_dbt[0],
     }
     for name, value in env.items():
         mp.setenv(name, value)
@@ -395,9 +401,11 @@ def world(request, sshd, tmp_path_factory):
         "dagster/asset_partition_range_start": D1.isoformat(),
         "dagster/asset_partition_range_end": D2.isoformat(),
     }
+    logged = len(warm_dbt[1].read_text().splitlines())
     run(defs, instance, "models_app_daily_job", None, days)
     run(defs, instance, "models_daily_job", None, days)
     run(defs, instance, "models_full_job", None)
+    WARM_BUILDS[request.param] = warm_dbt[1].read_text().splitlines()[logged:]
     yield defs, instance, warehouse, folder
     mp.undo()
     instance.dispose()
@@ -417,6 +425,15 @@ def query(warehouse: str | Warehouse, sql: str) -> list[tuple]:
 
 
 # -- the graph ---------------------------------------------------------------------------------
+
+
+def test_the_models_runs_are_forks_of_the_warm_dbt(world, request):
+    """Each of the three groups' runs started ``platform-dbt``, and the warm dbt ran its
+    ``dbt build`` (one command each, none by a new ``dbt`` process: the log has its line)."""
+    backend = request.node.callspec.params["world"]
+    builds = [line for line in WARM_BUILDS[backend] if line.startswith("warm dbt: ")]
+    assert [line.split(" in pid ")[0] for line in builds] == ["warm dbt: build"] * 3
+    assert world[0].resources["dbt"].dbt_executable.endswith("/platform-dbt")
 
 
 def test_the_graph_is_connected_from_files_to_marts(world):

@@ -194,6 +194,8 @@ def test_make_demo_path_loads_every_partition_from_the_embedded_server(tmp_path,
     log = (tmp_path / "data" / "demo.log").read_text()
     assert f"full log: {tmp_path / 'data' / 'demo.log'}" in done.stdout
     assert log.count("Running with dbt=") == 3 and "Running with dbt=" not in done.stdout
+    # each in a fork of the demo's warm dbt (its log line), none a new dbt process
+    assert log.count("warm dbt: build in pid") == 3
     # this data folder is new, yet dbt's profile is the one every warehouse has (the file's path
     # is in the dbt process's environment): no invocation parses the project for a new profile
     assert "profile has changed" not in log

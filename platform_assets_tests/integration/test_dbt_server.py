@@ -1,0 +1,207 @@
+"""The warm dbt (``platform_assets/models/dbt_server.py``) for real: a server process that has
+imported dbt, the ``platform-dbt`` client as dagster-dbt starts it, and this environment's own
+``dbt`` to compare with, on a small dbt project of the test's (DuckDB in a file)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from platform_assets.models import dbt_server
+
+BIN = Path(sys.executable).parent
+DBT, CLIENT = str(BIN / "dbt"), str(BIN / "platform-dbt")
+WARM_ONLY = (  # the client's warm path alone: 99 when the server did not take the command
+    "import sys; from platform_assets.models.dbt_server import _run_warm; "
+    "code = _run_warm(sys.argv[1], sys.argv[2:]); sys.exit(99 if code is None else code)"
+)
+SLOW = ["run-operation", "slow", "--args", "{n: 50000}"]  # ~8 s of DuckDB: 2.5e9 rows
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dbt project: two models, a macro that runs one long query, DuckDB in a file."""
+    root = tmp_path_factory.mktemp("dbt_probe")
+    (root / "models").mkdir()
+    (root / "macros").mkdir()
+    (root / "dbt_project.yml").write_text('name: probe\nversion: "1.0"\nprofile: probe\n')
+    (root / "profiles.yml").write_text(
+        "probe:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {root / 'probe.duckdb'}\n      threads: 1\n"
+    )
+    (root / "models" / "one.sql").write_text("select 1 as x")
+    (root / "models" / "two.sql").write_text(
+        "select x + 1 as y, '{{ env_var(\"PROBE_VALUE\", \"unset\") }}' as v from {{ ref('one') }}"
+    )
+    (root / "macros" / "slow.sql").write_text(
+        "{% macro slow(n) %}\n"
+        '  {% do run_query("select sum(a * b) from range(" ~ n ~ ") t(a), range(" ~ n ~ ") s(b)")'
+        " %}\n"
+        '  {% do log("slow done", info=True) %}\n'
+        "{% endmacro %}\n"
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[subprocess.Popen, str]]:
+    """``python -m platform_assets.models.dbt_server <socket>``, ready."""
+    folder = tempfile.mkdtemp(prefix="dbt-test-")  # a socket's path: at most 107 bytes
+    socket_path = os.path.join(folder, "s.sock")
+    log = open(os.path.join(folder, "server.log"), "ab")  # noqa: SIM115 - the server's, closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "platform_assets.models.dbt_server", socket_path],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        assert dbt_server.ready(socket_path, timeout=60), Path(folder, "server.log").read_text()
+        yield proc, socket_path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(args: list[str], project: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args,
+        cwd=project,
+        env={**_environment(project), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _environment(project: Path) -> dict[str, str]:
+    """The test's environment without a warm dbt of its own, dbt's profile the project's."""
+    env = {k: v for k, v in os.environ.items() if k != dbt_server.SERVER_ENV}
+    return {**env, "DBT_PROFILES_DIR": str(project)}
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def _wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_a_command_runs_in_a_fork_of_the_server_as_dbt_runs_it(server, project):
+    """The same output and exit code as this environment's dbt, with the client's directory and
+    environment (a model reads an env var); the server took it (the warm path alone, no
+    fallback), logged it, and its socket is its owner's only."""
+    proc, socket_path = server
+    listing = ["ls", "--resource-type", "model", "--output", "json", "--quiet"]
+    warm = _run([sys.executable, "-c", WARM_ONLY, socket_path, *listing], project)
+    plain = _run([DBT, *listing], project)
+    assert (warm.returncode, plain.returncode) == (0, 0), warm.stdout + warm.stderr
+    assert warm.stdout == plain.stdout and '"name": "two"' in warm.stdout
+    built = _run([sys.executable, "-c", WARM_ONLY, socket_path, "build"], project,
+                 PROBE_VALUE="from the client")  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    import duckdb
+
+    with duckdb.connect(str(project / "probe.duckdb"), read_only=True) as con:
+        assert con.execute("select y, v from two").fetchall() == [(2, "from the client")]
+    log = Path(socket_path).with_name("server.log").read_text()
+    assert "warm dbt: ls in pid" in log and "warm dbt: build in pid" in log
+    assert stat.S_IMODE(os.stat(socket_path).st_mode) == 0o600
+
+
+def test_the_exit_codes_are_dbts(server, project):
+    """dbt's documented exit codes through the client: 2 for a command dbt does not know (its
+    command line's usage error), 1 for a failing query."""
+    _, socket_path = server
+    for args, code in ((["nonsense"], 2), (["run-operation", "slow", "--args", "{n: 'x'}"], 1)):
+        warm = _run([CLIENT, *args], project, PLATFORM_DBT_SERVER=socket_path)
+        assert warm.returncode == code, (args, warm.stdout, warm.stderr)
+    log = Path(socket_path).with_name("server.log").read_text()
+    assert "warm dbt: nonsense in pid" in log and "warm dbt: run-operation in pid" in log
+
+
+@pytest.mark.slow
+def test_ctrl_c_reaches_the_command(server, project):
+    """dagster-dbt ends a terminated run's dbt with SIGINT: the client passes it on, and the
+    command stops without finishing its query."""
+    proc, socket_path = server
+    out = project / "interrupted.log"
+    with open(out, "w") as sink:
+        client = subprocess.Popen(
+            [CLIENT, *SLOW],
+            cwd=project,
+            env={**_environment(project), "PLATFORM_DBT_SERVER": socket_path},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        assert _wait_for(lambda: _children(proc.pid), 30)
+        (child,) = _children(proc.pid)
+        time.sleep(3)  # parsed, the query running
+        client.send_signal(signal.SIGINT)
+        assert client.wait(timeout=60) != 0
+    assert _wait_for(lambda: child not in _children(proc.pid), 30)
+    assert "slow done" not in out.read_text()
+
+
+@pytest.mark.slow
+def test_a_command_whose_client_is_killed_is_stopped(server, project):
+    """A SIGKILLed client (its run worker killed): the command is interrupted, not left running
+    against the warehouse."""
+    proc, socket_path = server
+    out = project / "orphan.log"
+    with open(out, "w") as sink:
+        client = subprocess.Popen(
+            [CLIENT, *SLOW],
+            cwd=project,
+            env={**_environment(project), "PLATFORM_DBT_SERVER": socket_path},
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        assert _wait_for(lambda: _children(proc.pid), 30)
+        (child,) = _children(proc.pid)
+        time.sleep(3)
+        client.kill()
+        client.wait()
+    started = time.monotonic()
+    assert _wait_for(lambda: child not in _children(proc.pid), 45)
+    assert time.monotonic() - started < dbt_server.ORPHAN_GRACE_SECONDS + 5
+    assert "slow done" not in out.read_text()
+
+
+def test_without_a_server_platform_dbt_is_dbt(project, tmp_path):
+    """No variable, or a socket nobody listens on: the client runs this environment's dbt (the
+    project's models listed), and the warm path says it took nothing."""
+    listing = ["ls", "--resource-type", "model", "--output", "name", "--quiet"]
+    gone = str(tmp_path / "gone.sock")
+    for env in ({}, {"PLATFORM_DBT_SERVER": gone}):
+        fallback = _run([CLIENT, *listing], project, **env)
+        assert fallback.returncode == 0, fallback.stdout + fallback.stderr
+        assert fallback.stdout.split() == ["one", "two"]
+    assert _run([sys.executable, "-c", WARM_ONLY, gone, *listing], project).returncode == 99
+    assert not dbt_server.ready(gone, timeout=0.2)
