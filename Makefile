@@ -118,7 +118,8 @@ ui-screenshots: install sshd browser
 
 ## make lint: ruff (style, imports, 100 columns), mypy (types), import-linter (what may import
 ## what: pyproject's [tool.importlinter]), `dg check defs` (the definitions load and validate) and
-## sqlfluff (the models' SQL, templated by dbt: models/dbt_project/.sqlfluff; a lint-only PII key)
+## sqlfluff (the models' SQL, templated by dbt: models/dbt_project/.sqlfluff; a lint-only PII key,
+## an in-memory warehouse: templating opens dbt's connection, never the demo's file)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -126,7 +127,7 @@ lint: install
 	$(BIN)/lint-imports --no-cache
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 	cd platform_assets/models/dbt_project && PLATFORM_PII_KEY=lint-only-key-not-a-secret \
-	  ../../../$(BIN)/sqlfluff lint models tests --nocolor
+	  PLATFORM_DBT_WAREHOUSE=:memory: ../../../$(BIN)/sqlfluff lint models tests --nocolor
 
 format: install
 	$(BIN)/ruff check --fix .

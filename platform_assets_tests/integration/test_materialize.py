@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 
 import dagster as dg
@@ -317,10 +318,12 @@ def test_a_partition_whose_file_the_vendor_deleted_loads_from_the_raw_archive(
     path = write_csv(
         attentive_env / "attentive_conversions_20261001.csv", CONVERSION_HEADER, [conversion()]
     )
+    instance = dg.DagsterInstance.ephemeral()
     kwargs = dict(
         selection=[CONVERSIONS.asset_key],
         partition_key="2026-10-01",
         resources=resources(warehouse),
+        instance=instance,
     )
     first = dg.materialize(attentive_assets(), **kwargs)
     meta = first.asset_materializations_for_node("attentive_mobile__conversions")[0].metadata
@@ -333,6 +336,17 @@ def test_a_partition_whose_file_the_vendor_deleted_loads_from_the_raw_archive(
     meta = second.asset_materializations_for_node("attentive_mobile__conversions")[0].metadata
     assert meta["loaded_from"].value.startswith("raw archive")
     assert meta["dagster/row_count"].value == 1
+    # the exception is logged (a warning naming the file); a download from the vendor is not
+    logged = {
+        result.run_id: [
+            r.user_message for r in instance.all_logs(result.run_id) if r.level == logging.WARNING
+        ]
+        for result in (first, second)
+    }
+    assert not any("raw archive" in m for m in logged[first.run_id])
+    assert any(
+        path.name in m and "restored from the raw archive" in m for m in logged[second.run_id]
+    )
 
 
 def test_volume_check_warns_on_a_header_only_file_and_a_thin_day(attentive_env, warehouse):
