@@ -46,10 +46,10 @@ def _materialization_metadata(
     spec: TableSpec, result: LoadResult, app_id: str | None
 ) -> dict[str, Any]:
     remote = result.download.remote
-    return {
+    return {  # the columns are the asset's (its definition's `dagster/column_schema`): a
+        # partition's own copy cost each day's event three (de)serializations, ~1.2 ms
         "dagster/table_name": spec.qualified_name,
         "dagster/row_count": result.partition_rows,
-        "dagster/column_schema": column_schema(spec),
         "source_path": remote.path,
         "source_size_bytes": remote.size,
         "source_size": _size(remote.size),
