@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 SERVER_ENV = "PLATFORM_DBT_SERVER"
@@ -49,6 +49,8 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 """How long the client waits to be connected and to hear the child's pid (then plain dbt)."""
 ORPHAN_GRACE_SECONDS = 30.0
 """How long a child whose client went away has to stop after its Ctrl-C, before it is ended."""
+FOLDER_PREFIX = "platform-dbt-"
+"""The private folder :func:`started` makes for a server's socket."""
 WARM_MODULES = (
     "dbt.cli.main",
     "dbt.adapters.duckdb",
@@ -149,6 +151,9 @@ def serve(path: Path) -> None:
         if os.getpid() == server:
             listener.close()
             path.unlink(missing_ok=True)
+            if path.parent.name.startswith(FOLDER_PREFIX):  # started()'s, should it be gone
+                with suppress(OSError):  # (a process group ended by SIGTERM runs no finally)
+                    path.parent.rmdir()
 
 
 class _Stopped(Exception):
@@ -246,7 +251,7 @@ def started(log: Path | None = None) -> Iterator[Path]:
     folder (a socket's path has at most 107 bytes: never under a deep data folder). It imports
     dbt in the background (~2 s); a client before that runs plain dbt. Stopped after (the
     commands it started run on)."""
-    folder = Path(tempfile.mkdtemp(prefix="platform-dbt-"))
+    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
     path = folder / "server.sock"
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +272,8 @@ def started(log: Path | None = None) -> Iterator[Path]:
             server.kill()
             server.wait()
         path.unlink(missing_ok=True)
-        folder.rmdir()
+        with suppress(OSError):  # the server removed it
+            folder.rmdir()
 
 
 def main(argv: list[str] | None = None) -> None:

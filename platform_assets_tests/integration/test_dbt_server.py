@@ -205,3 +205,14 @@ def test_without_a_server_platform_dbt_is_dbt(project, tmp_path):
         assert fallback.stdout.split() == ["one", "two"]
     assert _run([sys.executable, "-c", WARM_ONLY, gone, *listing], project).returncode == 99
     assert not dbt_server.ready(gone, timeout=0.2)
+
+
+def test_a_started_server_leaves_nothing_behind(tmp_path):
+    """``make demo``'s server (``started()``): ready within its import time, and on leaving
+    (SIGTERM) its socket and private folder are gone, the folder its owner's only meanwhile."""
+    log = tmp_path / "server.log"
+    with dbt_server.started(log) as socket_path:
+        assert dbt_server.ready(socket_path, timeout=60), log.read_text()
+        folder = socket_path.parent
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert not socket_path.exists() and not folder.exists()
