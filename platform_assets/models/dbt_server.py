@@ -14,7 +14,9 @@ The exchange, on a Unix socket only its owner can open (mode 0600):
 1. the client sends one byte with its standard input, output and error (``SCM_RIGHTS``), then one
    JSON line: ``{"argv": [...], "cwd": ..., "env": {...}}``;
 2. the server forks; the child takes those descriptors as its own 0, 1, 2, that directory and that
-   environment, answers ``{"pid": N}``, runs dbt's command line, and ends with ``{"exit": code}``;
+   environment, answers ``{"pid": N}``, and once the client says ``go`` (a client that gave up
+   waiting runs plain dbt instead and never says it: the command never runs twice) runs dbt's
+   command line and ends with ``{"exit": code}``;
 3. the client passes SIGINT, SIGTERM and SIGHUP on to the child and exits with its code. A child
    whose client goes away (killed) is interrupted as Ctrl-C would, then ended after
    :data:`ORPHAN_GRACE_SECONDS`.
@@ -49,6 +51,8 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 """How long the client waits to be connected and to hear the child's pid (then plain dbt)."""
 ORPHAN_GRACE_SECONDS = 30.0
 """How long a child whose client went away has to stop after its Ctrl-C, before it is ended."""
+GO = b"go\n"
+"""The client's answer to the child's pid: the command may start."""
 FOLDER_PREFIX = "platform-dbt-"
 """The private folder :func:`started` makes for a server's socket."""
 WARM_MODULES = (
@@ -93,6 +97,7 @@ def _run_warm(path: str, argv: list[str]) -> int | None:
         answers = sock.makefile("rb")
         hello = answers.readline()
         pid = int(json.loads(hello)["pid"])
+        sock.sendall(GO)  # only now does the child start dbt: never this and a fallback both
     except (OSError, ValueError, KeyError):
         sock.close()
         return None
@@ -182,12 +187,22 @@ def _child(conn: socket.socket) -> int:
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # dbt's Ctrl-C: KeyboardInterrupt
     os.setsid()  # the server's Ctrl-C (a terminal's) is not this command's
+    reader = conn.makefile("rb")
     try:
         _, fds, _, _ = socket.recv_fds(conn, 1, 3)
-        request = json.loads(conn.makefile("rb").readline()) if len(fds) == 3 else None
+        request = json.loads(reader.readline()) if len(fds) == 3 else None
     except (OSError, ValueError):
         request = None
     if request is None:  # not a client's request (ready(): a connection dropped)
+        return 2
+    try:
+        conn.settimeout(CONNECT_TIMEOUT_SECONDS * 6)
+        conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+        go = reader.readline()
+        conn.settimeout(None)
+    except OSError:
+        go = b""
+    if go != GO:  # the client gave up waiting (and runs dbt itself): nothing runs here
         return 2
     command = next((a for a in request["argv"] if not a.startswith("-")), "")
     os.write(2, f"warm dbt: {command} in pid {os.getpid()}\n".encode())  # the server's log
@@ -198,7 +213,6 @@ def _child(conn: socket.socket) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     finished = threading.Event()
-    conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
     threading.Thread(target=_watch_client, args=(conn, finished), daemon=True).start()
     code = _dbt(request["argv"])
     finished.set()

@@ -5,6 +5,7 @@ imported dbt, the ``platform-dbt`` client as dagster-dbt starts it, and this env
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import stat
@@ -104,6 +105,24 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _logged(socket_path: str) -> list[str]:
+    """The server's log lines (one per command it ran)."""
+    return Path(socket_path).with_name("server.log").read_text().splitlines()
+
+
+def _started(socket_path: str, before: list[str], command: str, timeout: float = 60) -> int:
+    """The pid of the child that started ``command`` since the log was ``before``."""
+    pattern = re.compile(rf"warm dbt: {command} in pid (\d+)$")
+
+    def found() -> list[int]:
+        return [int(m[1]) for line in _logged(socket_path)[len(before):]
+                if (m := pattern.match(line))]  # fmt: skip
+
+    assert _wait_for(lambda: found(), timeout), _logged(socket_path)[len(before) :]
+    (pid,) = found()
+    return pid
+
+
 def _wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -152,6 +171,7 @@ def test_ctrl_c_reaches_the_command(server, project):
     command stops without finishing its query."""
     proc, socket_path = server
     out = project / "interrupted.log"
+    before = _logged(socket_path)
     with open(out, "w") as sink:
         client = subprocess.Popen(
             [CLIENT, *SLOW],
@@ -160,8 +180,8 @@ def test_ctrl_c_reaches_the_command(server, project):
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-        assert _wait_for(lambda: _children(proc.pid), 30)
-        (child,) = _children(proc.pid)
+        child = _started(socket_path, before, "run-operation")
+        assert child in _children(proc.pid)
         time.sleep(3)  # parsed, the query running
         client.send_signal(signal.SIGINT)
         assert client.wait(timeout=60) != 0
@@ -175,6 +195,7 @@ def test_a_command_whose_client_is_killed_is_stopped(server, project):
     against the warehouse."""
     proc, socket_path = server
     out = project / "orphan.log"
+    before = _logged(socket_path)
     with open(out, "w") as sink:
         client = subprocess.Popen(
             [CLIENT, *SLOW],
@@ -183,8 +204,8 @@ def test_a_command_whose_client_is_killed_is_stopped(server, project):
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-        assert _wait_for(lambda: _children(proc.pid), 30)
-        (child,) = _children(proc.pid)
+        child = _started(socket_path, before, "run-operation")
+        assert child in _children(proc.pid)
         time.sleep(3)
         client.kill()
         client.wait()
@@ -216,3 +237,24 @@ def test_a_started_server_leaves_nothing_behind(tmp_path):
         folder = socket_path.parent
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert not socket_path.exists() and not folder.exists()
+
+
+def test_a_client_that_gives_up_before_go_runs_nothing(server, project):
+    """A client that got no answer in time runs plain dbt instead; the child it asked must then
+    not run the command too: it waits for ``go``, and a client that closes without it leaves no
+    command run (no log line, no child left)."""
+    import json
+    import socket
+
+    proc, socket_path = server
+    log = Path(socket_path).with_name("server.log")
+    before = log.read_text().count("warm dbt: ")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(socket_path)
+        socket.send_fds(sock, [b"\0"], [0, 1, 2])
+        request = {"argv": ["build"], "cwd": str(project), "env": _environment(project)}
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        assert json.loads(sock.makefile("rb").readline())["pid"] > 0
+    assert _wait_for(lambda: not _children(proc.pid), 10)
+    assert log.read_text().count("warm dbt: ") == before
