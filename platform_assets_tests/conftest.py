@@ -139,6 +139,7 @@ LONGEST = (
     "test_vendor_tables.py",
     "test_loyalty_promises.py",
     "test_loyalty.py",
+    "test_dbt_server.py",  # ~25 s (2026-12-04)
 )
 """Each lane's longest files, started first and in this order (pytest-xdist hands a worker the
 next file when it is free), so that the workers end together: the many short files fill in."""

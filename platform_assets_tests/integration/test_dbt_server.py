@@ -215,28 +215,25 @@ def test_a_command_whose_client_is_killed_is_stopped(server, project):
     assert "slow done" not in out.read_text()
 
 
-def test_without_a_server_platform_dbt_is_dbt(project, tmp_path):
-    """No variable, or a socket nobody listens on: the client runs this environment's dbt (the
-    project's models listed), and the warm path says it took nothing."""
-    listing = ["ls", "--resource-type", "model", "--output", "name", "--quiet"]
-    gone = str(tmp_path / "gone.sock")
-    for env in ({}, {"PLATFORM_DBT_SERVER": gone}):
-        fallback = _run([CLIENT, *listing], project, **env)
-        assert fallback.returncode == 0, fallback.stdout + fallback.stderr
-        assert fallback.stdout.split() == ["one", "two"]
-    assert _run([sys.executable, "-c", WARM_ONLY, gone, *listing], project).returncode == 99
-    assert not dbt_server.ready(gone, timeout=0.2)
-
-
-def test_a_started_server_leaves_nothing_behind(tmp_path):
-    """``make demo``'s server (``started()``): ready within its import time, and on leaving
-    (SIGTERM) its socket and private folder are gone, the folder its owner's only meanwhile."""
+@pytest.mark.slow  # a server of its own and a plain dbt: ~8 s, the fast lane is at its bar
+def test_a_started_server_leaves_nothing_behind_and_then_platform_dbt_is_dbt(project, tmp_path):
+    """``make demo``'s server (``started()``): ready within its import time, its private folder
+    its owner's only; on leaving (SIGTERM) its socket and folder are gone. Then the client, named
+    that socket nobody listens on, runs this environment's dbt (the project's models listed), and
+    the warm path says it took nothing."""
     log = tmp_path / "server.log"
     with dbt_server.started(log) as socket_path:
         assert dbt_server.ready(socket_path, timeout=60), log.read_text()
         folder = socket_path.parent
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert not socket_path.exists() and not folder.exists()
+    gone = str(socket_path)
+    listing = ["ls", "--resource-type", "model", "--output", "name", "--quiet"]
+    fallback = _run([CLIENT, *listing], project, PLATFORM_DBT_SERVER=gone)
+    assert fallback.returncode == 0, fallback.stdout + fallback.stderr
+    assert fallback.stdout.split() == ["one", "two"]
+    assert _run([sys.executable, "-c", WARM_ONLY, gone, *listing], project).returncode == 99
+    assert not dbt_server.ready(gone, timeout=0.2)
 
 
 def test_a_client_that_gives_up_before_go_runs_nothing(server, project):
