@@ -229,7 +229,7 @@ def _dbt(argv: list[str]) -> int:
     """dbt's own command line (what the ``dbt`` executable runs) on ``argv``: its exit code."""
     from dbt.cli.main import cli
 
-    sys.argv = ["dbt", *argv]
+    sys.argv = ["dbt", *argv]  # dbt logs its invocation_command from sys.argv
     try:
         cli.main(args=argv, prog_name="dbt")
     except SystemExit as exc:

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -165,12 +166,11 @@ def test_the_exit_codes_are_dbts(server, project):
     assert "warm dbt: nonsense in pid" in log and "warm dbt: run-operation in pid" in log
 
 
-@pytest.mark.slow
-def test_ctrl_c_reaches_the_command(server, project):
-    """dagster-dbt ends a terminated run's dbt with SIGINT: the client passes it on, and the
-    command stops without finishing its query."""
+@contextmanager
+def _slow_command(server, project: Path, out: Path) -> Iterator[tuple[subprocess.Popen, int]]:  # noqa: ANN001
+    """``platform-dbt`` running :data:`SLOW` through ``server`` (its output in ``out``): the
+    client, and the pid of the server's child that started it (a fork of the server)."""
     proc, socket_path = server
-    out = project / "interrupted.log"
     before = _logged(socket_path)
     with open(out, "w") as sink:
         client = subprocess.Popen(
@@ -183,9 +183,18 @@ def test_ctrl_c_reaches_the_command(server, project):
         child = _started(socket_path, before, "run-operation")
         assert child in _children(proc.pid)
         time.sleep(3)  # parsed, the query running
+        yield client, child
+
+
+@pytest.mark.slow
+def test_ctrl_c_reaches_the_command(server, project):
+    """dagster-dbt ends a terminated run's dbt with SIGINT: the client passes it on, and the
+    command stops without finishing its query."""
+    out = project / "interrupted.log"
+    with _slow_command(server, project, out) as (client, child):
         client.send_signal(signal.SIGINT)
         assert client.wait(timeout=60) != 0
-    assert _wait_for(lambda: child not in _children(proc.pid), 30)
+    assert _wait_for(lambda: child not in _children(server[0].pid), 30)
     assert "slow done" not in out.read_text()
 
 
@@ -193,24 +202,12 @@ def test_ctrl_c_reaches_the_command(server, project):
 def test_a_command_whose_client_is_killed_is_stopped(server, project):
     """A SIGKILLed client (its run worker killed): the command is interrupted, not left running
     against the warehouse."""
-    proc, socket_path = server
     out = project / "orphan.log"
-    before = _logged(socket_path)
-    with open(out, "w") as sink:
-        client = subprocess.Popen(
-            [CLIENT, *SLOW],
-            cwd=project,
-            env={**_environment(project), "PLATFORM_DBT_SERVER": socket_path},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        child = _started(socket_path, before, "run-operation")
-        assert child in _children(proc.pid)
-        time.sleep(3)
+    with _slow_command(server, project, out) as (client, child):
         client.kill()
         client.wait()
     started = time.monotonic()
-    assert _wait_for(lambda: child not in _children(proc.pid), 45)
+    assert _wait_for(lambda: child not in _children(server[0].pid), 45)
     assert time.monotonic() - started < dbt_server.ORPHAN_GRACE_SECONDS + 5
     assert "slow done" not in out.read_text()
 
