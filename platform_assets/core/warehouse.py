@@ -152,6 +152,12 @@ def scalar(
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
+STAGING_SCHEMA = "staging"
+"""The schema of a staging connection's own in-memory database its loads create their tables and
+views in (the connection's default): :func:`clear_staging` drops it whole."""
+_NEW_STAGING_SCHEMA = f"CREATE SCHEMA memory.{STAGING_SCHEMA}; USE memory.{STAGING_SCHEMA}"
+
+
 @contextmanager
 def staging_connection(
     settings: LoaderSettings, work_dir: Path
@@ -168,7 +174,7 @@ def staging_connection(
         },
     )
     try:
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET TimeZone = 'UTC'; {_NEW_STAGING_SCHEMA}")
         yield con
     finally:
         con.close()
@@ -194,18 +200,26 @@ def ordered(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def clear_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop every table and view of a staging connection's own database, so the next load on
-    it starts as on a new connection (a range run keeps one: a new DuckDB costs ~15 ms)."""
-    objects = con.execute(
-        "SELECT 'TABLE', schema_name, table_name FROM duckdb_tables() "
-        "WHERE database_name = current_database() AND NOT temporary "
-        "UNION ALL SELECT 'VIEW', schema_name, view_name FROM duckdb_views() "
-        "WHERE database_name = current_database() AND NOT internal AND NOT temporary"
-    ).fetchall()
-    if objects:  # one call for all of them (a statement each costs ~0.3 ms more)
+    """Drop every table and view the loads made on a staging connection (its schema, dropped
+    and made again), so the next load on it starts as on a new connection (a range run keeps
+    one: a new DuckDB costs ~15 ms). No catalog is listed: ``duckdb_tables()`` lists every
+    attached database's, ~40 ms on a DuckLake (its tables' sizes asked of the catalog)."""
+    con.execute(
+        f"USE memory.main; DROP SCHEMA memory.{STAGING_SCHEMA} CASCADE; {_NEW_STAGING_SCHEMA}"
+    )
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> bool:
+    """Whether ``database.schema.table`` exists, from ``duckdb_columns()``: ~1 ms on a DuckDB
+    file and ~4 ms on a DuckLake, where ``duckdb_tables()`` takes ~40 ms (it asks the catalog
+    for every table's size)."""
+    return bool(
         con.execute(
-            "".join(f"DROP {k} IF EXISTS {quote_ident(s)}.{quote_ident(n)};" for k, s, n in objects)
-        )
+            "SELECT 1 FROM duckdb_columns() WHERE database_name = $d AND schema_name = $s "
+            "AND table_name = $t LIMIT 1",
+            {"d": database, "s": schema, "t": table},
+        ).fetchall()
+    )
 
 
 @contextmanager

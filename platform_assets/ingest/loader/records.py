@@ -8,7 +8,12 @@ from pathlib import Path
 
 import duckdb
 
-from platform_assets.core.warehouse import Warehouse, as_warehouse, attached_warehouse
+from platform_assets.core.warehouse import (
+    Warehouse,
+    as_warehouse,
+    attached_warehouse,
+    table_exists,
+)
 from platform_assets.ingest.loader.model import LoadRequest, LoadResult
 
 PLATFORM_DDL = (
@@ -114,12 +119,7 @@ def committed_partitions(
     con = duckdb.connect(":memory:")
     try:
         with attached_warehouse(con, target, wait_seconds) as wh:
-            exists = con.execute(
-                "SELECT 1 FROM duckdb_tables() WHERE database_name = $wh "
-                "AND schema_name = 'platform' AND table_name = 'loads'",
-                {"wh": wh},
-            ).fetchall()
-            if not exists:
+            if not table_exists(con, wh, "platform", "loads"):
                 return set()
             rows = con.execute(
                 f"SELECT DISTINCT file_date, app_id FROM {wh}.platform.loads "

@@ -37,6 +37,7 @@ from platform_assets.core.warehouse import (
     rejects_table_name,
     scalar,
     table_ddl,
+    table_exists,
     table_name,
     unordered,
 )
@@ -137,12 +138,7 @@ def _decide(
     """``decisions`` (key, action) for the incoming keys the table already holds; the counts."""
     spec, key = request.spec, target.key
     con.execute("CREATE OR REPLACE TABLE decisions (k VARCHAR, action VARCHAR)")
-    exists = scalar(
-        con,
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? "
-        "AND schema_name = ? AND table_name = ?",
-        [wh, spec.schema, spec.table],
-    )
+    exists = table_exists(con, wh, spec.schema, spec.table)
     overlap = exists and scalar(
         con, f"SELECT count(*) FROM {target.table} WHERE {key} IN (SELECT k FROM key_counts)"
     )
