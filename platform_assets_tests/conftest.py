@@ -129,9 +129,10 @@ LONGEST = (
     # the slow lane's (5.1, 3, 2.9 and 1.9 min on 2 cores, 2026-12-03; test_instance.py's two
     # runs 7.5 min before they shared make dev's code server)
     "test_outbound_trials.py",
-    "test_ui.py",
     "test_instance.py",
+    "test_ui.py",
     "test_killed_run.py",
+    "test_delivery_trials.py",
     # the fast lane's (70, 42, 37, 34 and 24 s of its ~320 s on 2 cores, 2026-12-03): with them
     # last, the worker that drew two of them ran 55 s after the other had finished
     "test_cli_and_demo.py",
@@ -150,17 +151,53 @@ def _longest(item: pytest.Item) -> int:
     return LONGEST.index(name) if name in LONGEST else len(LONGEST)
 
 
+SLOW_LANE_SECONDS = {
+    "test_outbound_trials.py": 233,
+    "test_instance.py": 185,
+    "test_ui.py": 122,
+    "test_killed_run.py": 117,
+    "test_delivery_trials.py": 90,
+    "test_faults.py": 69,
+    "test_cli_and_demo.py": 63,
+    "test_dbt_server.py": 22,
+}
+"""The slow lane's files and their seconds on its two workers (2026-12-04). ``make test-slow``
+runs them as two groups of about equal time (``--dist loadgroup``): handing out files as workers
+free up (``loadfile``) gave a worker two long ones while the other idled (pytest-xdist gives a
+worker its next file while it still has two tests to run, and most of these files have one or
+two: 520 s for 452 s of work per worker)."""
+SLOW_LANE_WORKERS = 2
+
+
+def _slow_lane_groups() -> dict[str, str]:
+    """Each slow file's group: the longest first, each to the group with the fewest seconds."""
+    totals = [0] * SLOW_LANE_WORKERS
+    groups: dict[str, str] = {}
+    for name, seconds in sorted(SLOW_LANE_SECONDS.items(), key=lambda kv: -kv[1]):
+        lightest = totals.index(min(totals))
+        totals[lightest] += seconds
+        groups[name] = f"slow{lightest}"
+    return groups
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test is marked with its layer, its folder (``pytest -m unit``: the seconds lane);
-    the :data:`LONGEST` files run first, then the longest layers (system, integration, unit), so
-    parallel workers end together (the many short unit tests fill the gaps)."""
+    """Each test is marked with its layer, its folder (``pytest -m unit``: the seconds lane),
+    and a slow one with its slow-lane group (:data:`SLOW_LANE_SECONDS`; a new slow file joins
+    the last group); the :data:`LONGEST` files run first, then the longest layers (system,
+    integration, unit), so parallel workers end together (the many short unit tests fill the
+    gaps)."""
     layers: dict[str, str] = {}
+    slow_groups = _slow_lane_groups()
     for item in items:
         layer = next((p for p in Path(item.path).parts if p in LAYERS), None)
         if layer is None:
             raise pytest.UsageError(f"{item.nodeid}: tests live in unit/, integration/, system/")
         item.add_marker(layer)
         layers[item.nodeid] = layer
+        if item.get_closest_marker("slow") and not item.get_closest_marker("lake"):
+            group = slow_groups.get(Path(item.path).name, f"slow{SLOW_LANE_WORKERS - 1}")
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(  # the longest files first, then by layer; stable within a layer
         key=lambda item: (_longest(item), -LAYERS.index(layers[item.nodeid]))
     )
