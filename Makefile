@@ -82,9 +82,9 @@ services:
 ## make test: the fast lane (every test not marked slow) on every core, against real sshds on
 ## 127.0.0.1 (one per worker) and real DuckDB files; make test-slow: the slow lane (the daemon,
 ## the browser, kills, the demo on more days) on two workers, its files in two groups of about
-## equal time (SLOW_LANE_SECONDS in conftest.py), then the long-link test alone (it times two clients against each other: beside
-## another worker's tests its 20 ms uploads measured the shared cores, not the link, and flaked
-## in CI three times); make test-all: both (CI)
+## equal time (SLOW_LANE_SECONDS in conftest.py), then the long-link test alone (it times two
+## clients against each other: beside another worker's tests its 20 ms uploads measured the
+## shared cores, not the link, and flaked in CI three times); make test-all: both (CI)
 LONG_LINK = platform_assets_tests/system/test_long_link.py
 test: install sshd browser postgres
 	$(BIN)/python -m pytest -m "not slow and not lake" -n auto --dist loadfile

@@ -126,13 +126,7 @@ LAYERS = ("unit", "integration", "system")
 LONGEST = (
     # the lake lane's (6.5 min of its ~10 on 2 cores, 2026-12-03: last, the lane waited for it)
     "test_scale_out.py",
-    # the slow lane's (5.1, 3, 2.9 and 1.9 min on 2 cores, 2026-12-03; test_instance.py's two
-    # runs 7.5 min before they shared make dev's code server)
-    "test_outbound_trials.py",
-    "test_instance.py",
-    "test_ui.py",
-    "test_killed_run.py",
-    "test_delivery_trials.py",
+    # (the slow lane's files are in SLOW_LANE_SECONDS: two groups of about equal time)
     # the fast lane's (70, 42, 37, 34 and 24 s of its ~320 s on 2 cores, 2026-12-03): with them
     # last, the worker that drew two of them ran 55 s after the other had finished
     "test_cli_and_demo.py",

@@ -1,12 +1,11 @@
 """Randomized trials of the deliveries' promise, with real processes killed at random points.
 
-Each trial uploads a file and its done-marker to the real sshd and
-records it in a DuckDB file (the platform's ``SFTPDeliveryResource.upload`` and
-``record_delivery``) in a forked process SIGKILLed at one of the boundaries (temp file written,
-renamed, marker written, recorded); then, as the next run would, uploads again unkilled. After
-the kill and after the re-run: the vendor's folder never shows a file under its final name that
-is not the whole file, never a marker without its whole file, and every recorded upload is held
-by the server with the recorded SHA-256.
+Each trial uploads a file and its done-marker to the real sshd and records it in a DuckDB file (the
+platform's ``SFTPDeliveryResource.upload`` and ``record_delivery``) in a forked process SIGKILLed at
+one of the boundaries (temp file written, renamed, marker written, recorded); then, as the next run
+would, uploads again unkilled. After the kill and after the re-run: the vendor's folder never shows
+a file under its final name that is not the whole file, never a marker without its whole file, and
+every recorded upload is held by the server with the recorded SHA-256.
 
 Seeds: ``TRIAL_SEED`` (``platform_assets_tests/trials.py``) + the trial's number; a failure names
 its seed. Slow. The API trials are ``test_outbound_trials.py``.
