@@ -195,3 +195,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(  # the longest files first, then by layer; stable within a layer
         key=lambda item: (_longest(item), -LAYERS.index(layers[item.nodeid]))
     )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under ``--dist loadgroup``, fail when pytest-xdist did not group: it marks a grouped
+    test's id with ``@<group>``, which pytest 9.2 ignores (pytest-dev/pytest-xdist#1386), and
+    then every test is a group of its own: the slow lane's browser test set ``make dev`` up once
+    per worker and its groups were not kept (pyproject pins pytest below 9.2)."""
+    if not getattr(session.config.option, "loadgroup", False):  # xdist's workers, loadgroup
+        return
+    ungrouped = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid
+    ]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not group {len(ungrouped)} tests of an xdist_group (e.g. "
+            f"{ungrouped[0]}): this pytest ({pytest.__version__}) ignores its group suffix "
+            "(pytest-dev/pytest-xdist#1386); install pyproject's pytest"
+        )

@@ -32,7 +32,7 @@ import yaml  # type: ignore[import-untyped]  # (PyYAML: Dagster's; no stubs here
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.warehouse import Warehouse
 from platform_assets.demo.serve import code_server
-from platform_assets.workers import start_worker, stop, write_config
+from platform_assets.workers import running, write_config
 from platform_assets_tests.postgres import PostgresServer
 from platform_assets_tests.redis import RedisServer
 from platform_assets_tests.sshd import SshServer
@@ -261,12 +261,10 @@ def cluster(
         if workers:
             yaml_path = _worker_config(env, work / "workers" / "celery.yaml")
             deployment.worker_logs = work / "workers" / "logs"
-            for n in range(1, workers + 1):
-                name = f"worker{n}"
-                deployment.workers[name] = start_worker(
-                    yaml_path, name, deployment.worker_logs, env
-                )
-                stack.callback(stop, deployment.workers[name], 30)
+            # as `make workers` starts them: one warm dbt beside them for the models steps
+            deployment.workers = stack.enter_context(
+                running(yaml_path, workers, deployment.worker_logs, env, stop_seconds=30)
+            )
             _wait_for_workers(deployment, workers)
         yield deployment
 

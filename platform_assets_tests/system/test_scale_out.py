@@ -1,12 +1,14 @@
 """The platform scaled out, for real: PostgreSQL (the instance and the lake's catalog), Redis (the
-broker), the daemon's run queue, two Celery workers started by ``make workers``'s code, and the
-warehouse on DuckLake. Ten days of every table are loaded through them (one run per source,
-its tables as steps on the workers) and the models built, while one worker is killed mid-step.
+broker), the daemon's run queue, two Celery workers and their warm dbt started by ``make
+workers``'s code, and the warehouse on DuckLake. Ten days of every table are loaded through them
+(one run per source, its tables as steps on the workers) and the models built, while one worker
+is killed mid-step.
 
 Checked: every table and model equals the same load done on the embedded default (in-process
 runs into a DuckDB file), row for row; loads of different tables overlapped in time (their
 steps' events); the killed worker's table was, right after the kill, either as before or fully
-loaded; its step ran again on the other worker and the run succeeded; no pool slot is held.
+loaded; its step ran again on the other worker and the run succeeded; no pool slot is held; the
+models' dbt commands ran in the workers' warm dbt.
 
 Needs the lake's install (``make test-lake``); slow (a deployment of six kinds of process).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -85,6 +88,11 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
         # the killed step: sent again, to the other worker, after the broker's timeout
         workers = _workers_of(instance, loads[1], step)
         assert len(workers) == 2 and workers[0].startswith(victim) != workers[1].startswith(victim)
+        # the models steps' dbt ran in the workers' warm dbt (`make workers` starts it), as
+        # forks of it: one `dbt build` per model run, none a new dbt process
+        assert deployment.worker_logs is not None
+        warm = (deployment.worker_logs / "dbt-server.log").read_text(errors="replace")
+        assert re.findall(r"^warm dbt: (\w+) in pid", warm, re.M) == ["build"] * 3, warm[-2000:]
         # every pool slot given back: the killed step's included
         storage = instance.event_log_storage
         for pool in storage.get_concurrency_keys():
