@@ -21,8 +21,10 @@ profile's ``lake`` target and takes the models' own pool: the loads go on beside
 
 A run's days travel as dbt's event-time window, never as vars, and the vars and profile are the
 same on every run (per backend), so dbt's partial parsing holds: each invocation leaves its
-``partial_parse.msgpack`` as the project's, which dagster-dbt hands to the next one (no re-parse
-of the project per run).
+``partial_parse.msgpack`` as its target's, which dagster-dbt hands to the next one (no re-parse
+of the project per run). The profile's default target keeps its state and invocation folders in
+the project's ``target/``, another target in ``target/<name>/``: a checkout that builds both
+(the tests; a trial of the lake) never re-parses because the other one ran last.
 """
 
 import importlib.metadata
@@ -214,7 +216,9 @@ def _dbt_build(
     path = Path(warehouse.database).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)  # at run time, as the loads do
     args = ["build", *window, "--vars", json.dumps(dict(variables), sort_keys=True)]
-    environment = {WAREHOUSE_ENV: str(path)}
+    # dagster-dbt makes the invocation's folder under DBT_TARGET_PATH and hands it the parse
+    # state kept there: the target's own (the module's docstring)
+    environment = {WAREHOUSE_ENV: str(path), "DBT_TARGET_PATH": _state_folder(dbt)}
     if isinstance(dbt, PlatformDbtCli) and dbt.warm_server:
         environment[SERVER_ENV] = dbt.warm_server
     with _environment(environment):  # dagster-dbt copies it when it starts dbt
@@ -267,13 +271,22 @@ def _modified(folder: Path) -> float:
         return 0.0
 
 
+def _state_folder(dbt: DbtCliResource) -> str:
+    """Where ``dbt``'s target keeps its parse state and invocation folders, relative to the
+    project: the project's target folder for the profile's default target, a folder of its own
+    in it for another (a state parsed for one target's profile makes dbt parse again for the
+    other: "profile has changed")."""
+    base = Path(dbt_project().target_path)
+    return str(base / dbt.target if dbt.target else base)
+
+
 def _keep_partial_parse(invocation_target: Path) -> None:
-    """Make the invocation's partial-parse state the project's (replaced in one step), where
-    dagster-dbt looks for it before the next invocation."""
+    """Make the invocation's partial-parse state its target's (replaced in one step): in the
+    folder that holds the invocation's, where dagster-dbt looks before the next invocation."""
     state = invocation_target / PARTIAL_PARSE
     if not state.exists():
         return
-    kept = PROJECT_DIR / dbt_project().target_path / PARTIAL_PARSE
+    kept = invocation_target.parent / PARTIAL_PARSE
     part = kept.with_name(f".{PARTIAL_PARSE}.{os.getpid()}")
     shutil.copyfile(state, part)
     os.replace(part, kept)

@@ -26,6 +26,7 @@ from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.settings import Settings
 from platform_assets.core.warehouse import Warehouse
 from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.models.assets import PROJECT_DIR
 from platform_assets_tests.conftest import vendor_env
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
@@ -433,6 +434,27 @@ def test_the_models_runs_are_forks_of_the_warm_dbt(world, request):
     builds = [line for line in WARM_BUILDS[backend] if line.startswith("warm dbt: ")]
     assert [line.split(" in pid ")[0] for line in builds] == ["warm dbt: build"] * 3
     assert world[0].resources["dbt"].dbt_executable.endswith("/platform-dbt")
+
+
+def test_each_target_keeps_its_own_parse_state(world, request):
+    """The world's dbt invocations ran in its target's own folder (the profile's default: the
+    project's ``target/``; the lake's: ``target/lake/``) and left their parse state there, so a
+    run on the other target never makes the next one parse again ("profile has changed")."""
+    backend = request.node.callspec.params["world"]
+    target = PROJECT_DIR / "target"
+    folder = target / "lake" if backend == "ducklake" else target
+    runs = [r for r in world[1].get_runs() if r.job_name.startswith("models_")]
+    assert len(runs) == 3
+    ids = {r.run_id for r in runs}
+    began = min(
+        r.start_time or 0 for r in world[1].get_run_records() if r.dagster_run.run_id in ids
+    )
+    for run in runs:
+        (invocation,) = [p for p in target.rglob(f"*-{run.run_id[:7]}-*") if p.is_dir()]
+        assert invocation.parent == folder, invocation
+        state = (invocation / "partial_parse.msgpack").read_bytes()
+        assert state, invocation
+    assert (folder / "partial_parse.msgpack").stat().st_mtime >= began
 
 
 def test_the_graph_is_connected_from_files_to_marts(world):
