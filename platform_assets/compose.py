@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 from dagster._config.field_utils import IntEnvVar  # what dg.EnvVar.int makes
 
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource, VendorSource
+from platform_assets.core.variables import documented
 from platform_assets.core.warehouse import WAREHOUSE_RESOURCE
+from platform_assets.defs import VENDOR_SOURCES
 from platform_assets.defs.loyalty import SEGMENTS
 from platform_assets.ingest.arrival import build_arrival_sensor
 from platform_assets.ingest.assets import build_source_assets
@@ -123,6 +126,21 @@ def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg
             executor=settings.execution.executor_def(),
         ),
     )
+
+
+def configured_definitions(environ: Mapping[str, str]) -> dg.Definitions:
+    """The code location's definitions (every vendor of :data:`VENDOR_SOURCES`) as ``environ``
+    configures them, built once per configuration (the documented variables' values: all that
+    :class:`Settings` reads) and kept for the next load in this process, with Dagster's resolved
+    repository cached on them: a run forked from ``make dev``'s warm code server
+    (``demo/warm.py`` built them there) loads them without building them again; a changed
+    setting builds them anew."""
+    return _built(documented(environ, tuple(s.prefix for s in VENDOR_SOURCES)))
+
+
+@functools.lru_cache(maxsize=1)
+def _built(configuration: frozenset[tuple[str, str]]) -> dg.Definitions:
+    return build_definitions(VENDOR_SOURCES, Settings.from_env(dict(configuration)))
 
 
 def bound_variables(defs: dg.Definitions) -> set[str]:

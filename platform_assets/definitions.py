@@ -2,15 +2,16 @@
 
 ``dagster dev`` (via workspace.yaml) and ``dagster asset materialize -m
 platform_assets.definitions`` load ``defs`` from here; the environment is read then, not at import.
+A process builds them once per configuration (``compose.configured_definitions``).
 """
+
+import os
 
 import dagster as dg
 
-from platform_assets.compose import build_definitions
-from platform_assets.core.settings import Settings
-from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.compose import configured_definitions
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_definitions(VENDOR_SOURCES, Settings.from_env())
+    return configured_definitions(os.environ)

@@ -8,7 +8,9 @@ what it reads); ``make docs`` renders them as the table of ``docs/configuration.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 VENDOR_PREFIX = "V"
@@ -380,3 +382,15 @@ VARIABLES: tuple[Variable, ...] = (
         "`none`",
     ),
 )
+
+
+def documented(env: Mapping[str, str], prefixes: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """The variables of ``env`` that :data:`VARIABLES` documents (all that the settings read),
+    for vendor sources with ``prefixes``: what the definitions of ``env`` depend on."""
+    named = _documented_names(prefixes)
+    return frozenset((k, v) for k, v in env.items() if named.fullmatch(k))
+
+
+@functools.cache
+def _documented_names(prefixes: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{v.pattern(prefixes).pattern})" for v in VARIABLES))

@@ -229,6 +229,29 @@ def test_the_code_location_reads_the_environment_when_it_loads(monkeypatch):
     assert second.metadata["file_pattern"] == "second_{YYYYMMDD}.csv"
 
 
+def test_a_load_builds_the_definitions_once_per_configuration(monkeypatch):
+    """A process builds the definitions once per configuration (a run forked from the warm code
+    server finds them built): the same object for the same documented settings, whatever else
+    the environment holds; a new one when a documented setting changes, and again when it
+    changes back (one build kept)."""
+    from platform_assets.definitions import defs as load
+
+    monkeypatch.setenv("PLATFORM_START_DATE", "2026-01-01")
+    first = load()
+    assert load() is first
+    monkeypatch.setenv("SF_PARTNER", "dagster")  # not the platform's: Dagster sets it in a run
+    monkeypatch.setenv("DAGSTER_RUN_ID", "abc")
+    assert load() is first
+    monkeypatch.setenv("PLATFORM_START_DATE", "2026-02-01")
+    second = load()
+    assert second is not first
+    partitions = second.resolve_assets_def(attentive.CONVERSIONS.asset_key).partitions_def
+    assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
+    assert partitions.start.date() == dt.date(2026, 2, 1)
+    monkeypatch.setenv("PLATFORM_START_DATE", "2026-01-01")
+    assert load() is not first and load() is load()
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
