@@ -4,6 +4,7 @@ a forked child that runs a body and can SIGKILL itself inside it, and the trials
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections.abc import Callable
@@ -19,9 +20,19 @@ def die() -> None:
 
 
 def forked(body: Callable[[], None], armed: Callable[[int], None] = lambda pid: None) -> int:
-    """Run ``body`` in a forked process (after ``armed(pid)``); its exit status (-9: killed)."""
+    """Run ``body`` in a forked process (after ``armed(pid)``); its exit status (-9: killed).
+    The parent's objects are frozen for the fork (``gc.freeze``, as the warm code server does):
+    a child's garbage collection would otherwise walk the ~300,000 objects a test worker holds
+    and copy every page it touches (0.18 s of CPU per child that collects, 0.007 s frozen)."""
     read, write = os.pipe()
-    pid = os.fork()
+    gc.freeze()
+    try:
+        pid = os.fork()
+    except BaseException:
+        gc.unfreeze()
+        raise
+    if pid != 0:
+        gc.unfreeze()
     if pid == 0:  # the child: wait for the go, run, leave without Python's clean-up
         code = 0
         try:

@@ -89,9 +89,20 @@ def _run_messages(
         intents.send_messages(book, api, actions, "US", Counter())
 
 
+_READER = duckdb.connect()
+"""The test's one DuckDB for reading the trials' journals: a file attached read-only per read
+(~1 ms) instead of a new DuckDB per read (~14 ms: 900 reads in 300 trials)."""
+
+
 def _state(db: Path) -> dict[str, str]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return dict(con.execute("SELECT call_key, state FROM platform.api_intents").fetchall())
+    with _READER.cursor() as con:
+        con.execute(f"ATTACH '{db}' AS journal (READ_ONLY)")
+        try:
+            return dict(
+                con.execute("SELECT call_key, state FROM journal.platform.api_intents").fetchall()
+            )
+        finally:
+            con.execute("DETACH journal")
 
 
 def _api(url: str, kill_point: str = "", kill_at: int = 0) -> TrialApi:
