@@ -155,17 +155,23 @@ SLOW_LANE_SECONDS = {
     "test_cli_and_demo.py": 63,
     "test_dbt_server.py": 22,
 }
-"""The slow lane's files and their seconds on its two workers (2026-12-04). ``make test-slow``
-runs them as two groups of about equal time (``--dist loadgroup``): handing out files as workers
-free up (``loadfile``) gave a worker two long ones while the other idled (pytest-xdist gives a
-worker its next file while it still has two tests to run, and most of these files have one or
-two: 520 s for 452 s of work per worker)."""
-SLOW_LANE_WORKERS = 2
+"""The slow lane's files and their seconds on two workers (2026-12-04). ``make test-slow``
+runs them as one group per worker, of about equal time (``--dist loadgroup``; three workers,
+2026-12-05: two kept the cores ~60% busy, 307 s in CI; three ~90%, 295 s): handing out files
+as workers free up (``loadfile``) gave a worker two long ones while the other idled (pytest-xdist
+gives a worker its next file while it still has two tests to run, and most of these files have
+one or two: 520 s for 452 s of work per worker)."""
+
+
+def _slow_lane_workers() -> int:
+    """The lane's workers as ``-n`` set them (pytest-xdist tells its workers the count; the
+    Makefile states it), two without pytest-xdist."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "2"))
 
 
 def _slow_lane_groups() -> dict[str, str]:
     """Each slow file's group: the longest first, each to the group with the fewest seconds."""
-    totals = [0] * SLOW_LANE_WORKERS
+    totals = [0] * _slow_lane_workers()
     groups: dict[str, str] = {}
     for name, seconds in sorted(SLOW_LANE_SECONDS.items(), key=lambda kv: -kv[1]):
         lightest = totals.index(min(totals))
@@ -183,6 +189,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     gaps)."""
     layers: dict[str, str] = {}
     slow_groups = _slow_lane_groups()
+    last_group = max(slow_groups.values())
     for item in items:
         layer = next((p for p in Path(item.path).parts if p in LAYERS), None)
         if layer is None:
@@ -190,7 +197,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(layer)
         layers[item.nodeid] = layer
         if item.get_closest_marker("slow") and not item.get_closest_marker("lake"):
-            group = slow_groups.get(Path(item.path).name, f"slow{SLOW_LANE_WORKERS - 1}")
+            group = slow_groups.get(Path(item.path).name, last_group)
             item.add_marker(pytest.mark.xdist_group(group))
     items.sort(  # the longest files first, then by layer; stable within a layer
         key=lambda item: (_longest(item), -LAYERS.index(layers[item.nodeid]))

@@ -93,6 +93,24 @@ def _reader() -> duckdb.DuckDBPyConnection:
     return base
 
 
+_attached: dict[LakeCatalog, str] = {}
+"""The lake :func:`_reader` has attached (one at a time: a test reads its own lake many times in
+a row, and each attachment holds connections to the catalog's PostgreSQL)."""
+
+
+def _alias(catalog: LakeCatalog) -> str:
+    """``catalog``'s name in :func:`_reader`, attached on its first read (~25 ms: the catalog's
+    round trips) and kept until another lake is read: a read starts a transaction, which sees
+    the lake's latest snapshot."""
+    if catalog not in _attached:
+        for alias in _attached.values():
+            _reader().execute(f"DETACH {alias}")
+        _attached.clear()
+        _attached[catalog] = f"lake_{next(_aliases)}"
+        lake.attach(_reader(), catalog, _attached[catalog])
+    return _attached[catalog]
+
+
 @contextmanager
 def reading(target: str | Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection on which the warehouse's tables are ``schema.table``: the file opened
@@ -102,15 +120,10 @@ def reading(target: str | Warehouse) -> Iterator[duckdb.DuckDBPyConnection]:
             yield con
         return
     assert target.lake is not None
-    alias = f"lake_{next(_aliases)}"
+    alias = _alias(target.lake)
     with _reader().cursor() as con:
-        lake.attach(con, target.lake, alias)
-        try:
-            con.execute(f"USE {alias}")
-            yield con
-        finally:
-            con.execute("USE memory")
-            con.execute(f"DETACH {alias}")
+        con.execute(f"USE {alias}")
+        yield con
 
 
 @contextmanager
