@@ -189,7 +189,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     gaps)."""
     layers: dict[str, str] = {}
     slow_groups = _slow_lane_groups()
-    last_group = max(slow_groups.values())
     for item in items:
         layer = next((p for p in Path(item.path).parts if p in LAYERS), None)
         if layer is None:
@@ -197,7 +196,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(layer)
         layers[item.nodeid] = layer
         if item.get_closest_marker("slow") and not item.get_closest_marker("lake"):
-            group = slow_groups.get(Path(item.path).name, last_group)
+            group = slow_groups.get(Path(item.path).name, f"slow{_slow_lane_workers() - 1}")
             item.add_marker(pytest.mark.xdist_group(group))
     items.sort(  # the longest files first, then by layer; stable within a layer
         key=lambda item: (_longest(item), -LAYERS.index(layers[item.nodeid]))
