@@ -30,11 +30,11 @@ import duckdb  # noqa: E402
 
 from platform_assets.core.deliveries import ConfiguredDelivery  # noqa: E402
 from platform_assets.core.partitions import daily_file_partitions  # noqa: E402
+from platform_assets.core.staging import staging_connection  # noqa: E402
 from platform_assets.core.transport.upload import SFTPDeliveryResource  # noqa: E402
 from platform_assets.core.warehouse import (  # noqa: E402
     LoaderSettings,  # noqa: E402
     attached_warehouse,
-    staging_connection,
 )
 from platform_assets.defs.asapp import DELIVERIES  # noqa: E402
 from platform_assets.outbound.deliveries.write import check, plan, write  # noqa: E402

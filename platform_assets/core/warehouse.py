@@ -4,7 +4,6 @@ waiting while another writer holds it) or a DuckLake (:mod:`.lake`)."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -152,34 +151,6 @@ def scalar(
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-STAGING_SCHEMA = "staging"
-"""The schema of a staging connection's own in-memory database its loads create their tables and
-views in (the connection's default): :func:`clear_staging` drops it whole."""
-_NEW_STAGING_SCHEMA = f"CREATE SCHEMA memory.{STAGING_SCHEMA}; USE memory.{STAGING_SCHEMA}"
-
-
-@contextmanager
-def staging_connection(
-    settings: LoaderSettings, work_dir: Path
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A private in-memory DuckDB for the small per-load tables (keys, rejects, decisions); it
-    spills to the work folder past its memory limit and runs in UTC."""
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "memory_limit": settings.memory_limit,
-            "threads": settings.threads or os.cpu_count() or 2,
-            "temp_directory": str(work_dir / "duckdb_tmp"),
-            "preserve_insertion_order": True,
-        },
-    )
-    try:
-        con.execute(f"SET TimeZone = 'UTC'; {_NEW_STAGING_SCHEMA}")
-        yield con
-    finally:
-        con.close()
-
-
 @contextmanager
 def unordered(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Statements on ``con`` free to write rows in any order (``preserve_insertion_order``
@@ -197,16 +168,6 @@ def ordered(con: duckdb.DuckDBPyConnection) -> None:
     """Statements on ``con`` keep the order of their input (a scan of a file into a table keeps
     the file's order: a row's record number is its position)."""
     con.execute("SET preserve_insertion_order = true")
-
-
-def clear_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop every table and view the loads made on a staging connection (its schema, dropped
-    and made again), so the next load on it starts as on a new connection (a range run keeps
-    one: a new DuckDB costs ~15 ms). No catalog is listed: ``duckdb_tables()`` lists every
-    attached database's, ~40 ms on a DuckLake (its tables' sizes asked of the catalog)."""
-    con.execute(
-        f"USE memory.main; DROP SCHEMA memory.{STAGING_SCHEMA} CASCADE; {_NEW_STAGING_SCHEMA}"
-    )
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> bool:

@@ -32,9 +32,10 @@ import duckdb
 from platform_assets.core.csvfile import CsvFile, parse_error
 from platform_assets.core.errors import BadFileError, LoadError
 from platform_assets.core.specs import TableSpec, quote_ident, quote_literal
+from platform_assets.core.staging import staging_connection
 from platform_assets.core.transport.files import DownloadResult, FileSource
 from platform_assets.core.validation import rejects_message, summarize_rejects, validate
-from platform_assets.core.warehouse import LoaderSettings, staging_connection
+from platform_assets.core.warehouse import LoaderSettings
 from platform_assets.core.workdir import new_work_folder
 from platform_assets.ingest.loader.archive import RawArchive
 from platform_assets.ingest.loader.fetch import complete_download

@@ -38,6 +38,7 @@ import duckdb
 from platform_assets.core.csvfile import CsvFile
 from platform_assets.core.lake import COMMIT_ATTEMPTS, CommitConflict
 from platform_assets.core.specs import TableSpec
+from platform_assets.core.staging import clear_staging, staging_connection
 from platform_assets.core.transport.arrival import Arrival, ArrivingFiles
 from platform_assets.core.transport.files import (
     DownloadResult,
@@ -50,8 +51,6 @@ from platform_assets.core.warehouse import (
     LoaderSettings,
     Warehouse,
     WarehouseLease,
-    clear_staging,
-    staging_connection,
 )
 from platform_assets.core.workdir import WorkFolder, new_work_folder
 from platform_assets.ingest.loader import fetch
@@ -203,7 +202,8 @@ def _range_staging(settings: LoaderSettings) -> Iterator[duckdb.DuckDBPyConnecti
     folder = new_work_folder(settings.work_dir)
     try:
         with staging_connection(settings, folder.path) as con:
-            con.register_filesystem(_ARRIVING)
+            if _ARRIVING.protocol not in con.list_filesystems():  # a kept connection has it
+                con.register_filesystem(_ARRIVING)
             yield con
     finally:
         folder.remove()

@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 from platform_assets.core.deliveries import ConfiguredDelivery, DeviceUpdates
 from platform_assets.core.masking import shown
 from platform_assets.core.metadata import table_metadata
+from platform_assets.core.staging import staging_connection
 from platform_assets.core.transport.failures import SFTPError, SFTPTransientError
 from platform_assets.core.transport.upload import SFTPDeliveryResource, UploadResult, sha256_of
 from platform_assets.core.validation import Rejects
@@ -31,7 +32,6 @@ from platform_assets.core.warehouse import (
     WAREHOUSE_RESOURCE,
     LoaderSettings,
     attached_warehouse,
-    staging_connection,
 )
 from platform_assets.core.warehouse_resource import warehouse_of
 from platform_assets.core.workdir import new_work_folder

@@ -16,7 +16,8 @@ import phonenumbers
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from platform_assets.core.warehouse import LoaderSettings, attached_warehouse, staging_connection
+from platform_assets.core.staging import staging_connection
+from platform_assets.core.warehouse import LoaderSettings, attached_warehouse
 from platform_assets.core.warehouse_resource import warehouse_of
 from platform_assets.core.workdir import new_work_folder
 from platform_assets.outbound.loyalty.http import FAILED, IN_DOUBT, SUCCEEDED, Outcome
