@@ -21,6 +21,7 @@ from platform_assets.core.transport.files import FileSource
 from platform_assets.core.warehouse import WAREHOUSE_RESOURCE, LoaderSettings, writer_pool
 from platform_assets.core.warehouse_resource import warehouse_of
 from platform_assets.ingest.arrival import arrival_check_spec
+from platform_assets.ingest.loader.ahead import one_ahead
 from platform_assets.ingest.loader.model import LoadRequest
 from platform_assets.ingest.loader.partition import load_partitions
 from platform_assets.ingest.loader.records import committed_partitions
@@ -196,6 +197,8 @@ def _load_range(
     results = load_partitions(
         todo, files, warehouse_of(warehouse), settings=settings, log=context.log
     )
+    if len(todo) > 1:  # a range: the next day loads while this one is reported
+        results = one_ahead(results)
     yield from report_loads(context, source, spec, todo, results)
     # the checks' outputs, once per step (their results were reported per partition above)
     for name, check_spec in context.assets_def.check_specs_by_output_name.items():
