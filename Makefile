@@ -82,12 +82,12 @@ services:
 ## make test: the fast lane (every test not marked slow) on one worker more than the cores (its
 ## tests wait on sshd, dbt and PostgreSQL: on 2 cores two workers kept them ~60% busy, 127 s;
 ## three 108 s; four 112 s), against real sshds on 127.0.0.1 (one per worker) and real DuckDB
-## files; make test-slow: the slow lane (the daemon,
-## the browser, kills, the demo on more days) on three workers (its tests wait on daemons and
-## time-outs: two kept 2 cores ~60% busy), its files in as many groups of about equal time
-## (SLOW_LANE_SECONDS in conftest.py), then the long-link test alone (it times two
-## clients against each other: beside another worker's tests its 20 ms uploads measured the
-## shared cores, not the link, and flaked in CI three times); make test-all: both (CI)
+## files; make test-slow: the slow lane (the daemon, the browser, kills, the demo on more days)
+## on three workers (its tests wait on daemons and time-outs: two kept 2 cores ~60% busy), its
+## files in as many groups of about equal time (SLOW_LANE_SECONDS in conftest.py), then the
+## long-link test alone (it times two clients against each other: beside another worker's tests
+## its 20 ms uploads measured the shared cores, not the link, and flaked in CI three times);
+## make test-all: both (CI)
 LONG_LINK = platform_assets_tests/system/test_long_link.py
 FAST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: install sshd browser postgres

@@ -104,10 +104,13 @@ def _configured(settings: LoaderSettings, spill: Path) -> duckdb.DuckDBPyConnect
                 "SET preserve_insertion_order = true; SET TimeZone = 'UTC'; "
                 f"{_NEW_STAGING_SCHEMA}"
             )
-        except BaseException:
+        except duckdb.Error:
             con.close()
             if kept:
                 continue
+            raise
+        except BaseException:
+            con.close()
             raise
         return con
 
