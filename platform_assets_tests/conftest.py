@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -146,21 +147,21 @@ def _longest(item: pytest.Item) -> int:
 
 
 SLOW_LANE_SECONDS = {
-    "test_outbound_trials.py": 233,
-    "test_instance.py": 185,
-    "test_ui.py": 122,
-    "test_killed_run.py": 117,
-    "test_delivery_trials.py": 90,
-    "test_faults.py": 69,
-    "test_cli_and_demo.py": 63,
+    "test_outbound_trials.py": 165,
+    "test_instance.py": 131,
+    "test_killed_run.py": 111,
+    "test_ui.py": 94,
+    "test_faults.py": 70,
+    "test_delivery_trials.py": 64,
+    "test_cli_and_demo.py": 62,
     "test_dbt_server.py": 22,
 }
-"""The slow lane's files and their seconds on two workers (2026-12-04). ``make test-slow``
-runs them as one group per worker, of about equal time (``--dist loadgroup``; three workers,
-2026-12-05: two kept the cores ~60% busy, 307 s in CI; three ~90%, 295 s): handing out files
-as workers free up (``loadfile``) gave a worker two long ones while the other idled (pytest-xdist
-gives a worker its next file while it still has two tests to run, and most of these files have
-one or two: 520 s for 452 s of work per worker)."""
+"""The slow lane's files and their seconds in the lane (three workers, 2026-12-05, ``pytest
+--durations``). ``make test-slow`` runs them as one group per worker (``--dist loadgroup``),
+split so that the longest group is as short as can be: handing out files as workers free up
+(``loadfile``) gave a worker two long ones while the other idled (pytest-xdist gives a worker its
+next file while it still has two tests to run, and most of these files have one or two), and
+the longest-first greedy split left one group at 263 s where the best is 247 s."""
 
 
 def _slow_lane_workers() -> int:
@@ -170,14 +171,19 @@ def _slow_lane_workers() -> int:
 
 
 def _slow_lane_groups() -> dict[str, str]:
-    """Each slow file's group: the longest first, each to the group with the fewest seconds."""
-    totals = [0] * _slow_lane_workers()
-    groups: dict[str, str] = {}
-    for name, seconds in sorted(SLOW_LANE_SECONDS.items(), key=lambda kv: -kv[1]):
-        lightest = totals.index(min(totals))
-        totals[lightest] += seconds
-        groups[name] = f"slow{lightest}"
-    return groups
+    """Each slow file's group: of every split of the files into the workers' groups (3^8 here),
+    the one whose longest group has the fewest seconds (the first such in a fixed order)."""
+    names = sorted(SLOW_LANE_SECONDS, key=lambda name: (-SLOW_LANE_SECONDS[name], name))
+    workers = _slow_lane_workers()
+
+    def longest(split: tuple[int, ...]) -> int:
+        totals = [0] * workers
+        for name, group in zip(names, split, strict=True):
+            totals[group] += SLOW_LANE_SECONDS[name]
+        return max(totals)
+
+    best = min(itertools.product(range(workers), repeat=len(names)), key=longest)
+    return {name: f"slow{group}" for name, group in zip(names, best, strict=True)}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the groups
