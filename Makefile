@@ -84,7 +84,8 @@ services:
 ## three 108 s; four 112 s), against real sshds on 127.0.0.1 (one per worker) and real DuckDB
 ## files; make test-slow: the slow lane (the daemon, the browser, kills, the demo on more days)
 ## on three workers (its tests wait on daemons and time-outs: two kept 2 cores ~60% busy), its
-## files in as many groups of about equal time (SLOW_LANE_SECONDS in conftest.py), then the
+## files split into as many groups, the longest as short as can be (SLOW_LANE_SECONDS in
+## conftest.py), then the
 ## long-link test alone (it times two clients against each other: beside another worker's tests
 ## its 20 ms uploads measured the shared cores, not the link, and flaked in CI);
 ## make test-all: both (CI)

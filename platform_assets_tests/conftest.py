@@ -161,7 +161,7 @@ SLOW_LANE_SECONDS = {
 split so that the longest group is as short as can be: handing out files as workers free up
 (``loadfile``) gave a worker two long ones while the other idled (pytest-xdist gives a worker its
 next file while it still has two tests to run, and most of these files have one or two), and
-the longest-first greedy split left one group at 263 s where the best is 247 s."""
+the longest-first greedy split left one group at 263 s where the best is 242 s."""
 
 
 def _slow_lane_workers() -> int:
