@@ -85,10 +85,9 @@ services:
 ## files; make test-slow: the slow lane (the daemon, the browser, kills, the demo on more days)
 ## on three workers (its tests wait on daemons and time-outs: two kept 2 cores ~60% busy), its
 ## files split into as many groups, the longest as short as can be (SLOW_LANE_SECONDS in
-## conftest.py), then the
-## long-link test alone (it times two clients against each other: beside another worker's tests
-## its 20 ms uploads measured the shared cores, not the link, and flaked in CI);
-## make test-all: both (CI)
+## conftest.py), then the long-link test alone (it times two clients against each other: beside
+## another worker's tests its 20 ms uploads measured the shared cores, not the link, and flaked
+## in CI); make test-all: both (CI)
 LONG_LINK = platform_assets_tests/system/test_long_link.py
 FAST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: install sshd browser postgres
