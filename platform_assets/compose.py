@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 from dagster._config.field_utils import IntEnvVar  # what dg.EnvVar.int makes
 
+from platform_assets.core.execution import sleep_while_waiting_for_a_pool
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource, VendorSource
 from platform_assets.core.variables import documented
@@ -84,6 +85,7 @@ def build_definitions(sources: Sequence[VendorSource], settings: Settings) -> dg
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ValueError(f"vendor sources must have distinct names: {names}")
+    sleep_while_waiting_for_a_pool()
     configured = [s.configure(settings) for s in sources]
     deliveries = [delivery_key(d) for s in configured for d in s.deliveries]
     automation = [

@@ -66,18 +66,20 @@ def postgres_server() -> Iterator[PostgresServer]:
     def run(*args: str) -> None:
         subprocess.run([*prefix, *args], check=True, capture_output=True, timeout=120)
 
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "dagster", "--auth=scram-sha-256",
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "dagster", "--auth=md5",
         f"--pwfile={root / 'pw'}", "-E", "UTF8")  # fmt: skip
     run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-t", "60",
         "-o", f"-h 127.0.0.1 -p {port} -k {root} -c max_connections=200 "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start")  # fmt: skip
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c password_encryption=md5", "start")  # fmt: skip
     try:
         env = {**os.environ, "PGPASSWORD": password}
         deadline = time.monotonic() + 30
         while True:
             done = subprocess.run(
                 [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "dagster",
-                 "-d", "postgres", "-c", "CREATE DATABASE dagster"],
+                 "-d", "postgres", "-c", "CREATE DATABASE dagster",
+                 "-c", f"ALTER ROLE dagster PASSWORD '{password}'"],
                 env=env, capture_output=True, text=True, timeout=30,
             )  # fmt: skip
             if done.returncode == 0:
