@@ -84,8 +84,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         while True:
             done = subprocess.run(
                 [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "dagster",
-                 "-d", "postgres", "-c", "CREATE DATABASE dagster",
-                 "-c", f"ALTER ROLE dagster PASSWORD '{password}'"],
+                 "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+                # the password hashed for md5 first (initdb hashed it for SCRAM), on stdin and
+                # not in the command line; the database once that has held
+                input=f"ALTER ROLE dagster PASSWORD '{password}';\nCREATE DATABASE dagster;\n",
                 env=env, capture_output=True, text=True, timeout=30,
             )  # fmt: skip
             if done.returncode == 0:

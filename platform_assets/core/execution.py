@@ -110,6 +110,10 @@ class ExecutionSettings:
         return dg.in_process_executor
 
 
+DAGSTER_WAIT = InstanceConcurrencyContext.interval_to_next_pending_claim_check
+"""Dagster's own method, as this module found it (the test that checks it still spins)."""
+
+
 def sleep_while_waiting_for_a_pool() -> None:
     """Make a run's process sleep, not spin, while a step waits for its pool's slot.
 
@@ -126,10 +130,6 @@ def sleep_while_waiting_for_a_pool() -> None:
     gets the slot, is unchanged. Called when the definitions are built (:func:`platform_assets.
     compose.build_definitions`): in every process that executes the code location's runs."""
     InstanceConcurrencyContext.interval_to_next_pending_claim_check = _seconds_to_next_claim  # type: ignore[method-assign]
-
-
-DAGSTER_WAIT = InstanceConcurrencyContext.interval_to_next_pending_claim_check
-"""Dagster's own method, as this module found it (the test that checks it still spins)."""
 
 
 def _seconds_to_next_claim(self: InstanceConcurrencyContext) -> float:
