@@ -95,7 +95,7 @@ test: install sshd browser postgres
 
 test-slow: install sshd browser postgres
 	$(BIN)/python -m pytest -m "slow and not lake" -n 3 --dist loadgroup \
-	  --deselect $(LONG_LINK)
+	  --deselect $(LONG_LINK) --durations=5
 	$(BIN)/python -m pytest $(LONG_LINK)
 
 ## make test-lake [LAKE_WAREHOUSES=ducklake]: in .venv-lake, the backend-parametrized tests on a
@@ -106,7 +106,7 @@ test-slow: install sshd browser postgres
 LAKE_WAREHOUSES ?= ducklake
 test-lake: install-lake sshd postgres redis
 	PLATFORM_TEST_WAREHOUSES=$(LAKE_WAREHOUSES) $(LAKE_BIN)/python -m pytest -m "backends or lake" \
-	  -n 3 --dist loadfile
+	  -n 3 --dist loadfile --durations=5
 
 test-all: test test-slow test-lake
 

@@ -102,7 +102,8 @@ def run_mode(mode: str, sshd, remote: Path, days: int, work: Path) -> dict:
         _sampled(deployment) as memory,
     ):  # fmt: skip
         ids = deployment.launch_all(
-            [(job, scaleout.range_tags(FIRST, last, app)) for job, app in scaleout.LOAD_JOBS]
+            instance,
+            [(job, scaleout.range_tags(FIRST, last, app)) for job, app in scaleout.LOAD_JOBS],
         )
         runs = deployment.wait(instance, ids, timeout=7200)
         failed = [r.job_name for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]

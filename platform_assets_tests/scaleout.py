@@ -3,8 +3,10 @@ bench-scale``: a Dagster instance (PostgreSQL storage, or the shipped SQLite one
 (the queued run coordinator, pools, run monitoring of the shipped ``dagster.yaml``), the
 warehouse (a DuckDB file or a DuckLake with its catalog in PostgreSQL), and, for
 ``PLATFORM_EXECUTOR=celery``, Redis and N workers started by ``platform_assets.workers`` (the
-``make workers`` code). Runs are launched as a user launches them from a shell (``dagster job
-launch``): queued, dequeued by the daemon, their steps sent to the workers.
+``make workers`` code). Runs are launched as ``dagster job launch`` launches them (its own
+function, run in this process over the deployment's workspace: eight CLI processes cost ~16 s of
+CPU for nothing the test checks): queued, dequeued by the daemon, their steps sent to the
+workers.
 
 The vendor files are the demo generator's, one day of every table written once and moved to
 each date (every day has its own keys and timestamps), served by the real sshd.
@@ -120,43 +122,23 @@ class Cluster:
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     worker_logs: Path | None = None
 
-    def launch(self, job: str, tags: dict[str, str]) -> str:
-        """Queue a run of ``job`` (``dagster job launch``); its id."""
-        run_id = str(uuid.uuid4())
-        self._cli(["job", "launch", "-w", str(self.workspace), "-j", job,
-                   "--tags", json.dumps(tags), "--run-id", run_id])  # fmt: skip
-        return run_id
+    def launch_all(
+        self, instance: dg.DagsterInstance, runs: list[tuple[str, dict[str, str]]]
+    ) -> list[str]:
+        """Queue runs of ``(job, tags)`` as ``dagster job launch -w workspace -j job --tags ...``
+        does (the same function, in this process, ``instance`` from :meth:`instance`); their
+        ids."""
+        from dagster._cli.job import execute_launch_command
+        from dagster._cli.workspace.cli_target import WorkspaceOpts
 
-    def launch_all(self, runs: list[tuple[str, dict[str, str]]]) -> list[str]:
-        """Queue several runs at once (one CLI process each, side by side)."""
-        ids = [str(uuid.uuid4()) for _ in runs]
-        procs = [
-            subprocess.Popen(
-                [
-                    str(BIN / "dagster"),
-                    "job",
-                    "launch",
-                    "-w",
-                    str(self.workspace),
-                    "-j",
-                    job,
-                    "--tags",
-                    json.dumps(tags),
-                    "--run-id",
-                    run_id,
-                ],
-                env=self.env,
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            for (job, tags), run_id in zip(runs, ids, strict=True)
-        ]
-        for proc in procs:
-            out, _ = proc.communicate(timeout=300)
-            if proc.returncode:
-                raise RuntimeError(f"dagster job launch failed: {out.decode()[-3000:]}")
-        return ids
+        opts = WorkspaceOpts(workspace=[str(self.workspace)])
+        return [
+            execute_launch_command(
+                instance=instance, workspace_opts=opts, job_name=job, tags=json.dumps(tags),
+                run_id=str(uuid.uuid4()),
+            ).run_id
+            for job, tags in runs
+        ]  # fmt: skip
 
     def wait(
         self, instance: dg.DagsterInstance, run_ids: list[str], timeout: float

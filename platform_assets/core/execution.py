@@ -19,6 +19,10 @@ message back at once (``task_reject_on_worker_lost``), and a worker that vanishe
 back after Redis's visibility timeout (``PLATFORM_CELERY_VISIBILITY_TIMEOUT``), when another
 worker runs the step again. Each load is one transaction, so the step that died left its table
 as it was.
+
+The workers look for such messages every :func:`restore_sweep_seconds`: kombu's Redis transport
+otherwise looks every 10 s but scans only on every tenth look, so a message could wait up to
+~100 s past its timeout (celery/kombu#2558; kombu 5.7's ``unacked_restore_*`` options).
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ DEFAULT_VISIBILITY_TIMEOUT = 7200
 """Two hours: longer than any step (a 31-day range of 1 GB files loads in about 20 minutes)."""
 NETWORK_TIMEOUT = 30
 """Seconds to connect to the broker, and between a worker's heartbeats."""
+
+
+def restore_sweep_seconds(visibility_timeout: int) -> int:
+    """How often a worker looks for messages past their visibility timeout (one Redis query):
+    every 10 s, or a quarter of the timeout when that is shorter. A dead worker's step starts
+    again at most this long after its timeout."""
+    return max(1, min(10, visibility_timeout // 4))
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,8 @@ class ExecutionSettings:
                 "broker_heartbeat": NETWORK_TIMEOUT,
                 "broker_transport_options": {
                     "visibility_timeout": self.visibility_timeout,
+                    "unacked_restore_interval": restore_sweep_seconds(self.visibility_timeout),
+                    "unacked_restore_throttle": 1,  # every look scans
                     "socket_connect_timeout": NETWORK_TIMEOUT,
                     "socket_timeout": NETWORK_TIMEOUT,
                 },

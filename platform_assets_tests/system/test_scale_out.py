@@ -5,10 +5,11 @@ workers``'s code, and the warehouse on DuckLake. Ten days of every table are loa
 is killed mid-step.
 
 Checked: every table and model equals the same load done on the embedded default (in-process
-runs into a DuckDB file), row for row; loads of different tables overlapped in time (their
-steps' events); the killed worker's table was, right after the kill, either as before or fully
-loaded; its step ran again on the other worker and the run succeeded; no pool slot is held; the
-models' dbt commands ran in the workers' warm dbt.
+runs into a DuckDB file, in a process of its own beside the deployment), row for row; loads of
+different tables overlapped in time (their steps' events); the killed worker's table was, right
+after the kill, either as before or fully loaded; its step ran again on the other worker, within
+the visibility timeout and one sweep of the workers, and the run succeeded; no pool slot is held;
+the models' dbt commands ran in the workers' warm dbt.
 
 Needs the lake's install (``make test-lake``); slow (a deployment of six kinds of process).
 """
@@ -16,10 +17,14 @@ Needs the lake's install (``make test-lake``); slow (a deployment of six kinds o
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import dagster as dg
@@ -27,6 +32,7 @@ import duckdb
 import pytest
 
 from platform_assets.compose import build_definitions
+from platform_assets.core.execution import restore_sweep_seconds
 from platform_assets.core.settings import Settings
 from platform_assets.core.warehouse import Warehouse
 from platform_assets.defs import VENDOR_SOURCES
@@ -49,16 +55,16 @@ PER_LOAD = {"__loaded_at", "loaded_at"}
 tables' lineage column, and the staging views' name for it)."""
 
 
-def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
-    sshd, tmp_path, monkeypatch
-):
+def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(sshd, tmp_path):
     remote = sshd.remote_dir / f"scale_out_{os.getpid()}"
     remote.mkdir()
     scaleout.generate(remote, FIRST, DAYS, ROWS)
     env = scaleout.vendor_env(sshd, remote, FIRST)
-    reference = _embedded_default(tmp_path / "default", env, monkeypatch)
-
+    # the reference, in a process of its own beside the deployment (its ~25 s of in-process runs
+    # overlap the deployment's waits on workers, queue and broker)
+    reference = str(tmp_path / "default" / "warehouse.duckdb")
     with (
+        _spawned(_embedded_default, Path(reference).parent, env) as embedded,
         postgres_server() as postgres,
         redis_server() as redis,
         scaleout.cluster(
@@ -68,26 +74,34 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
         deployment.instance() as instance,
     ):  # fmt: skip
         loads = deployment.launch_all(
-            [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS]
+            instance,
+            [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS],
         )
         victim, step = _kill_the_worker_of_a_step(deployment, instance, loads[1])
+        killed_at = time.time()
         table = _table_of(step)
         right_after = _rows(deployment.warehouse, table)
         load_runs = deployment.wait(instance, loads, timeout=900)
         # the day groups, then the full rebuilds over them (as their automation orders them)
         days = deployment.launch_all(
-            [(job, scaleout.range_tags(FIRST, LAST, None)) for job in scaleout.MODEL_JOBS[:2]]
+            instance,
+            [(job, scaleout.range_tags(FIRST, LAST, None)) for job in scaleout.MODEL_JOBS[:2]],
         )
         model_runs = deployment.wait(instance, days, timeout=900)
-        full = deployment.launch_all([(scaleout.MODEL_JOBS[2], {})])
+        full = deployment.launch_all(instance, [(scaleout.MODEL_JOBS[2], {})])
         model_runs += deployment.wait(instance, full, timeout=900)
 
         assert [r.status for r in load_runs + model_runs] == [dg.DagsterRunStatus.SUCCESS] * 8, (
             _failures(instance, load_runs + model_runs)
         )
-        # the killed step: sent again, to the other worker, after the broker's timeout
+        # the killed step: sent again, to the other worker, after the broker's timeout and
+        # within one sweep of the workers (kombu's own sweep could wait ~100 s more)
         workers = _workers_of(instance, loads[1], step)
-        assert len(workers) == 2 and workers[0].startswith(victim) != workers[1].startswith(victim)
+        assert len(workers) == 2, workers
+        (first, _), (second, again) = workers
+        assert first.startswith(victim) != second.startswith(victim), workers
+        sweep = restore_sweep_seconds(VISIBILITY_TIMEOUT)
+        assert again - killed_at < VISIBILITY_TIMEOUT + sweep + 10, again - killed_at
         # the models steps' dbt ran in the workers' warm dbt (`make workers` starts it), as
         # forks of it: one `dbt build` per model run, none a new dbt process
         assert deployment.worker_logs is not None
@@ -106,6 +120,8 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
             for b, (sb, eb) in spans.items()
         ), spans
         # the lake equals the embedded default: every table (rejects included) and every model
+        embedded.join(timeout=600)
+        assert embedded.exitcode == 0, f"the embedded default's runs: exit {embedded.exitcode}"
         names = _relations(reference)
         assert len([n for n in names if n.startswith(("marts.", "identity."))]) >= 6
         assert len(names) >= 15 + 10
@@ -115,19 +131,32 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
     assert right_after in (Counter(), _rows(reference, table))
 
 
-def _embedded_default(work: Path, env: dict[str, str], monkeypatch) -> str:
-    """Every load job over the days and the models, in this process, into a DuckDB file: the
-    embedded default's result, the reference."""
-    warehouse = str(work / "warehouse.duckdb")
+@contextmanager
+def _spawned(target: Callable[..., None], *args: object) -> Iterator[BaseProcess]:
+    """``target(*args)`` in a spawned process (nothing of this one's state but its arguments),
+    killed on leaving if it is still running (the test failed before it was joined)."""
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args)
+    process.start()
+    try:
+        yield process
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=30)
+
+
+def _embedded_default(work: Path, env: dict[str, str]) -> None:
+    """Every load job over the days and the models, run in-process into a DuckDB file in
+    ``work``: the embedded default's result, the reference (the body of a spawned process: its
+    environment is the deployment's vendors and this folder, no other ``PLATFORM_`` setting)."""
     for name in [n for n in os.environ if n.startswith("PLATFORM_")]:
-        monkeypatch.delenv(name)
-    for name, value in {
-        **env,
-        "DUCKDB_PATH": warehouse,
-        "RAW_ARCHIVE_DIR": str(work / "raw"),
-        "PLATFORM_WORK_DIR": str(work / "staging"),
-    }.items():
-        monkeypatch.setenv(name, value)
+        del os.environ[name]
+    os.environ.update(
+        env,
+        DUCKDB_PATH=str(work / "warehouse.duckdb"),
+        RAW_ARCHIVE_DIR=str(work / "raw"),
+        PLATFORM_WORK_DIR=str(work / "staging"),
+    )
     defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
     with dg.DagsterInstance.ephemeral() as instance:
         runs = [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS]
@@ -140,8 +169,6 @@ def _embedded_default(work: Path, env: dict[str, str], monkeypatch) -> str:
                 instance=instance, tags=tags, raise_on_error=False
             )
             assert result.success, job
-    monkeypatch.undo()
-    return warehouse
 
 
 def _failures(instance: dg.DagsterInstance, runs: list[dg.DagsterRun]) -> list[str]:
@@ -174,10 +201,10 @@ def _kill_the_worker_of_a_step(
     raise TimeoutError("no step of the run reached a worker")
 
 
-def _workers_of(instance: dg.DagsterInstance, run_id: str, step: str) -> list[str]:
-    """The workers that started ``step``, in order."""
+def _workers_of(instance: dg.DagsterInstance, run_id: str, step: str) -> list[tuple[str, float]]:
+    """The workers that started ``step``, in order, and when."""
     return [
-        str(e.dagster_event.engine_event_data.metadata["Celery worker"].value)
+        (str(e.dagster_event.engine_event_data.metadata["Celery worker"].value), e.timestamp)
         for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
         if e.step_key == step
         and e.dagster_event is not None

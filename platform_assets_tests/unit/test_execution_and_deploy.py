@@ -59,11 +59,21 @@ def test_the_workers_config_hands_a_dead_workers_step_back_and_holds_no_secret(t
     source = config["config_source"]
     assert source["task_acks_late"] and source["task_reject_on_worker_lost"]
     assert source["worker_prefetch_multiplier"] == 1
-    assert source["broker_transport_options"]["visibility_timeout"] == 900
+    transport = source["broker_transport_options"]
+    assert transport["visibility_timeout"] == 900
+    # a worker scans for timed-out messages every 10 s (a quarter of a shorter timeout)
+    assert (transport["unacked_restore_interval"], transport["unacked_restore_throttle"]) == (10, 1)
     assert json.loads(text) == yaml.safe_load(text)
     command = worker_command(path, "worker1")
     assert command[1:6] == ["worker", "start", "-A", "dagster_celery.app", "-y"]
     assert command[-2:] == ["--concurrency", "1"]
+
+
+def test_a_short_visibility_timeout_is_swept_more_often():
+    for timeout, sweep in ((7200, 10), (40, 10), (20, 5), (6, 1), (1, 1)):
+        source = ExecutionSettings(executor="celery", visibility_timeout=timeout).celery_config()
+        transport = source["config_source"]["broker_transport_options"]
+        assert transport["unacked_restore_interval"] == sweep, timeout
 
 
 def test_a_lake_data_path_must_be_absolute():
