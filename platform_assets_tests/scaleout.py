@@ -3,10 +3,10 @@ bench-scale``: a Dagster instance (PostgreSQL storage, or the shipped SQLite one
 (the queued run coordinator, pools, run monitoring of the shipped ``dagster.yaml``), the
 warehouse (a DuckDB file or a DuckLake with its catalog in PostgreSQL), and, for
 ``PLATFORM_EXECUTOR=celery``, Redis and N workers started by ``platform_assets.workers`` (the
-``make workers`` code). Runs are launched as ``dagster job launch`` launches them (its own
-function, run in this process over the deployment's workspace: eight CLI processes cost ~16 s of
-CPU for nothing the test checks): queued, dequeued by the daemon, their steps sent to the
-workers.
+``make workers`` code). Runs are launched as ``dagster job launch`` launches them: its own
+function (Dagster's internal ``execute_launch_command``), in this process, over the deployment's
+workspace, instead of a CLI process per run, each importing Dagster (~2 CPU-s) beside the
+deployment's first steps. Queued, dequeued by the daemon, their steps sent to the workers.
 
 The vendor files are the demo generator's, one day of every table written once and moved to
 each date (every day has its own keys and timestamps), served by the real sshd.
