@@ -1,7 +1,8 @@
 """The staging DuckDB a range run keeps across its days: what one day's load made there is gone
 before the next day's starts, and the warehouse attached beside it is left alone. A process keeps
 idle staging connections for its next loads: as new (nothing attached, no secret, no table), with
-each load's own settings and temporary folder; one that spilled, or a fork's, is not kept."""
+each load's own settings and temporary folder, whether the load succeeded or failed; one that
+spilled, was interrupted, or a fork's, is not kept."""
 
 from __future__ import annotations
 
@@ -109,17 +110,40 @@ def test_a_kept_connection_starts_the_next_load_as_new_with_its_settings(tmp_pat
     assert staging.idle_connections() == 1
 
 
-def test_a_connection_that_spilled_or_failed_is_closed_not_kept(tmp_path, no_idle):
+def test_a_connection_that_spilled_or_was_interrupted_is_closed_not_kept(tmp_path, no_idle):
     with staging_connection(LoaderSettings(memory_limit="40MB", threads=1), tmp_path) as con:
         con.execute("CREATE TABLE big AS SELECT md5(range::VARCHAR) AS h FROM range(2000000)")
         assert (tmp_path / staging.SPILL_FOLDER).is_dir()  # it spilled to the load's folder
     assert staging.idle_connections() == 0
-    with pytest.raises(RuntimeError, match="the load's own"):
-        with staging_connection(LoaderSettings(), tmp_path) as con:
-            raise RuntimeError("the load's own error")
+    other = tmp_path / "other"
+    other.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        with staging_connection(LoaderSettings(), other) as con:
+            raise KeyboardInterrupt  # a run terminated mid-load
     assert staging.idle_connections() == 0
     with pytest.raises(duckdb.ConnectionException):
         con.execute("SELECT 1")  # closed
+
+
+def test_a_connection_whose_load_failed_is_reset_and_kept(tmp_path, no_idle):
+    """A load's own error (a rule broken) leaves its connection as new for the next load: on a
+    lake a new one would load the extensions again."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with pytest.raises(RuntimeError, match="the load's own"):
+        with staging_connection(LoaderSettings(), tmp_path) as con:
+            failed = con
+            con.execute("CREATE TABLE rejects AS SELECT 1 AS line")
+            con.execute(f"ATTACH '{warehouse}' AS wh")
+            con.execute("BEGIN TRANSACTION; CREATE TABLE wh.main.half AS SELECT 1 AS a")
+            raise RuntimeError("the load's own error")
+    assert staging.idle_connections() == 1
+    with duckdb.connect(str(warehouse)) as other:  # detached; its transaction never committed
+        assert other.execute("SELECT count(*) FROM duckdb_tables()").fetchone() == (0,)
+    with staging_connection(LoaderSettings(), tmp_path) as con:
+        assert con is failed
+        databases = con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+        assert sorted(d for (d,) in databases) == ["memory", "system", "temp"]
+        assert _objects(con, "memory") == set()
 
 
 def test_a_kept_connection_whose_spill_folder_went_first_is_replaced(tmp_path, no_idle):
