@@ -3,10 +3,11 @@ bench-scale``: a Dagster instance (PostgreSQL storage, or the shipped SQLite one
 (the queued run coordinator, pools, run monitoring of the shipped ``dagster.yaml``), the
 warehouse (a DuckDB file or a DuckLake with its catalog in PostgreSQL), and, for
 ``PLATFORM_EXECUTOR=celery``, Redis and N workers started by ``platform_assets.workers`` (the
-``make workers`` code). Runs are launched as ``dagster job launch`` launches them: its own
-function (Dagster's internal ``execute_launch_command``), in this process, over the deployment's
-workspace, instead of a CLI process per run, each importing Dagster (~2 CPU-s) beside the
-deployment's first steps. Queued, dequeued by the daemon, their steps sent to the workers.
+``make workers`` code). The instance is migrated, the models' sensor stopped and the runs
+launched as the ``dagster`` commands do it, by their own functions in this process
+(:mod:`platform_assets_tests.dagster_cli`), over the deployment's workspace: no process per
+command importing Dagster beside the deployment's first steps. Runs are queued, dequeued by the
+daemon, their steps sent to the workers.
 
 The vendor files are the demo generator's, one day of every table written once and moved to
 each date (every day has its own keys and timestamps), served by the real sshd.
@@ -15,14 +16,12 @@ each date (every day has its own keys and timestamps), served by the real sshd.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.warehouse import Warehouse
 from platform_assets.demo.serve import code_server
 from platform_assets.workers import running, write_config
+from platform_assets_tests import dagster_cli as cli
 from platform_assets_tests.postgres import PostgresServer
 from platform_assets_tests.redis import RedisServer
 from platform_assets_tests.sshd import SshServer
@@ -126,19 +126,8 @@ class Cluster:
         self, instance: dg.DagsterInstance, runs: list[tuple[str, dict[str, str]]]
     ) -> list[str]:
         """Queue runs of ``(job, tags)`` as ``dagster job launch -w workspace -j job --tags ...``
-        does (the same function, in this process, ``instance`` from :meth:`instance`); their
-        ids."""
-        from dagster._cli.job import execute_launch_command
-        from dagster._cli.workspace.cli_target import WorkspaceOpts
-
-        opts = WorkspaceOpts(workspace=[str(self.workspace)])
-        return [
-            execute_launch_command(
-                instance=instance, workspace_opts=opts, job_name=job, tags=json.dumps(tags),
-                run_id=str(uuid.uuid4()),
-            ).run_id
-            for job, tags in runs
-        ]  # fmt: skip
+        does (in this process, ``instance`` from :meth:`instance`); their ids."""
+        return [cli.launch(instance, self.workspace, job, tags) for job, tags in runs]
 
     def wait(
         self, instance: dg.DagsterInstance, run_ids: list[str], timeout: float
@@ -163,25 +152,8 @@ class Cluster:
     @contextmanager
     def instance(self) -> Iterator[dg.DagsterInstance]:
         """The deployment's instance, read from this process."""
-        saved = {k: os.environ.get(k) for k in self.env}
-        os.environ.update(self.env)
-        try:
-            with dg.DagsterInstance.get() as instance:
-                yield instance
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-    def _cli(self, args: list[str]) -> None:
-        done = subprocess.run(
-            [str(BIN / "dagster"), *args], env=self.env, cwd=REPO,
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        if done.returncode:
-            raise RuntimeError(f"dagster {args[:2]} failed: {(done.stdout + done.stderr)[-3000:]}")
+        with cli.deployment_instance(self.env) as instance:
+            yield instance
 
 
 @contextmanager
@@ -225,15 +197,17 @@ def cluster(
     if redis is not None:
         env["PLATFORM_CELERY_BROKER"] = redis.url
     deployment = Cluster(env=env, home=home, workspace=work / "workspace.yaml", warehouse=warehouse)
-    deployment._cli(["instance", "migrate"])  # once, before any run
+    with deployment.instance() as instance:
+        cli.migrate(instance)  # once, before any run
     with ExitStack() as stack:
         # one code server, Dagster's own (`dagster api grpc`, as the Helm chart's user code
         # deployment runs it), for the daemon and every CLI call: the code loads once
         stack.enter_context(code_server(env, deployment.workspace, cwd=REPO, warm=False))
         # the models' automation (running by default) would add runs of its own: only the
         # launched runs here
+        with deployment.instance() as instance:
+            cli.stop_sensors(instance, deployment.workspace, "models_automation_sensor")
         workspace = str(deployment.workspace)
-        deployment._cli(["sensor", "stop", "-w", workspace, "models_automation_sensor"])
         daemon = subprocess.Popen(
             [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", workspace],
             env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

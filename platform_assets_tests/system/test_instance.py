@@ -11,7 +11,6 @@ Slow (a daemon and a process per run): marked ``slow``; CI runs it.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import pytest
 import yaml
 
 from platform_assets.demo.serve import code_server
+from platform_assets_tests import dagster_cli as cli
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,
@@ -38,7 +38,6 @@ from platform_assets_tests.ui import LAUNCH_BACKFILL
 from platform_assets_tests.vendorfiles import POSTSCRIPT_HEADERS, postscript_row, write_rows
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 DAYS = [dt.date(2026, 10, 1) + dt.timedelta(days=n) for n in range(6)]
 BACKFILL_DAYS = [dt.date(2026, 9, 1) + dt.timedelta(days=n) for n in range(10)]
 
@@ -100,50 +99,36 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path, s
         PLATFORM_BACKFILL_PARTITIONS_PER_RUN="4",
     )
     env.update(storage)
-    # the instance is migrated once, before any run (no first-run race on its storage)
-    subprocess.run([BIN / "dagster", "instance", "migrate"], env=env, check=True, timeout=120)
-    # `make dev`'s code server (runs forked from it warm): the daemon, the CLI and the runs use it
-    with code_server(env, tmp_path / "workspace.yaml", cwd=REPO) as (_, workspace):
-        # only the loads here: the models' automation (running by default) would add its own runs
-        subprocess.run(
-            [BIN / "dagster", "sensor", "stop", "-w", str(workspace), "models_automation_sensor"],
-            env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
-        )  # fmt: skip
-        # Dagster's daemon, its backfill loop ticking every 2 s instead of 30 s as `make dev`'s
-        # does (platform_assets/demo/daemon.py): the queue, pools and retries are the shipped ones
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
-            env=env,
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            partitions = ",".join(d.isoformat() for d in DAYS)
-            for job in ("attentive_daily_job", "postscript_daily_job"):
-                subprocess.run(
-                    [BIN / "dagster", "job", "backfill", "-w", str(workspace), "-j", job,
-                     "--partitions", partitions, "--noprompt"],
-                    env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
-                )  # fmt: skip
-            os.environ["DAGSTER_HOME"] = str(home)  # this process reads the same instance
-            os.environ.update(storage)
+    # the `dagster` commands run in this process (platform_assets_tests/dagster_cli.py)
+    with cli.deployment_instance(env) as instance:
+        cli.migrate(instance)  # once, before any run (no first-run race on its storage)
+        # `make dev`'s code server (runs forked from it warm): the daemon, the CLI and the runs
+        with code_server(env, tmp_path / "workspace.yaml", cwd=REPO) as (_, workspace):
+            # only the loads here: the models' automation (running by default) would add runs
+            cli.stop_sensors(instance, workspace, "models_automation_sensor")
+            # Dagster's daemon, its backfill loop ticking every 2 s instead of 30 s as `make
+            # dev`'s does (platform_assets/demo/daemon.py): the queue, pools and retries shipped
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "platform_assets.demo.daemon", "run", "-w", str(workspace)],
+                env=env,
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             try:
-                with dg.DagsterInstance.get() as instance:
-                    runs = _wait_for_runs(instance, 12, deadline=time.monotonic() + 900)
-                    # an asset backfill of 10 days, launched as the UI launches it: the daemon runs
-                    # it as range runs of at most PLATFORM_BACKFILL_PARTITIONS_PER_RUN (4) days
-                    backfill_id = _launch_backfill(env, workspace, BACKFILL_DAYS)
-                    backfill_runs = _wait_for_runs(
-                        instance, 15, deadline=time.monotonic() + 900, backfill_id=backfill_id
-                    )
+                for job in ("attentive_daily_job", "postscript_daily_job"):
+                    cli.backfill(instance, workspace, job, [d.isoformat() for d in DAYS])
+                runs = _wait_for_runs(instance, 12, deadline=time.monotonic() + 900)
+                # an asset backfill of 10 days, launched as the UI launches it: the daemon runs
+                # it as range runs of at most PLATFORM_BACKFILL_PARTITIONS_PER_RUN (4) days
+                backfill_id = _launch_backfill(instance, workspace, BACKFILL_DAYS)
+                backfill_runs = _wait_for_runs(
+                    instance, 15, deadline=time.monotonic() + 900, backfill_id=backfill_id
+                )
             finally:
-                for name in ("DAGSTER_HOME", *storage):
-                    del os.environ[name]
-        finally:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            daemon.wait(timeout=60)
+                os.killpg(daemon.pid, signal.SIGTERM)
+                daemon.wait(timeout=60)
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 12
     assert len({r.tags["dagster/partition"] for r in runs}) == 6
     assert [r.status for r in backfill_runs] == [dg.DagsterRunStatus.SUCCESS] * 3
@@ -167,20 +152,14 @@ def test_twelve_runs_at_once_through_the_run_queue(sshd, remote_dir, tmp_path, s
     assert keys == expected["conversions"] and shops == expected["shops"]
 
 
-def _launch_backfill(env: dict[str, str], workspace: Path, days: list[dt.date]) -> str:
-    """``launchPartitionBackfill``, the UI's mutation, through the ``dagster-graphql`` CLI."""
+def _launch_backfill(instance: dg.DagsterInstance, workspace: Path, days: list[dt.date]) -> str:
+    """``launchPartitionBackfill``, the UI's mutation, as the ``dagster-graphql`` CLI sends it."""
     params = {
         "assetSelection": [{"path": ["attentive_mobile", "conversions"]}],
         "partitionNames": [d.isoformat() for d in days],
     }
-    out = subprocess.run(
-        [BIN / "dagster-graphql", "-w", str(workspace), "-t", LAUNCH_BACKFILL,
-         "-v", json.dumps({"params": params})],
-        env=env, cwd=REPO, check=True, timeout=300, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    # the CLI logs its code server's start and stop on stdout around the JSON answer
-    answer = next(line for line in out.splitlines() if line.startswith("{"))
-    result = json.loads(answer)["data"]["launchPartitionBackfill"]
+    answer = cli.graphql(instance, workspace, LAUNCH_BACKFILL, {"params": params})
+    result = answer["data"]["launchPartitionBackfill"]
     assert result["__typename"] == "LaunchBackfillSuccess", result
     return result["backfillId"]
 

@@ -24,6 +24,7 @@ import duckdb
 import pytest
 
 from platform_assets.demo.serve import code_server
+from platform_assets_tests import dagster_cli as cli
 from platform_assets_tests.csvfiles import (
     CONVERSION_HEADER,
     NOTIFICATION_HEADER,
@@ -62,24 +63,25 @@ def test_a_killed_run_frees_the_writer_pool_within_the_stated_bound(sshd, remote
         PLATFORM_START_DATE="2026-09-01",
         RAW_ARCHIVE_DIR=str(tmp_path / "raw"),
     )
-    subprocess.run([BIN / "dagster", "instance", "migrate"], env=env, check=True, timeout=120)
-    # `make dev`'s code server (runs forked from it warm): the daemon, the CLI and the runs use it
-    with code_server(env, tmp_path / "workspace.yaml", cwd=REPO) as (_, workspace):
-        for sensor in ("models_automation_sensor", "attentive_new_files_sensor"):  # only our runs
-            subprocess.run(
-                [BIN / "dagster", "sensor", "stop", "-w", str(workspace), sensor],
-                env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
+    # the `dagster` commands run in this process (platform_assets_tests/dagster_cli.py)
+    with cli.deployment_instance(env) as instance:
+        cli.migrate(instance)
+        # `make dev`'s code server (runs forked from it warm): the daemon, the CLI and the runs
+        with code_server(env, tmp_path / "workspace.yaml", cwd=REPO) as (_, workspace):
+            # only our runs
+            cli.stop_sensors(
+                instance, workspace, "models_automation_sensor", "attentive_new_files_sensor"
+            )
+            daemon = subprocess.Popen(
+                [BIN / "dagster-daemon", "run", "-w", str(workspace)],
+                env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )  # fmt: skip
-        daemon = subprocess.Popen(
-            [BIN / "dagster-daemon", "run", "-w", str(workspace)],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        holder = duckdb.connect(str(warehouse))  # another writer: the run's step waits for it
-        os.environ["DAGSTER_HOME"] = str(home)
-        try:
-            with dg.DagsterInstance.get() as instance:
-                killed = _launch(env, workspace, killed_day, {"dagster/max_runtime_seconds": "20"})
+            holder = duckdb.connect(str(warehouse))  # another writer: the run's step waits for it
+            try:
+                killed = _launch(
+                    instance, workspace, killed_day, {"dagster/max_runtime_seconds": "20"}
+                )
                 _wait_until(
                     lambda: killed in _slot_holders(instance), 300, "the slot to be claimed"
                 )
@@ -87,7 +89,7 @@ def test_a_killed_run_frees_the_writer_pool_within_the_stated_bound(sshd, remote
                 os.kill(pid, signal.SIGKILL)
                 killed_at = time.monotonic()
                 holder.close()
-                queued = _launch(env, workspace, next_day, {})
+                queued = _launch(instance, workspace, next_day, {})
                 _wait_until(
                     lambda: instance.get_run_by_id(killed).status in FINISHED, 600, "the killed run"
                 )
@@ -101,11 +103,10 @@ def test_a_killed_run_frees_the_writer_pool_within_the_stated_bound(sshd, remote
                     lambda: all(r.status in FINISHED for r in instance.get_runs()), 600, "all"
                 )
                 runs = {r.run_id: r for r in instance.get_runs()}
-        finally:
-            del os.environ["DAGSTER_HOME"]
-            holder.close()
-            os.killpg(daemon.pid, signal.SIGTERM)
-            daemon.wait(timeout=60)
+            finally:
+                holder.close()
+                os.killpg(daemon.pid, signal.SIGTERM)
+                daemon.wait(timeout=60)
     assert runs[killed].status == dg.DagsterRunStatus.FAILURE
     assert runs[queued].status == dg.DagsterRunStatus.SUCCESS
     bound = 20 + 30 + 180 + 60  # max runtime (tag) + poll + cancel time-out + slot release
@@ -133,23 +134,16 @@ def test_a_killed_run_frees_the_writer_pool_within_the_stated_bound(sshd, remote
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
-def _launch(env: dict[str, str], workspace: Path, day: dt.date, tags: dict[str, str]) -> str:
-    """One partition run of the Attentive daily job, submitted to the run queue by the CLI."""
-    with dg.DagsterInstance.get() as instance:
-        before = {r.run_id for r in instance.get_runs()}
-    subprocess.run(
-        [BIN / "dagster", "job", "launch", "-w", str(workspace), "-j", "attentive_daily_job",
-         "--tags", json.dumps({"dagster/partition": day.isoformat(), **tags})],
-        env=env, cwd=REPO, check=True, timeout=300, capture_output=True,
-    )  # fmt: skip
-    with dg.DagsterInstance.get() as instance:
-        new = [
-            r
-            for r in instance.get_runs()
-            if r.run_id not in before and r.tags.get("dagster/partition") == day.isoformat()
-        ]
-    assert len(new) == 1, [(r.job_name, r.tags) for r in new]
-    return new[0].run_id
+def _launch(
+    instance: dg.DagsterInstance, workspace: Path, day: dt.date, tags: dict[str, str]
+) -> str:
+    """One partition run of the Attentive daily job, queued as ``dagster job launch`` queues it."""
+    run_id = cli.launch(
+        instance, workspace, "attentive_daily_job", {"dagster/partition": day.isoformat(), **tags}
+    )
+    run = instance.get_run_by_id(run_id)
+    assert run is not None and run.tags.get("dagster/partition") == day.isoformat()
+    return run_id
 
 
 def _slot_holders(instance: dg.DagsterInstance) -> set[str]:
