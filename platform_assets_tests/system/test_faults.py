@@ -31,28 +31,12 @@ from platform_assets.ingest.assets import build_source_assets
 from platform_assets.ingest.loader.partition import load_partition
 from platform_assets_tests.conftest import make_sftp
 from platform_assets_tests.csvfiles import CONVERSION_HEADER, conversion, write_csv
+from platform_assets_tests.trials import Child
 
 DAY = dt.date(2026, 10, 1)
 NAME = f"attentive_conversions_{DAY:%Y%m%d}.csv"
 KILLS = 20
 REPO = Path(__file__).resolve().parents[2]
-
-# a load in a process of its own: imports, says "ready", loads on "go", says "done"
-CHILD = """
-import datetime as dt, json, os, sys
-from platform_assets.defs.attentive import CONVERSIONS
-from platform_assets.core.warehouse import LoaderSettings
-from platform_assets.ingest.loader.partition import load_partition
-from platform_assets.core.transport.sftp import SFTPResource
-args = json.loads(sys.argv[1])
-files = SFTPResource(**args["sftp"], password=os.environ["FAULT_SFTP_PASSWORD"])
-settings = LoaderSettings(work_dir=args["work_dir"], threads=1)
-print("ready", flush=True)
-sys.stdin.readline()
-load_partition(CONVERSIONS, dt.date.fromisoformat(args["day"]), files,
-               args["warehouse"], settings=settings)
-print("done", flush=True)
-"""
 
 
 def _write_version(path: Path, rows: int, amount: str) -> Path:
@@ -100,37 +84,21 @@ def test_sigkill_at_20_moments_leaves_old_or_new_and_no_leftovers(
     settings = LoaderSettings(work_dir=str(work), threads=1)
     rows = 100_000
     old, new = (rows, ("10.0000",)), (rows, ("20.0000",))
-    args = {
-        "sftp": sftp.model_dump(exclude={"password"}),
-        "warehouse": warehouse,
-        "work_dir": str(work),
-        "day": DAY.isoformat(),
-    }
-    env = {**os.environ, "FAULT_SFTP_PASSWORD": sftp.password or ""}
 
-    def start_a_child() -> subprocess.Popen[str]:
-        """A load in a process of its own, importing until it says it is ready."""
-        return subprocess.Popen(
-            [sys.executable, "-c", CHILD, json.dumps(args)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+    def start_a_child() -> Child:
+        """The new file's load in a process of its own, forked from this warm one (nothing to
+        import), waiting for its go."""
+        return Child(lambda: load_partition(CONVERSIONS, DAY, sftp, warehouse, settings=settings))
 
-    def load_in(child: subprocess.Popen[str], kill_after: float | None) -> float:
-        assert child.stdin and child.stdout
-        assert child.stdout.readline().strip() == "ready"
+    def load_in(child: Child, kill_after: float | None) -> float:
         started = time.monotonic()
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        child.go()
         if kill_after is None:
-            assert child.stdout.readline().strip() == "done"
-            assert child.wait(timeout=120) == 0
+            assert child.wait() == 0
             return time.monotonic() - started
         time.sleep(kill_after)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
+        os.kill(child.pid, signal.SIGKILL)  # not reaped until wait(): never another process
+        child.wait()
         return time.monotonic() - started
 
     # each version written once (the same keys in both: UPSERT, so a mix shows as two amounts)
@@ -151,10 +119,9 @@ def test_sigkill_at_20_moments_leaves_old_or_new_and_no_leftovers(
     outcomes = {"old": 0, "new": 0}
     left_behind = 0
     for i in range(KILLS):
-        child = start_a_child()  # it imports while the table goes back to the old version
         back_to_old()  # (its own load sweeps what the previous kill left)
         _serve(remote_dir, new_file)
-        load_in(child, kill_after=duration * (i + 0.5) / KILLS)
+        load_in(start_a_child(), kill_after=duration * (i + 0.5) / KILLS)
         state = _state(warehouse)
         assert state in (old, new), f"kill {i + 1}: a mix: {state}"
         outcomes["old" if state == old else "new"] += 1
