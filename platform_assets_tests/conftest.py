@@ -147,21 +147,22 @@ def _longest(item: pytest.Item) -> int:
 
 
 SLOW_LANE_SECONDS = {
-    "test_outbound_trials.py": 165,
-    "test_instance.py": 131,
-    "test_killed_run.py": 111,
-    "test_ui.py": 94,
-    "test_faults.py": 70,
-    "test_delivery_trials.py": 64,
-    "test_cli_and_demo.py": 62,
-    "test_dbt_server.py": 22,
+    "test_outbound_trials.py": 169,
+    "test_instance.py": 128,
+    "test_killed_run.py": 104,
+    "test_ui.py": 85,
+    "test_cli_and_demo.py": 69,
+    "test_delivery_trials.py": 59,
+    "test_faults.py": 53,
+    "test_dbt_server.py": 26,
 }
-"""The slow lane's files and their seconds in the lane (three workers, 2026-12-05, ``pytest
---durations``). ``make test-slow`` runs them as one group per worker (``--dist loadgroup``),
-split so that the longest group is as short as can be: handing out files as workers free up
-(``loadfile``) gave a worker two long ones while the other idled (pytest-xdist gives a worker its
-next file while it still has two tests to run, and most of these files have one or two), and
-the longest-first greedy split left one group at 263 s where the best is 242 s."""
+"""The slow lane's files and their seconds in the lane (three workers, 2026-12-05 evening, once
+the kill tests forked their loads and the daemon tests ran their commands in-process). ``make
+test-slow`` runs them as one group per worker (``--dist loadgroup``), split so that the longest
+group is as short as can be: handing out files as workers free up (``loadfile``) gave a worker
+two long ones while the other idled (pytest-xdist gives a worker its next file while it still has
+two tests to run, and most of these files have one or two), and the longest-first greedy split
+left one group at 263 s where the best was 242 s (earlier figures, 2026-12-05)."""
 
 
 def _slow_lane_workers() -> int:

@@ -58,6 +58,12 @@ class Child:
         os.write(self._go, b"g")
         os.close(self._go)
 
+    def kill(self) -> None:
+        """SIGKILL the child; back once it is dead (reaped by :meth:`wait`, so its pid is never
+        another process's)."""
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOWAIT)
+
     def wait(self, timeout: float = 300) -> int:
         """The child's exit status once it has ended (-9: killed); one still running after
         ``timeout`` seconds (a hung child) is killed and named."""

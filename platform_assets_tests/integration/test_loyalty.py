@@ -9,10 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import dagster as dg
@@ -37,6 +34,7 @@ from platform_assets_tests.loyalty import (
     journal,
     run_loyalty,
 )
+from platform_assets_tests.trials import Child
 
 # -- the resources -----------------------------------------------------------------------------
 
@@ -211,19 +209,6 @@ def test_messages_exactly_once_across_runs_and_a_failed_one_retried(api, loyalty
     ]
 
 
-CRASHING_RUN = """
-import dagster as dg
-from platform_assets.defs import VENDOR_SOURCES
-from platform_assets.compose import build_definitions
-from platform_assets.core.settings import Settings
-defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
-defs.resolve_job_def("loyalty_job").execute_in_process(
-    instance=dg.DagsterInstance.ephemeral(),
-    asset_selection=[dg.AssetKey(["loyalty", "attentive_messages"])],
-)
-"""
-
-
 def test_a_run_killed_between_the_call_and_its_journal_entry_is_reported_not_resent(
     api, loyalty_env
 ):
@@ -235,15 +220,15 @@ def test_a_run_killed_between_the_call_and_its_journal_entry_is_reported_not_res
             ("a3", "m1", "points_earned", NOW - dt.timedelta(minutes=1), "third"),
         ],
     )
-    process = subprocess.Popen([sys.executable, "-c", CRASHING_RUN], env=dict(os.environ))
+    run = Child(lambda: run_loyalty("attentive_messages"))  # a process of its own, forked
 
     def crash(got) -> None:  # noqa: ANN001
         if got.path == MESSAGES and got.body.get("body") == "second":
-            os.kill(process.pid, signal.SIGKILL)  # the call arrived; its answer never will
-            process.wait(timeout=30)
+            run.kill()  # the call arrived; its answer never will
 
     api.on_request = crash
-    assert process.wait(timeout=120) == -signal.SIGKILL
+    run.go()
+    assert run.wait(timeout=120) == -signal.SIGKILL
     api.on_request = None
     assert journal(loyalty_env) == [("message:a1", 1, SUCCEEDED), ("message:a2", 1, "started")]
     after = run_loyalty("attentive_messages")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from platform_assets_tests.loyalty import (
     journal,
     run_loyalty,
 )
+from platform_assets_tests.trials import Child
 
 
 def messages_sent(api) -> list[str]:  # noqa: ANN001
@@ -80,20 +80,6 @@ def test_a_call_in_doubt_stays_listed_and_failing_until_an_operator_decides(
     assert len(api.calls("POST", MESSAGES)) == 1  # confirmed: never sent again
 
 
-KILLED_RUN = """
-import sys
-import dagster as dg
-from platform_assets.compose import build_definitions
-from platform_assets.core.settings import Settings
-from platform_assets.defs import VENDOR_SOURCES
-defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
-with dg.DagsterInstance.get() as instance:
-    defs.resolve_job_def("loyalty_job").execute_in_process(
-        instance=instance, asset_selection=[dg.AssetKey(["loyalty", sys.argv[1]])]
-    )
-"""
-
-
 @pytest.mark.parametrize(
     ("asset", "path", "key"),
     [
@@ -108,15 +94,16 @@ def test_a_killed_runs_unanswered_call_is_not_resent_while_its_run_looks_alive(
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))  # one instance for both runs
     add_actions(loyalty_env, [("a1", "m1", "x", NOW - dt.timedelta(minutes=1), "hello")])
-    process = subprocess.Popen([sys.executable, "-c", KILLED_RUN, asset], env=dict(os.environ))
+    # the run in a process of its own (forked from this one), on the instance of DAGSTER_HOME
+    run = Child(lambda: run_loyalty(asset, instance=dg.DagsterInstance.get()))
 
     def kill(got) -> None:  # noqa: ANN001
         if got.method == "POST" and got.path == path:
-            os.kill(process.pid, signal.SIGKILL)  # the request arrived; no answer will go back
-            process.wait(timeout=30)
+            run.kill()  # the request arrived; no answer will go back
 
     api.on_request = kill
-    assert process.wait(timeout=180) == -signal.SIGKILL
+    run.go()
+    assert run.wait(timeout=180) == -signal.SIGKILL
     api.on_request = None
     assert len(api.calls("POST", path)) == 1
     with dg.DagsterInstance.get() as instance:
