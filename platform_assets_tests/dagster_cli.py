@@ -9,7 +9,6 @@ import Dagster again each time (~2-4 CPU-s) beside the deployment's own work."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,22 +17,15 @@ from typing import Any
 
 import dagster as dg
 
+from platform_assets.core.environ import environment
+
 
 @contextmanager
 def deployment_instance(env: Mapping[str, str]) -> Iterator[dg.DagsterInstance]:
     """The deployment's instance in this process: ``env`` (its ``DAGSTER_HOME``, the storage's
     variables) set in ``os.environ`` while it is open (Dagster reads them there), then put back."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        with dg.DagsterInstance.get() as instance:
-            yield instance
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environment(env), dg.DagsterInstance.get() as instance:
+        yield instance
 
 
 def migrate(instance: dg.DagsterInstance) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from platform_assets.compose import bound_variables, build_definitions
+from platform_assets.core.environ import environment
 from platform_assets.core.partitions import partition_key_for
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import VendorSource
@@ -120,16 +121,8 @@ def _run_environment(env: dict[str, str], defs: dg.Definitions) -> Iterator[None
     the resources bind as ``dg.EnvVar`` (secrets and connections, resolved at run time) and the
     PII key the dbt process reads; restored afterwards. Everything else is in the settings."""
     names = bound_variables(defs) | {"PLATFORM_PII_KEY"}
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: env[name] for name in names if name in env})
-    try:
+    with environment({name: env[name] for name in names if name in env}):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _arrived_on_time(sftp_root: Path, dates: list[dt.date]) -> None:

@@ -33,7 +33,6 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_duckdb import DuckDBResource
 from packaging import version
 
+from platform_assets.core.environ import environment
 from platform_assets.core.partitions import DATE_DIMENSION
 from platform_assets.core.settings import Settings
 from platform_assets.core.sources import ConfiguredSource
@@ -218,10 +218,11 @@ def _dbt_build(
     args = ["build", *window, "--vars", json.dumps(dict(variables), sort_keys=True)]
     # dagster-dbt makes the invocation's folder under DBT_TARGET_PATH and hands it the parse
     # state kept there: the target's own (the module's docstring)
-    environment = {WAREHOUSE_ENV: str(path), "DBT_TARGET_PATH": _state_folder(dbt)}
+    dbt_env = {WAREHOUSE_ENV: str(path), "DBT_TARGET_PATH": _state_folder(dbt)}
     if isinstance(dbt, PlatformDbtCli) and dbt.warm_server:
-        environment[SERVER_ENV] = dbt.warm_server
-    with _environment(environment):  # dagster-dbt copies it when it starts dbt
+        dbt_env[SERVER_ENV] = dbt.warm_server
+    # dagster-dbt hands dbt a copy of the process environment when it starts it
+    with environment(dbt_env):
         invocation = dbt.cli(args, context=context)
     try:
         yield from invocation.stream()
@@ -231,22 +232,6 @@ def _dbt_build(
             context.log.warning(f"dbt's partial-parse state was not kept: {exc}")
     finally:
         _prune_invocations(invocation.target_path)
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in the process environment while dagster-dbt starts a dbt process (it hands
-    dbt a copy of it, and takes no environment of its own); restored after."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _prune_invocations(invocation_target: Path, keep: int = KEPT_INVOCATIONS) -> None:
