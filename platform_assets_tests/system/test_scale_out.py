@@ -36,6 +36,7 @@ from platform_assets.core.execution import restore_sweep_seconds
 from platform_assets.core.settings import Settings
 from platform_assets.core.warehouse import Warehouse
 from platform_assets.defs import VENDOR_SOURCES
+from platform_assets.models import dbt_server
 from platform_assets_tests import scaleout
 from platform_assets_tests.postgres import postgres_server
 from platform_assets_tests.redis import redis_server
@@ -122,6 +123,8 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
         # the lake equals the embedded default: every table (rejects included) and every model
         embedded.join(timeout=600)
         assert embedded.exitcode == 0, f"the embedded default's runs: exit {embedded.exitcode}"
+        builds = (Path(reference).parent / "dbt-server.log").read_text(errors="replace")
+        assert re.findall(r"^warm dbt: (\w+) in pid", builds, re.M) == ["build"] * 3
         names = _relations(reference)
         assert len([n for n in names if n.startswith(("marts.", "identity."))]) >= 6
         assert len(names) >= 15 + 10
@@ -146,9 +149,10 @@ def _spawned(target: Callable[..., None], *args: object) -> Iterator[BaseProcess
 
 
 def _embedded_default(work: Path, env: dict[str, str]) -> None:
-    """Every load job over the days and the models, run in-process into a DuckDB file in
-    ``work``: the embedded default's result, the reference (the body of a spawned process: its
-    environment is the deployment's vendors and this folder, no other ``PLATFORM_`` setting)."""
+    """Every load job over the days and the models (their dbt in a warm dbt, as ``make demo``
+    runs it), run in-process into a DuckDB file in ``work``: the embedded default's result, the
+    reference (the body of a spawned process: its environment is the deployment's vendors and
+    this folder, no other ``PLATFORM_`` setting)."""
     for name in [n for n in os.environ if n.startswith("PLATFORM_")]:
         del os.environ[name]
     os.environ.update(
@@ -157,14 +161,22 @@ def _embedded_default(work: Path, env: dict[str, str]) -> None:
         RAW_ARCHIVE_DIR=str(work / "raw"),
         PLATFORM_WORK_DIR=str(work / "staging"),
     )
-    defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
-    with dg.DagsterInstance.ephemeral() as instance:
-        runs = [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS]
-        runs += [
-            (job, scaleout.range_tags(FIRST, LAST, None) if job != "models_full_job" else {})
-            for job in scaleout.MODEL_JOBS
-        ]
-        for job, tags in runs:
+    loads = [(job, scaleout.range_tags(FIRST, LAST, app)) for job, app in scaleout.LOAD_JOBS]
+    models = [
+        (job, scaleout.range_tags(FIRST, LAST, None) if job != "models_full_job" else {})
+        for job in scaleout.MODEL_JOBS
+    ]
+    # the models' dbt commands in a warm dbt, as `make demo` runs them (three new dbt processes
+    # cost ~18 CPU-s beside the deployment; the server's start and three forks, about half)
+    with (
+        dbt_server.started(work / "dbt-server.log") as warm_dbt,
+        dg.DagsterInstance.ephemeral() as instance,
+    ):
+        os.environ[dbt_server.SERVER_ENV] = str(warm_dbt)
+        defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
+        for n, (job, tags) in enumerate(loads + models):
+            if n == len(loads):
+                assert dbt_server.ready(warm_dbt), "the warm dbt did not start"
             result = defs.resolve_job_def(job).execute_in_process(
                 instance=instance, tags=tags, raise_on_error=False
             )
