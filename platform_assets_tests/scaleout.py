@@ -132,14 +132,16 @@ class Cluster:
     def wait(
         self, instance: dg.DagsterInstance, run_ids: list[str], timeout: float
     ) -> list[dg.DagsterRun]:
-        """The runs once all have finished (success, failure or canceled)."""
+        """The runs once all have finished (success, failure or canceled), in ``run_ids``'s
+        order. One query per look (dagster-postgres opens a connection per call)."""
         deadline = time.monotonic() + timeout
         while True:
-            runs = [instance.get_run_by_id(r) for r in run_ids]
-            if all(r is not None and r.is_finished for r in runs):
-                return [r for r in runs if r is not None]
+            found = {r.run_id: r for r in instance.get_runs(dg.RunsFilter(run_ids=run_ids))}
+            runs = [found[r] for r in run_ids if r in found]
+            if len(runs) == len(run_ids) and all(r.is_finished for r in runs):
+                return runs
             if time.monotonic() > deadline:
-                states = [(r.job_name, str(r.status)) for r in runs if r is not None]
+                states = [(r.job_name, str(r.status)) for r in runs]
                 raise TimeoutError(f"runs did not finish in {timeout:.0f} s: {states}")
             time.sleep(0.5)
 
