@@ -167,7 +167,7 @@ def _embedded_default(work: Path, env: dict[str, str]) -> None:
         for job in scaleout.MODEL_JOBS
     ]
     # the models' dbt commands in a warm dbt, as `make demo` runs them (three new dbt processes
-    # cost ~18 CPU-s beside the deployment; the server's start and three forks, about half)
+    # cost ~18 CPU-s beside the deployment; the server's start and three forks, ~11)
     with (
         dbt_server.started(work / "dbt-server.log") as warm_dbt,
         dg.DagsterInstance.ephemeral() as instance,
