@@ -106,8 +106,7 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
         # the models steps' dbt ran in the workers' warm dbt (`make workers` starts it), as
         # forks of it: one `dbt build` per model run, none a new dbt process
         assert deployment.worker_logs is not None
-        warm = (deployment.worker_logs / "dbt-server.log").read_text(errors="replace")
-        assert re.findall(r"^warm dbt: (\w+) in pid", warm, re.M) == ["build"] * 3, warm[-2000:]
+        assert _warm_commands(deployment.worker_logs / "dbt-server.log") == ["build"] * 3
         # every pool slot given back: the killed step's included
         storage = instance.event_log_storage
         for pool in storage.get_concurrency_keys():
@@ -123,8 +122,7 @@ def test_ten_days_on_two_celery_workers_and_the_lake_equal_the_embedded_default(
         # the lake equals the embedded default: every table (rejects included) and every model
         embedded.join(timeout=600)
         assert embedded.exitcode == 0, f"the embedded default's runs: exit {embedded.exitcode}"
-        builds = (Path(reference).parent / "dbt-server.log").read_text(errors="replace")
-        assert re.findall(r"^warm dbt: (\w+) in pid", builds, re.M) == ["build"] * 3
+        assert _warm_commands(Path(reference).parent / "dbt-server.log") == ["build"] * 3
         names = _relations(reference)
         assert len([n for n in names if n.startswith(("marts.", "identity."))]) >= 6
         assert len(names) >= 15 + 10
@@ -174,13 +172,24 @@ def _embedded_default(work: Path, env: dict[str, str]) -> None:
     ):
         os.environ[dbt_server.SERVER_ENV] = str(warm_dbt)
         defs = build_definitions(VENDOR_SOURCES, Settings.from_env())
-        for n, (job, tags) in enumerate(loads + models):
-            if n == len(loads):
-                assert dbt_server.ready(warm_dbt), "the warm dbt did not start"
+
+        def run(job: str, tags: dict[str, str]) -> None:
             result = defs.resolve_job_def(job).execute_in_process(
                 instance=instance, tags=tags, raise_on_error=False
             )
             assert result.success, job
+
+        for job, tags in loads:
+            run(job, tags)
+        assert dbt_server.ready(warm_dbt), "the warm dbt did not start"
+        for job, tags in models:
+            run(job, tags)
+
+
+def _warm_commands(log: Path) -> list[str]:
+    """The dbt commands a warm dbt ran as forks of itself, from its log's ``warm dbt: <command>
+    in pid <n>`` lines."""
+    return re.findall(r"^warm dbt: (\w+) in pid", log.read_text(errors="replace"), re.M)
 
 
 def _failures(instance: dg.DagsterInstance, runs: list[dg.DagsterRun]) -> list[str]:
