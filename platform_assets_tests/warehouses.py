@@ -26,6 +26,10 @@ BACKENDS = tuple(
     b.strip() for b in os.environ.get("PLATFORM_TEST_WAREHOUSES", "duckdb").split(",") if b.strip()
 )
 """The backends the backend-parametrized tests run on (default: the DuckDB file only)."""
+BACKEND_PARAMS = tuple(pytest.param(b, id=b, marks=pytest.mark.backends) for b in BACKENDS)
+""":data:`BACKENDS` as the params of a backend fixture: each marks the tests that use it
+``backends`` (the lake lane's selection), so a test on a DuckDB file alone is left to ``make
+test`` instead of running again, unchanged, in ``make test-lake``."""
 
 
 def new_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str | Warehouse:

@@ -49,9 +49,7 @@ from platform_assets_tests.vendorfiles import (
     postscript_row,
     write_rows,
 )
-from platform_assets_tests.warehouses import BACKENDS, lake_env, new_lake, reading
-
-pytestmark = pytest.mark.backends
+from platform_assets_tests.warehouses import BACKEND_PARAMS, lake_env, new_lake, reading
 
 KEY = "test-pii-key-0123456789"
 D1, D2 = dt.date(2026, 10, 1), dt.date(2026, 10, 2)
@@ -353,7 +351,7 @@ WARM_BUILDS: dict[str, list[str]] = {}
 """Per backend: the commands the warm dbt logged while the world's models were built."""
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=BACKEND_PARAMS)
 def world(request, sshd, tmp_path_factory, warm_dbt):
     """The world loaded for D1 and D2 and every model built, in one instance, on the
     parametrized warehouse backend; dbt run by the worker's warm dbt (``PLATFORM_DBT_SERVER``),

@@ -42,15 +42,19 @@ from platform_assets_tests.csvfiles import (
     write_csv,
     ymd,
 )
-from platform_assets_tests.warehouses import BACKENDS, new_warehouse, reading, untouched, writing
+from platform_assets_tests.warehouses import (
+    BACKEND_PARAMS,
+    new_warehouse,
+    reading,
+    untouched,
+    writing,
+)
 
 D1 = dt.date(2026, 10, 1)
 D2 = dt.date(2026, 10, 2)
 
-pytestmark = pytest.mark.backends
 
-
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BACKEND_PARAMS)
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str | Warehouse:
     """The DuckDB file, and a DuckLake under ``make test-lake`` (``warehouses.py``)."""
     return new_warehouse(request, tmp_path)
