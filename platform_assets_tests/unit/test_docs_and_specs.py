@@ -138,6 +138,22 @@ def test_every_link_in_the_docs_resolves():
     assert len(pages) >= 10 and broken == []
 
 
+TEST_FILE = re.compile(r"\b(?:platform_assets_tests/[\w/]+/)?(test_\w+\.py)\b")
+
+
+def test_every_test_file_the_docs_name_exists():
+    """A page that names a test file (the README's promises, the docs' figures) names one that
+    is there: a renamed test leaves no page pointing at nothing."""
+    pages = [README, *sorted(DOCS.glob("*.md")), ROOT / "benchmarks" / "README.md"]
+    tests = {p.name for p in (ROOT / "platform_assets_tests").rglob("test_*.py")}
+    named = {
+        (page.name, name)
+        for page in pages
+        for name in TEST_FILE.findall(page.read_text(encoding="utf-8"))
+    }
+    assert len(named) > 20 and sorted(n for n in named if n[1] not in tests) == []
+
+
 def test_the_readme_is_short_and_links_every_page():
     text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 150
