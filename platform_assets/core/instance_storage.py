@@ -19,8 +19,8 @@ Dagster also asks, before storing each asset event and check evaluation, whether
 has the tables its migrations add, over a new connection each time: a table found is remembered.
 
 An event then costs ~3 ms (``benchmarks/overhead.py``'s figures are in ``docs/operations.md``).
-PostgreSQL storage (``dagster_home/storage-postgres.yaml``) is unchanged and remains the
-production choice.
+PostgreSQL storage (``dagster_home/storage-postgres.yaml``, :mod:`.postgres_storage`: the same
+idea for dagster-postgres) remains the production choice.
 """
 
 from __future__ import annotations
