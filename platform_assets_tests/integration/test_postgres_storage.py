@@ -64,6 +64,10 @@ def test_runs_events_and_checks_are_stored_in_the_pooled_postgres_storage(home: 
         assert isinstance(instance.run_storage, PooledPostgresRunStorage)
         assert isinstance(instance.event_log_storage, PooledPostgresEventLogStorage)
         assert isinstance(instance.schedule_storage, PooledPostgresScheduleStorage)
+        # a run's process builds its instance from the launcher's ref: the same storage
+        with dg.DagsterInstance.from_ref(instance.get_ref()) as from_ref:
+            assert isinstance(from_ref.event_log_storage, PooledPostgresEventLogStorage)
+            assert isinstance(from_ref.run_storage, PooledPostgresRunStorage)
         run_ids = [JOB.execute_in_process(instance=instance, partition_key=k).run_id for k in "ab"]
         assert _partitions(instance) == ["a", "b"]
         assert {r.run_id for r in instance.get_runs()} == set(run_ids)
