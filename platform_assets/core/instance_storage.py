@@ -71,7 +71,24 @@ def _normal_sync(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-class PooledSqliteEventLogStorage(SqliteEventLogStorage):
+class RemembersTables:
+    """An event log storage that remembers a table it has found. Dagster asks before storing every
+    asset event and check evaluation, each time over a new connection and a schema read (~2 ms
+    on SQLite); a table, once there, stays (Dagster's migrations add tables, never drop them), so
+    only a missing one is asked again. Put before the storage class in the bases."""
+
+    _tables: set[str]
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name in self._tables:
+            return True
+        found = super().has_table(table_name)  # type: ignore[misc]
+        if found:
+            self._tables.add(table_name)
+        return found
+
+
+class PooledSqliteEventLogStorage(RemembersTables, SqliteEventLogStorage):
     """Dagster's run-sharded SQLite event log with one engine per file (see the module)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
@@ -79,18 +96,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._tables: set[str] = set()
         self._asset_key_columns: set[str] = set()
         super().__init__(base_dir, inst_data)
-
-    def has_table(self, table_name: str) -> bool:
-        """Whether the index file has ``table_name``. Dagster asks before storing every asset
-        event and check evaluation, each time over a new SQLite connection and a schema read
-        (~2 ms); a table, once there, stays (Dagster's migrations add tables, never drop them),
-        so a table found is remembered and only a missing one is asked again."""
-        if table_name in self._tables:
-            return True
-        found = super().has_table(table_name)
-        if found:
-            self._tables.add(table_name)
-        return found
 
     def _has_asset_key_col_on_connection(self, conn: Connection, column_name: str) -> bool:
         """Whether the index's ``asset_keys`` table has ``column_name``. Dagster asks before

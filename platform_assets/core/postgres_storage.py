@@ -38,6 +38,8 @@ from dagster_postgres.utils import (
 )
 from sqlalchemy import event, exc, pool
 
+from platform_assets.core.instance_storage import RemembersTables
+
 POOL_SIZE = 1
 """Connections each storage keeps open per process between calls (three storages: up to three
 idle connections per process, where dagster-postgres keeps none)."""
@@ -86,23 +88,13 @@ class PooledPostgresRunStorage(PostgresRunStorage):
         self._engine = pooled_engine(self)
 
 
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
-    """dagster-postgres's event log with a kept connection; a table found is remembered (Dagster
-    asks before storing each asset event and check evaluation; migrations add tables, never
-    drop them)."""
+class PooledPostgresEventLogStorage(RemembersTables, PostgresEventLogStorage):
+    """dagster-postgres's event log with a kept connection; a table found is remembered."""
 
     def __init__(self, postgres_url: str, *args: Any, **kwargs: Any) -> None:
-        self._tables: set[str] = set()
+        self._tables = set()
         super().__init__(postgres_url, *args, **kwargs)
         self._engine = pooled_engine(self)
-
-    def has_table(self, table_name: str) -> bool:
-        if table_name in self._tables:
-            return True
-        found = super().has_table(table_name)
-        if found:
-            self._tables.add(table_name)
-        return found
 
 
 class PooledPostgresScheduleStorage(PostgresScheduleStorage):
