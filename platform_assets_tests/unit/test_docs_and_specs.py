@@ -30,6 +30,11 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 
 
+def _pages() -> list[Path]:
+    """Every page of the documentation: the README, docs/ and the benchmarks' README."""
+    return [README, *sorted(DOCS.glob("*.md")), ROOT / "benchmarks" / "README.md"]
+
+
 def test_the_docs_list_every_table_exactly_as_the_specs_say():
     assert block(all_specs()) in (DOCS / "tables.md").read_text(encoding="utf-8"), "make docs"
 
@@ -121,7 +126,7 @@ def _slug(heading: str) -> str:
 
 
 def test_every_link_in_the_docs_resolves():
-    pages = [README, *sorted(DOCS.glob("*.md")), ROOT / "benchmarks" / "README.md"]
+    pages = _pages()
     broken = []
     for page in pages:
         for target in LINK.findall(page.read_text(encoding="utf-8")):
@@ -144,7 +149,7 @@ TEST_FILE = re.compile(r"\b(?:platform_assets_tests/[\w/]+/)?(test_\w+\.py)\b")
 def test_every_test_file_the_docs_name_exists():
     """A page that names a test file (the README's promises, the docs' figures) names one that
     is there: a renamed test leaves no page pointing at nothing."""
-    pages = [README, *sorted(DOCS.glob("*.md")), ROOT / "benchmarks" / "README.md"]
+    pages = _pages()
     tests = {p.name for p in (ROOT / "platform_assets_tests").rglob("test_*.py")}
     named = {
         (page.name, name)
