@@ -13,9 +13,11 @@ OpenSSH sshd on 127.0.0.1. Measured, each in its own process (so peak RSS is tha
    parse, key, validate every row with pandera, upsert) into an empty table, and again into a
    table that already holds 10 million rows;
 3. peer: dlt's filesystem source over sftp into DuckDB with dlt's defaults (in ``.venv-dlt``);
-4. the platform's download alone (its paramiko client, as the loader downloads), for the bound:
-   that download and the load's own insert and commit, one after the other, before any
-   validation, keys or Dagster.
+4. the platform's download alone (its paramiko client, as the loader downloads), then its key
+   pass alone on that copy (every row's key: the least a loader must read before it writes),
+   for the bounds: that download and the load's own insert and commit, one after the other,
+   before any validation, keys or Dagster; the same with the key pass; and the same with
+   OpenSSH's download in place of the platform's.
 
 Each step also reports the whole machine's busy CPU-seconds while it ran (sshd's included).
 
@@ -161,7 +163,7 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
         # the steps take turns, `repeat` rounds, so that the machine's drift (a shared VM's
         # speed varies by +-20% over minutes) hits the floor and the platform alike; each
         # step's figure is its median round
-        downloads, ducks, own_downloads, empties, fulls = [], [], [], [], []
+        downloads, ducks, own_downloads, keypasses, empties, fulls = [], [], [], [], [], []
         for round_ in range(repeat):
             local = work / "floor.csv"
             downloads.append(
@@ -178,15 +180,20 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
             ducks.append(run_step(sys.executable, "floor-duckdb", local=local, database=floor_db))
             local.unlink()
             floor_db.unlink()
+            own_copy = work / "platform_download.csv"
             own_downloads.append(
+                run_step(sys.executable, "platform-download", env=env, remote=path, local=own_copy)
+            )
+            keypasses.append(
                 run_step(
                     sys.executable,
-                    "platform-download",
+                    "platform-keypass",
                     env=env,
-                    remote=path,
-                    local=work / "platform_download.csv",
+                    local=own_copy,
+                    partition=DAY.isoformat(),
                 )
             )
+            own_copy.unlink()
             empty_db = work / f"empty{round_}.duckdb"
             empties.append(
                 run_step(
@@ -212,7 +219,7 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
             full_db.unlink()
         download, duck = median_run(downloads), median_run(ducks)
         empty, full = median_run(empties), median_run(fulls)
-        own_download = median_run(own_downloads)
+        own_download, keypass = median_run(own_downloads), median_run(keypasses)
         floor_s = download["seconds"] + duck["seconds"]
 
         peer = None
@@ -240,8 +247,13 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
     # waits for the whole file: which rows win a repeated key is known only at its end, and
     # deleting the losers after a streamed insert costs a commit as long as the insert
     # (benchmarks/README.md). Validation, keys and Dagster's run come on top.
+    # The key pass (every row's key, nothing else) must also come before the insert: with it,
+    # the bound is the least any loader with this download can take; with OpenSSH's download
+    # instead of the platform's, the least a loader could take with a C SSH client.
     stored = empty["stages_s"]["insert"] + empty["stages_s"]["commit"]
     bound_s = own_download["seconds"] + stored
+    keyed_s = bound_s + keypass["seconds"]
+    openssh_s = download["seconds"] + keypass["seconds"] + stored
     result = {
         "size_mb": round(size_mb, 1),
         "rows": duck["rows"],
@@ -260,7 +272,12 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
             "seconds": round(bound_s, 2),
             "over_floor": round(bound_s / floor_s, 2),
             "parts": "platform_download + platform_empty_table insert + commit",
+            "with_key_pass_seconds": round(keyed_s, 2),
+            "with_key_pass_over_floor": round(keyed_s / floor_s, 2),
+            "openssh_download_with_key_pass_seconds": round(openssh_s, 2),
+            "openssh_download_with_key_pass_over_floor": round(openssh_s / floor_s, 2),
         },
+        "platform_keypass": figures(keypass, size_mb),
         "platform_10m_row_table": figures(full, size_mb),
         "dlt": figures(peer, size_mb) if peer else None,
         "machine": {
@@ -280,6 +297,7 @@ def table(result: dict) -> str:
         ("floor: sftp client download", result["floor"]["download"]),
         ("floor: duckdb read_csv + md5", result["floor"]["duckdb_read_csv_md5"]),
         ("platform: its download alone", result["platform_download"]),
+        ("platform: its key pass alone", result["platform_keypass"]),
         ("platform -> empty table", result["platform_empty_table"]),
         ("platform -> 10M-row table", result["platform_10m_row_table"]),
     ]
@@ -313,6 +331,12 @@ def table(result: dict) -> str:
         f"the platform's download alone + its insert and commit: {bound['seconds']:.2f} s = "
         f"{bound['over_floor']:.2f} x floor (before any validation, keys or Dagster); "
         "CPU-s: the whole machine's while the step ran"
+    )
+    lines.append(
+        f"+ the key pass (every row's key before any row is written): "
+        f"{bound['with_key_pass_seconds']:.2f} s = {bound['with_key_pass_over_floor']:.2f} x; "
+        f"with OpenSSH's download instead: {bound['openssh_download_with_key_pass_seconds']:.2f} s"
+        f" = {bound['openssh_download_with_key_pass_over_floor']:.2f} x"
     )
     return "\n".join(lines)
 

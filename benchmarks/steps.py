@@ -65,8 +65,38 @@ def platform_download(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         built.sftp.download(Path(args.remote).name, Path(args.local))
         seconds = time.perf_counter() - started
-    Path(args.local).unlink()
     return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def platform_keypass(args: argparse.Namespace) -> dict:
+    """The least any loader must do between the download and the insert: every row's key (the
+    loader's own parse and md5 SQL, its staging DuckDB and settings), in file order, so that the
+    repeated keys are known before a row is written. No rules, no row hash, no formula count (a
+    design could fold those into the insert): a lower bound of the validation stage."""
+    import datetime as dt
+
+    from platform_assets.core.csvfile import CsvFile
+    from platform_assets.core.settings import Settings
+    from platform_assets.core.staging import staging_connection
+    from platform_assets.core.warehouse import ordered
+    from platform_assets.defs.attentive import NOTIFICATIONS
+
+    settings = Settings.from_env().loader
+    local = Path(args.local)
+    day = dt.date.fromisoformat(args.partition)
+    spill = local.parent / "keypass"
+    spill.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    with staging_connection(settings, spill) as con:
+        csv = CsvFile(
+            local, local.name, NOTIFICATIONS, day=day, max_line_bytes=settings.max_line_bytes
+        )
+        ordered(con)
+        con.execute(f"CREATE TABLE positions AS SELECT {csv.key} AS k FROM {csv.plain}")
+        [(rows,)] = con.execute("SELECT count(*) FROM positions").fetchall()
+        con.execute("DROP TABLE positions")
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "rows": rows}
 
 
 def floor_duckdb(args: argparse.Namespace) -> dict:
@@ -231,6 +261,7 @@ def main() -> None:
         "floor-duckdb": floor_duckdb,
         "platform": platform,
         "platform-download": platform_download,
+        "platform-keypass": platform_keypass,
         "prefill": prefill,
         "dlt": dlt_peer,
         "generate": generate,
