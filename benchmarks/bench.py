@@ -160,6 +160,12 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
         prefilled = work / "prefilled.duckdb"
         run_step(sys.executable, "prefill", database=prefilled, rows=PREFILL_ROWS)
 
+        def platform(step: str, **opts: str | Path) -> dict:
+            """A platform step: the platform's settings (env) and the benchmark's partition."""
+            return run_step(
+                sys.executable, step, env=env, timeout=None, partition=DAY.isoformat(), **opts
+            )
+
         # the steps take turns, `repeat` rounds, so that the machine's drift (a shared VM's
         # speed varies by +-20% over minutes) hits the floor and the platform alike; each
         # step's figure is its median round
@@ -181,41 +187,15 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
             local.unlink()
             floor_db.unlink()
             own_copy = work / "platform_download.csv"
-            own_downloads.append(
-                run_step(sys.executable, "platform-download", env=env, remote=path, local=own_copy)
-            )
-            keypasses.append(
-                run_step(
-                    sys.executable,
-                    "platform-keypass",
-                    env=env,
-                    local=own_copy,
-                    partition=DAY.isoformat(),
-                )
-            )
+            own_downloads.append(platform("platform-download", remote=path, local=own_copy))
+            keypasses.append(platform("platform-keypass", local=own_copy))
             own_copy.unlink()
             empty_db = work / f"empty{round_}.duckdb"
-            empties.append(
-                run_step(
-                    sys.executable,
-                    "platform",
-                    env=env,
-                    database=empty_db,
-                    partition=DAY.isoformat(),
-                )
-            )
+            empties.append(platform("platform", database=empty_db))
             empty_db.unlink()
             full_db = work / f"full{round_}.duckdb"
             shutil.copyfile(prefilled, full_db)
-            fulls.append(
-                run_step(
-                    sys.executable,
-                    "platform",
-                    env=env,
-                    database=full_db,
-                    partition=DAY.isoformat(),
-                )
-            )
+            fulls.append(platform("platform", database=full_db))
             full_db.unlink()
         download, duck = median_run(downloads), median_run(ducks)
         empty, full = median_run(empties), median_run(fulls)
@@ -242,14 +222,12 @@ def bench(size: int, work: Path, with_dlt: bool, repeat: int = 3) -> dict:
         shutil.rmtree(sshd.root, ignore_errors=True)
 
     platform_s = max(empty["seconds"], full["seconds"])
-    # what no design of the loader skips, one after the other: its download, and storing the
-    # rows (the insert and its commit, as measured inside the empty-table load). The insert
-    # waits for the whole file: which rows win a repeated key is known only at its end, and
-    # deleting the losers after a streamed insert costs a commit as long as the insert
-    # (benchmarks/README.md). Validation, keys and Dagster's run come on top.
-    # The key pass (every row's key, nothing else) must also come before the insert: with it,
-    # the bound is the least any loader with this download can take; with OpenSSH's download
-    # instead of the platform's, the least a loader could take with a C SSH client.
+    # what no design of the loader skips, one after the other: its download, the key pass and
+    # storing the rows (the insert and its commit, as measured inside the empty-table load).
+    # The insert waits for the key pass: which rows win a repeated key is known only at the
+    # file's end, and deleting the losers after a streamed insert costs a commit as long as the
+    # insert (benchmarks/README.md). Rules, the keys stage and Dagster's run come on top. Also:
+    # without the key pass, and with OpenSSH's download in place of the platform's.
     stored = empty["stages_s"]["insert"] + empty["stages_s"]["commit"]
     bound_s = own_download["seconds"] + stored
     keyed_s = bound_s + keypass["seconds"]
